@@ -1,0 +1,5 @@
+"""Allow ``python -m neurotwin``."""
+
+from neurotwin.cli import main
+
+raise SystemExit(main())

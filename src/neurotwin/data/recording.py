@@ -1,0 +1,508 @@
+"""Lazy, read-only views of one SENSORIUM recording (static 2022 or video 2023).
+
+Opening a recording reads only its metadata listing; per-trial arrays are read when asked
+for. Structural problems (missing folders, trial counts that disagree, metadata of the wrong
+length) are found at open time and reported together in one :class:`RecordingError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from functools import cached_property
+
+import numpy as np
+
+from neurotwin.data.layout import LAYOUTS, STATISTIC_NAMES, Layout
+from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.data.source import Source, open_source
+
+_NAME = re.compile(r"^(?:static|dynamic)(\d+)-(\d+)-(\d+)-")
+_TRIAL_FILE = re.compile(r"^(\d+)\.npy$")
+#: The second statistics subfolder, spelled both ways in the wild.
+_STIMULUS_FRAME = ("stimulus_frame", "stimulus_Frame")
+
+
+def recording_key(name: str) -> str:
+    """Return the ``{animal}-{session}-{scan}`` key of a recording folder name.
+
+    Parameters
+    ----------
+    name
+        The folder name, e.g. ``static26872-17-20-GrayImageNet-94c6...``.
+
+    Returns
+    -------
+    str
+        ``"26872-17-20"``, or the whole name when it does not follow the convention.
+    """
+    match = _NAME.match(name)
+    return "-".join(match.groups()) if match else name
+
+
+class Recording:
+    """One recording, opened lazily from a folder or zip.
+
+    Use :func:`open_recording` rather than the constructor: it picks the release.
+
+    Parameters
+    ----------
+    source
+        The recording's files.
+    layout
+        The release layout (static or video).
+
+    Raises
+    ------
+    RecordingError
+        Listing every structural problem found.
+    """
+
+    def __init__(self, source: Source, layout: Layout) -> None:
+        self.source = source
+        self.layout = layout
+        problems = [p for p in self._check_structure() if p.severity == "error"]
+        if problems:
+            raise RecordingError(problems)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def kind(self) -> str:
+        """``"static"`` or ``"video"``."""
+        return self.layout.kind
+
+    @property
+    def name(self) -> str:
+        """The recording's folder name."""
+        return self.source.name
+
+    @property
+    def key(self) -> str:
+        """The short ``{animal}-{session}-{scan}`` key used to name readouts and loaders."""
+        return recording_key(self.name)
+
+    @property
+    def location(self) -> str:
+        """Where the recording is on disk."""
+        return self.source.where()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.key!r}, trials={self.n_trials}, "
+            f"neurons={self.n_neurons}, location={self.location!r})"
+        )
+
+    # ------------------------------------------------------------------ structure
+    @cached_property
+    def fields(self) -> tuple[str, ...]:
+        """The per-trial data folders present, in the layout's order."""
+        return tuple(f for f in self.layout.fields if self.source.is_dir(f"data/{f}"))
+
+    @cached_property
+    def n_trials(self) -> int:
+        """Number of trials (files per data folder)."""
+        return len(self._trial_files(self.layout.stimulus)[0])
+
+    @cached_property
+    def neurons(self) -> Mapping[str, np.ndarray]:
+        """Every ``meta/neurons/*.npy`` array, by file stem."""
+        return {
+            n[:-4]: self.source.load(f"meta/neurons/{n}")
+            for n in self.source.listdir("meta/neurons")
+            if n.endswith(".npy")
+        }
+
+    @property
+    def unit_ids(self) -> np.ndarray:
+        """The neurons' ids, in the order of every response vector."""
+        return self.neurons["unit_ids"]
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of neurons."""
+        return len(self.unit_ids)
+
+    @property
+    def cell_motor_coordinates(self) -> np.ndarray | None:
+        """Cortical position of each neuron, ``(n_neurons, 3)`` micrometres, if present."""
+        return self.neurons.get("cell_motor_coordinates")
+
+    @cached_property
+    def trial_info(self) -> Mapping[str, np.ndarray]:
+        """Every ``meta/trials/*.npy`` array, by file stem (tiers, trial_idx, ...)."""
+        return {
+            n[:-4]: self.source.load(f"meta/trials/{n}")
+            for n in self.source.listdir("meta/trials")
+            if n.endswith(".npy")
+        }
+
+    @property
+    def tiers(self) -> np.ndarray:
+        """The tier of each trial, as a unicode array."""
+        return self.trial_info["tiers"].astype(str)
+
+    @property
+    def trial_ids(self) -> np.ndarray:
+        """``meta/trials/trial_idx``: presentation order, or hashed ids in competition releases.
+
+        Treat these as opaque ids; they are not the file index ``i`` of ``data/*/{i}.npy``.
+        """
+        return self.trial_info["trial_idx"]
+
+    def tier_indices(self, tier: str) -> np.ndarray:
+        """Return the file indices of the trials in ``tier``.
+
+        Parameters
+        ----------
+        tier
+            A tier name of the layout.
+
+        Returns
+        -------
+        numpy.ndarray
+            Sorted int64 indices (possibly empty).
+        """
+        if tier not in self.layout.tiers:
+            raise RecordingError(
+                Problem(
+                    self.source.where("meta/trials/tiers.npy"),
+                    f"unknown tier {tier!r}; a {self.kind} recording has {self.layout.tiers}",
+                )
+            )
+        return np.flatnonzero(self.tiers == tier).astype(np.int64)
+
+    @property
+    def tier_counts(self) -> dict[str, int]:
+        """Number of trials in each tier present."""
+        tiers = self.tiers
+        return {t: int((tiers == t).sum()) for t in self.layout.tiers if (tiers == t).any()}
+
+    # ------------------------------------------------------------------ statistics
+    @cached_property
+    def statistics_fields(self) -> tuple[str, ...]:
+        """Fields with statistics in ``meta/statistics/{field}/all/``."""
+        return tuple(f for f in self.source.listdir("meta/statistics") if self._stats_dir(f, "all"))
+
+    def _stats_dir(self, field: str, subset: str) -> str | None:
+        names = _STIMULUS_FRAME if subset in _STIMULUS_FRAME else (subset,)
+        for name in names:
+            rel = f"meta/statistics/{field}/{name}"
+            if self.source.is_dir(rel):
+                return rel
+        return None
+
+    def statistics(self, field: str, subset: str = "all") -> dict[str, np.ndarray]:
+        """Return the statistics of one field.
+
+        Parameters
+        ----------
+        field
+            ``images``/``videos``, ``responses``, ``behavior`` or ``pupil_center``.
+        subset
+            ``"all"`` (what normalisation uses) or ``"stimulus_frame"`` (either spelling).
+
+        Returns
+        -------
+        dict
+            ``mean``, ``std``, ``min``, ``max``, ``median`` (those present), as float64 arrays.
+        """
+        rel = self._stats_dir(field, subset)
+        if rel is None:
+            raise RecordingError(
+                Problem(
+                    self.source.where(f"meta/statistics/{field}/{subset}"),
+                    "statistics are missing; they are needed to normalise this field",
+                )
+            )
+        out = {}
+        for stat in STATISTIC_NAMES:
+            if self.source.is_file(f"{rel}/{stat}.npy"):
+                out[stat] = np.asarray(self.source.load(f"{rel}/{stat}.npy"), dtype=np.float64)
+        if "mean" not in out or "std" not in out:
+            raise RecordingError(
+                Problem(self.source.where(rel), "needs at least mean.npy and std.npy")
+            )
+        return out
+
+    # ------------------------------------------------------------------ trials
+    @cached_property
+    def _first_stimulus(self) -> np.ndarray:
+        return self.source.load(f"data/{self.layout.stimulus}/0.npy", mmap=True)
+
+    @property
+    def stimulus_hw(self) -> tuple[int, int]:
+        """Height and width of the stimulus (``(144, 256)`` for the 2022 images)."""
+        shape = self._first_stimulus.shape
+        return (shape[1], shape[2]) if self.kind == "static" else (shape[0], shape[1])
+
+    @property
+    def n_frames(self) -> int:
+        """Padded number of frames of every video trial (1 for static recordings)."""
+        return 1 if self.kind == "static" else int(self._first_stimulus.shape[-1])
+
+    def trial_shape(self, field: str) -> tuple[int, ...]:
+        """Return the shape every ``data/{field}/{i}.npy`` must have."""
+        return self.layout.trial_shape(field, self.n_neurons, self.stimulus_hw, self.n_frames)
+
+    def load(self, field: str, index: int, *, mmap: bool = False) -> np.ndarray:
+        """Load one trial's array, checking its shape.
+
+        Parameters
+        ----------
+        field
+            A data folder present in :attr:`fields`.
+        index
+            The file index ``i`` (``0 <= i < n_trials``).
+        mmap
+            Memory-map instead of reading (folders only).
+
+        Returns
+        -------
+        numpy.ndarray
+            The array, exactly as stored.
+
+        Raises
+        ------
+        RecordingError
+            When the file is missing, unreadable or has the wrong shape.
+        """
+        if field not in self.fields:
+            raise RecordingError(
+                Problem(self.source.where(f"data/{field}"), f"this recording has no {field}")
+            )
+        if not 0 <= index < self.n_trials:
+            raise IndexError(f"trial {index} out of range 0..{self.n_trials - 1}")
+        rel = f"data/{field}/{index}.npy"
+        arr = self.source.load(rel, mmap=mmap)
+        expected = self.trial_shape(field)
+        if arr.shape != expected:
+            raise RecordingError(Problem(self.source.where(rel), _shape_message(arr, expected)))
+        return arr
+
+    def trial(self, index: int) -> dict[str, np.ndarray]:
+        """Return every field of one trial, by field name."""
+        return {field: self.load(field, index) for field in self.fields}
+
+    # ------------------------------------------------------------------ checks
+    def _trial_files(self, field: str) -> tuple[list[str], list[Problem]]:
+        """List ``data/{field}``'s trial files and whatever is wrong with their names."""
+        rel = f"data/{field}"
+        names = self.source.listdir(rel)
+        numbers, problems = [], []
+        for n in names:
+            match = _TRIAL_FILE.match(n)
+            if match:
+                numbers.append(int(match.group(1)))
+            else:
+                problems.append(
+                    Problem(self.source.where(f"{rel}/{n}"), "unexpected file", "warning")
+                )
+        numbers.sort()
+        if numbers != list(range(len(numbers))):
+            missing = sorted(set(range(max(numbers, default=-1) + 1)) - set(numbers))
+            shown = ", ".join(f"{m}.npy" for m in missing[:5])
+            problems.append(
+                Problem(
+                    self.source.where(rel),
+                    f"trial files must be numbered 0..n-1; missing {shown}"
+                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""),
+                )
+            )
+        return [f"{i}.npy" for i in numbers], problems
+
+    def _check_structure(self) -> list[Problem]:
+        """Every problem that can be found without reading per-trial arrays."""
+        src = self.source
+        problems: list[Problem] = []
+        for top in ("data", "meta"):
+            if not src.is_dir(top):
+                problems.append(Problem(src.where(top), "folder is missing"))
+        if problems:
+            return problems
+        counts: dict[str, int] = {}
+        for field in self.layout.fields:
+            if not src.is_dir(f"data/{field}"):
+                if field in self.layout.required_fields:
+                    problems.append(Problem(src.where(f"data/{field}"), "folder is missing"))
+                continue
+            files, field_problems = self._trial_files(field)
+            problems.extend(field_problems)
+            counts[field] = len(files)
+        if counts:
+            reference = (
+                self.layout.stimulus if self.layout.stimulus in counts else next(iter(counts))
+            )
+            for field, count in counts.items():
+                if count != counts[reference]:
+                    problems.append(
+                        Problem(
+                            src.where(f"data/{field}"),
+                            f"holds {count} trials but data/{reference} holds {counts[reference]}",
+                        )
+                    )
+            if counts.get(self.layout.stimulus, 0) == 0 and self.layout.stimulus in counts:
+                problems.append(Problem(src.where(f"data/{self.layout.stimulus}"), "is empty"))
+        problems.extend(self._check_meta(counts.get(self.layout.stimulus)))
+        return problems
+
+    def _check_meta(self, n_trials: int | None) -> list[Problem]:
+        src = self.source
+        problems: list[Problem] = []
+        for rel in ("meta/neurons/unit_ids.npy", "meta/trials/tiers.npy"):
+            if not src.is_file(rel):
+                problems.append(Problem(src.where(rel), "file is missing"))
+        if problems:
+            return problems
+        try:
+            neurons = self.neurons
+            trial_info = self.trial_info
+        except RecordingError as exc:
+            return exc.problems
+        n_neurons = len(neurons["unit_ids"])
+        for stem, arr in neurons.items():
+            rel = f"meta/neurons/{stem}.npy"
+            if arr.ndim == 0 or arr.shape[0] != n_neurons:
+                problems.append(
+                    Problem(
+                        src.where(rel),
+                        f"has shape {arr.shape}, expected {n_neurons} rows like "
+                        "meta/neurons/unit_ids.npy",
+                    )
+                )
+        if len(np.unique(neurons["unit_ids"])) != n_neurons:
+            problems.append(Problem(src.where("meta/neurons/unit_ids.npy"), "ids are not unique"))
+        coords = neurons.get("cell_motor_coordinates")
+        if coords is not None and (coords.ndim != 2 or coords.shape[1] != 3):
+            problems.append(
+                Problem(
+                    src.where("meta/neurons/cell_motor_coordinates.npy"),
+                    f"has shape {coords.shape}, expected ({n_neurons}, 3)",
+                )
+            )
+        for stem, arr in trial_info.items():
+            rel = f"meta/trials/{stem}.npy"
+            if n_trials is not None and (arr.ndim == 0 or arr.shape[0] != n_trials):
+                problems.append(
+                    Problem(
+                        src.where(rel),
+                        f"has shape {arr.shape}, expected {n_trials} rows like the trial files "
+                        f"in data/{self.layout.stimulus}",
+                    )
+                )
+        unknown = sorted(set(trial_info["tiers"].astype(str).tolist()) - set(self.layout.tiers))
+        if unknown:
+            problems.append(
+                Problem(
+                    src.where("meta/trials/tiers.npy"),
+                    f"unknown tier(s) {unknown}; a {self.kind} recording uses {self.layout.tiers}",
+                )
+            )
+        if "trial_idx" not in trial_info:
+            problems.append(
+                Problem(src.where("meta/trials/trial_idx.npy"), "file is missing", "warning")
+            )
+        if not self.source.is_dir("meta/statistics"):
+            problems.append(
+                Problem(
+                    src.where("meta/statistics"),
+                    "folder is missing: the recording cannot be normalised",
+                    "warning",
+                )
+            )
+        return problems
+
+
+class StaticRecording(Recording):
+    """A SENSORIUM 2022 recording: one image and one response vector per trial."""
+
+    @property
+    def image_ids(self) -> np.ndarray:
+        """``meta/trials/frame_image_id``: the image shown in each trial."""
+        if "frame_image_id" not in self.trial_info:
+            raise RecordingError(
+                Problem(self.source.where("meta/trials/frame_image_id.npy"), "file is missing")
+            )
+        return self.trial_info["frame_image_id"]
+
+
+class VideoRecording(Recording):
+    """A SENSORIUM 2023 recording: NaN-padded videos and response time series per trial."""
+
+    def trial_length(self, index: int) -> int:
+        """Return the true number of frames of one trial (the index of its first NaN frame).
+
+        Parameters
+        ----------
+        index
+            The file index of the trial.
+
+        Returns
+        -------
+        int
+            The length; the padded length when the trial has no NaN frame.
+        """
+        video = self.load("videos", index, mmap=True)
+        return first_nan_frame(np.asarray(video[0, 0, :]))
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        """The true length of every trial (reads one pixel per frame of each video)."""
+        return np.array([self.trial_length(i) for i in range(self.n_trials)], dtype=np.int64)
+
+
+def first_nan_frame(series: np.ndarray) -> int:
+    """Return the index of the first NaN along the last axis, or its length when none.
+
+    Parameters
+    ----------
+    series
+        An array whose last axis is time; a frame counts as NaN when any value in it is.
+
+    Returns
+    -------
+    int
+        The true length of the trial.
+    """
+    flat = np.isnan(series.reshape(-1, series.shape[-1])).any(axis=0)
+    hits = np.flatnonzero(flat)
+    return int(hits[0]) if hits.size else int(series.shape[-1])
+
+
+def _shape_message(arr: np.ndarray, expected: tuple[int, ...]) -> str:
+    return f"has shape {arr.shape}, expected {expected}"
+
+
+def open_recording(path: str | os.PathLike[str]) -> StaticRecording | VideoRecording:
+    """Open a SENSORIUM recording, static or video, from its folder or zip.
+
+    Parameters
+    ----------
+    path
+        The recording folder (holding ``data/`` and ``meta/``) or a zip of it.
+
+    Returns
+    -------
+    StaticRecording or VideoRecording
+        Chosen by the stimulus folder present (``data/images`` or ``data/videos``).
+
+    Raises
+    ------
+    RecordingError
+        Listing every structural problem, each with the file it concerns.
+    """
+    source = open_source(path)
+    has_images = source.is_dir("data/images")
+    has_videos = source.is_dir("data/videos")
+    if has_images == has_videos:
+        what = (
+            "both data/images and data/videos"
+            if has_images
+            else "neither data/images nor data/videos"
+        )
+        raise RecordingError(
+            Problem(source.where(), f"is not a SENSORIUM recording: it has {what}")
+        )
+    if has_images:
+        return StaticRecording(source, LAYOUTS["static"])
+    return VideoRecording(source, LAYOUTS["video"])

@@ -1,0 +1,284 @@
+"""Read-only access to the files of one recording, in a folder or inside a zip.
+
+A :class:`Source` hides whether a recording was unpacked or is still the zip the
+competition shipped: paths are always relative to the recording's root folder
+(``data/images/0.npy``), and every error names the full location of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurotwin.data.problems import Problem, RecordingError
+
+#: Entries of a zip that are packaging debris, never part of a recording.
+_IGNORED_PARTS = ("__MACOSX",)
+
+
+def _ignored(name: str) -> bool:
+    parts = name.split("/")
+    return any(p in _IGNORED_PARTS or p.startswith("._") or p == ".DS_Store" for p in parts)
+
+
+class Source(ABC):
+    """Files of one recording, addressed by paths relative to its root folder."""
+
+    #: The recording's folder name (``static26872-17-20-GrayImageNet-...``).
+    name: str
+
+    @abstractmethod
+    def where(self, rel: str = "") -> str:
+        """Return the full location of ``rel`` for messages (a path, or ``zip!member``)."""
+
+    @abstractmethod
+    def listdir(self, rel: str) -> list[str]:
+        """Return the names directly inside folder ``rel`` (empty when it does not exist)."""
+
+    @abstractmethod
+    def is_dir(self, rel: str) -> bool:
+        """Return whether ``rel`` is a folder."""
+
+    @abstractmethod
+    def is_file(self, rel: str) -> bool:
+        """Return whether ``rel`` is a file."""
+
+    @abstractmethod
+    def _read_bytes(self, rel: str) -> bytes | str:
+        """Return the file's bytes, or a filesystem path that numpy can open itself."""
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Return a digest that changes whenever any file of the recording changes."""
+
+    def load(self, rel: str, *, mmap: bool = False) -> np.ndarray:
+        """Load one ``.npy`` file.
+
+        Parameters
+        ----------
+        rel
+            Path relative to the recording root.
+        mmap
+            Memory-map the file instead of reading it (folders only; zips are read).
+
+        Returns
+        -------
+        numpy.ndarray
+            The array. String arrays saved as Python objects (seen in some ``meta/`` files)
+            come back as unicode arrays.
+
+        Raises
+        ------
+        RecordingError
+            When the file is missing, truncated or not a ``.npy`` array.
+        """
+        if not self.is_file(rel):
+            raise RecordingError(Problem(self.where(rel), "file is missing"))
+        content = self._read_bytes(rel)
+        try:
+            return _load_npy(content, mmap=mmap, allow_pickle=False)
+        except ValueError as exc:
+            if "allow_pickle" not in str(exc) or not rel.startswith("meta/"):
+                raise RecordingError(
+                    Problem(self.where(rel), f"cannot be read as a .npy array ({exc})")
+                ) from exc
+        except Exception as exc:
+            raise RecordingError(
+                Problem(self.where(rel), f"cannot be read as a .npy array ({exc})")
+            ) from exc
+        # Some releases saved string metadata as object arrays, which only pickle can read.
+        # We accept that for meta/ files of a recording the user chose to open, and convert.
+        try:
+            arr = _load_npy(content, mmap=False, allow_pickle=True)
+        except Exception as exc:
+            raise RecordingError(
+                Problem(self.where(rel), f"cannot be read as a .npy array ({exc})")
+            ) from exc
+        return np.asarray(arr.tolist()) if arr.dtype == object else arr
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_zip", None)  # open handles do not cross into worker processes
+        return state
+
+
+def _load_npy(content: bytes | str, *, mmap: bool, allow_pickle: bool) -> np.ndarray:
+    if isinstance(content, str):
+        arr = np.load(content, mmap_mode="r" if mmap else None, allow_pickle=allow_pickle)
+    else:
+        arr = np.load(io.BytesIO(content), allow_pickle=allow_pickle)
+    if not isinstance(arr, np.ndarray):  # an .npz or a pickle
+        raise ValueError(f"expected a single .npy array, found {type(arr).__name__}")
+    return arr
+
+
+class FolderSource(Source):
+    """A recording unpacked into a folder.
+
+    Parameters
+    ----------
+    path
+        The recording folder (the one holding ``data/`` and ``meta/``).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).resolve()
+        self.name = self.path.name
+
+    def where(self, rel: str = "") -> str:  # noqa: D102
+        return str(self.path / rel) if rel else str(self.path)
+
+    def listdir(self, rel: str) -> list[str]:  # noqa: D102
+        try:
+            return sorted(e.name for e in os.scandir(self.path / rel) if not _ignored(e.name))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def is_dir(self, rel: str) -> bool:  # noqa: D102
+        return (self.path / rel).is_dir()
+
+    def is_file(self, rel: str) -> bool:  # noqa: D102
+        return (self.path / rel).is_file()
+
+    def _read_bytes(self, rel: str) -> str:
+        return str(self.path / rel)
+
+    def fingerprint(self) -> str:  # noqa: D102
+        digest = hashlib.sha1()
+        for top in ("data", "meta"):
+            for dirpath, dirnames, filenames in os.walk(self.path / top):
+                dirnames.sort()
+                for fname in sorted(filenames):
+                    full = os.path.join(dirpath, fname)
+                    st = os.stat(full)
+                    rel = os.path.relpath(full, self.path)
+                    digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+
+class ZipSource(Source):
+    """A recording still packed in the zip it was shipped in.
+
+    The zip may hold the recording folder at its root or the folder's contents directly;
+    ``__MACOSX/`` entries and ``._*`` resource forks are ignored.
+
+    Parameters
+    ----------
+    path
+        The ``.zip`` file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).resolve()
+        self._zip: zipfile.ZipFile | None = None
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                infos = [i for i in zf.infolist() if not _ignored(i.filename)]
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise RecordingError(
+                Problem(str(self.path), f"cannot be opened as a zip ({exc})")
+            ) from exc
+        self._prefix, self.name = _find_root(self.path, [i.filename for i in infos])
+        self._files: dict[str, zipfile.ZipInfo] = {}
+        self._dirs: dict[str, set[str]] = {}
+        for info in infos:
+            if not info.filename.startswith(self._prefix):
+                continue
+            rel = info.filename[len(self._prefix) :].rstrip("/")
+            if not rel:
+                continue
+            parts = rel.split("/")
+            for depth in range(len(parts)):
+                parent = "/".join(parts[:depth])
+                self._dirs.setdefault(parent, set()).add(parts[depth])
+            if not info.is_dir():
+                self._files[rel] = info
+
+    def where(self, rel: str = "") -> str:  # noqa: D102
+        member = (self._prefix + rel).rstrip("/")
+        return f"{self.path}!{member}" if member else str(self.path)
+
+    def listdir(self, rel: str) -> list[str]:  # noqa: D102
+        return sorted(self._dirs.get(rel.rstrip("/"), ()))
+
+    def is_dir(self, rel: str) -> bool:  # noqa: D102
+        return rel.rstrip("/") in self._dirs
+
+    def is_file(self, rel: str) -> bool:  # noqa: D102
+        return rel in self._files
+
+    def _read_bytes(self, rel: str) -> bytes:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(self.path)
+        return self._zip.read(self._files[rel])
+
+    def fingerprint(self) -> str:  # noqa: D102
+        st = os.stat(self.path)
+        digest = hashlib.sha1(f"{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        for rel in sorted(self._files):
+            info = self._files[rel]
+            digest.update(f"{rel}\0{info.file_size}\0{info.CRC}\n".encode())
+        return digest.hexdigest()
+
+
+def _find_root(path: Path, names: list[str]) -> tuple[str, str]:
+    """Find the member prefix of the recording inside a zip and the recording's name."""
+    tops = {n.split("/")[0] for n in names}
+    if {"data", "meta"} <= tops:
+        return "", path.stem
+    candidates = sorted(
+        t for t in tops if any(n.startswith(f"{t}/meta/") for n in names) and "/" not in t
+    )
+    if len(candidates) == 1:
+        return candidates[0] + "/", candidates[0]
+    if not candidates:
+        shown = ", ".join(sorted(tops)[:5]) or "nothing"
+        raise RecordingError(
+            Problem(
+                str(path),
+                "is not a SENSORIUM recording: expected data/ and meta/ at its root or inside "
+                f"one top-level folder, found {shown}",
+            )
+        )
+    raise RecordingError(
+        Problem(
+            str(path),
+            f"holds {len(candidates)} recordings ({', '.join(candidates)}); "
+            "unpack it and open each folder",
+        )
+    )
+
+
+def open_source(path: str | os.PathLike[str]) -> Source:
+    """Open a recording folder or zip.
+
+    Parameters
+    ----------
+    path
+        A folder holding ``data/`` and ``meta/``, or a zip of such a folder.
+
+    Returns
+    -------
+    Source
+        The files of the recording.
+
+    Raises
+    ------
+    RecordingError
+        When the path does not exist or is neither a folder nor a zip.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return FolderSource(p)
+    if p.is_file():
+        if not zipfile.is_zipfile(p):
+            raise RecordingError(Problem(str(p), "is neither a recording folder nor a zip"))
+        return ZipSource(p)
+    raise RecordingError(Problem(str(p), "does not exist"))
