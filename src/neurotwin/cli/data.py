@@ -1,4 +1,4 @@
-"""Sub-commands that inspect recordings: ``info``."""
+"""Sub-commands that inspect and prepare recordings: ``info``, ``validate``, ``cache``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from neurotwin.data import open_recording
+from neurotwin.data import cache_for, open_recording, validate_recording
 from neurotwin.data.summary import summarize
 
 
@@ -24,6 +24,28 @@ def register(subparsers: Any) -> None:
         "--lengths", action="store_true", help="video: scan every trial for its true length"
     )
     p.set_defaults(func=_info)
+
+    p = subparsers.add_parser(
+        "validate",
+        help="check a recording and list every problem",
+        description="Read every file of a recording and list every problem found (errors, "
+        "warnings, notes such as withheld responses), instead of stopping at the first. "
+        "Exits with status 1 when there is an error.",
+    )
+    p.add_argument("path", help="recording folder or zip")
+    p.add_argument("--max", type=int, default=50, help="problems to print (default 50)")
+    p.set_defaults(func=_validate)
+
+    p = subparsers.add_parser(
+        "cache",
+        help="build the consolidated cache of recordings ahead of training",
+        description="Build (or check) the memory-mapped cache that the loaders use, with the "
+        "stimulus resized once.",
+    )
+    p.add_argument("paths", nargs="+", help="recording folders or zips")
+    p.add_argument("--scale", type=float, default=None, help="resize factor (static: 0.25)")
+    p.add_argument("--cache-dir", default=None, help="cache folder (default: user cache)")
+    p.set_defaults(func=_cache)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -52,4 +74,28 @@ def _info(args: argparse.Namespace) -> int:
         )
     print(f"  fields       {', '.join(info['fields'])}")
     print(f"  statistics   {', '.join(info['statistics']) or 'none'}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems = validate_recording(args.path)
+    for problem in problems[: args.max]:
+        print(f"{problem.severity:<7} {problem}")
+    if len(problems) > args.max:
+        print(f"... {len(problems) - args.max} more (raise --max to see them)")
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = sum(p.severity == "warning" for p in problems)
+    print(f"{args.path}: {errors} error(s), {warnings} warning(s)")
+    return 1 if errors else 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        recording = open_recording(path)
+        scale = (
+            args.scale if args.scale is not None else (0.25 if recording.kind == "static" else 1)
+        )
+        h, w = recording.stimulus_hw
+        cache = cache_for(recording, (round(h * scale), round(w * scale)), args.cache_dir)
+        print(f"{recording.key}: {cache.path}")
     return 0

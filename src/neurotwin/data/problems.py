@@ -8,7 +8,7 @@ from typing import Literal
 
 from neurotwin.errors import NeurotwinError
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class Problem:
     message
         What is wrong and what was expected.
     severity
-        ``"error"`` when the recording cannot be used as it is, ``"warning"`` when it can.
+        ``"error"`` when the recording cannot be used as it is, ``"warning"`` when it can
+        but something looks wrong, ``"note"`` for a fact worth knowing (withheld responses).
     """
 
     where: str

@@ -44,7 +44,8 @@ def recording_key(name: str) -> str:
 class Recording:
     """One recording, opened lazily from a folder or zip.
 
-    Use :func:`open_recording` rather than the constructor: it picks the release.
+    Use :func:`open_recording` rather than the constructor: it picks the release and
+    refuses a recording with structural errors.
 
     Parameters
     ----------
@@ -52,19 +53,11 @@ class Recording:
         The recording's files.
     layout
         The release layout (static or video).
-
-    Raises
-    ------
-    RecordingError
-        Listing every structural problem found.
     """
 
     def __init__(self, source: Source, layout: Layout) -> None:
         self.source = source
         self.layout = layout
-        problems = [p for p in self._check_structure() if p.severity == "error"]
-        if problems:
-            raise RecordingError(problems)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -277,7 +270,10 @@ class Recording:
         arr = self.source.load(rel, mmap=mmap)
         expected = self.trial_shape(field)
         if arr.shape != expected:
-            raise RecordingError(Problem(self.source.where(rel), _shape_message(arr, expected)))
+            message = f"has shape {arr.shape}, expected {expected}"
+            if field == "responses":
+                message += " (one row per neuron of meta/neurons/unit_ids.npy)"
+            raise RecordingError(Problem(self.source.where(rel), message))
         return arr
 
     def trial(self, index: int) -> dict[str, np.ndarray]:
@@ -311,8 +307,14 @@ class Recording:
             )
         return [f"{i}.npy" for i in numbers], problems
 
-    def _check_structure(self) -> list[Problem]:
-        """Every problem that can be found without reading per-trial arrays."""
+    def structure_problems(self) -> list[Problem]:
+        """Return every problem that can be found without reading per-trial arrays.
+
+        Returns
+        -------
+        list of Problem
+            Errors (the recording cannot be used) and warnings, each naming its file.
+        """
         src = self.source
         problems: list[Problem] = []
         for top in ("data", "meta"):
@@ -402,6 +404,10 @@ class Recording:
             problems.append(
                 Problem(src.where("meta/trials/trial_idx.npy"), "file is missing", "warning")
             )
+        elif len(np.unique(trial_info["trial_idx"])) != len(trial_info["trial_idx"]):
+            problems.append(
+                Problem(src.where("meta/trials/trial_idx.npy"), "ids are not unique", "warning")
+            )
         if not self.source.is_dir("meta/statistics"):
             problems.append(
                 Problem(
@@ -469,10 +475,6 @@ def first_nan_frame(series: np.ndarray) -> int:
     return int(hits[0]) if hits.size else int(series.shape[-1])
 
 
-def _shape_message(arr: np.ndarray, expected: tuple[int, ...]) -> str:
-    return f"has shape {arr.shape}, expected {expected}"
-
-
 def open_recording(path: str | os.PathLike[str]) -> StaticRecording | VideoRecording:
     """Open a SENSORIUM recording, static or video, from its folder or zip.
 
@@ -491,7 +493,31 @@ def open_recording(path: str | os.PathLike[str]) -> StaticRecording | VideoRecor
     RecordingError
         Listing every structural problem, each with the file it concerns.
     """
-    source = open_source(path)
+    recording = recording_for(open_source(path))
+    errors = [p for p in recording.structure_problems() if p.severity == "error"]
+    if errors:
+        raise RecordingError(errors)
+    return recording
+
+
+def recording_for(source: Source) -> StaticRecording | VideoRecording:
+    """Wrap a source in the recording class of its release, without checking it.
+
+    Parameters
+    ----------
+    source
+        The recording's files.
+
+    Returns
+    -------
+    StaticRecording or VideoRecording
+        Chosen by the stimulus folder present.
+
+    Raises
+    ------
+    RecordingError
+        When the source has neither or both of ``data/images`` and ``data/videos``.
+    """
     has_images = source.is_dir("data/images")
     has_videos = source.is_dir("data/videos")
     if has_images == has_videos:

@@ -1,0 +1,271 @@
+"""One consolidated, memory-mapped copy of a recording, built once and reused.
+
+The first use of a recording streams its trial files (in chunks, so peak memory stays far
+below the recording's size), optionally resizes the stimulus once to the training
+resolution, and writes one ``.npy`` per field with every trial stacked. After that an epoch
+reads these arrays through memory maps and touches no per-trial file.
+
+A cache lives in ``{cache_dir}/{recording name}-{digest}/`` where the digest covers the
+recording's location and the stimulus size. It is built in a temporary folder and renamed
+into place, so an interrupted build is never trusted; it records a fingerprint of the
+source files (names, sizes, modification times) and is rebuilt when they change. Nothing is
+written into the recording's own folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from skimage.transform import resize
+from tqdm.auto import tqdm
+
+from neurotwin.data.problems import RecordingError
+from neurotwin.data.recording import Recording, first_nan_frame
+from neurotwin.data.validate import check_trial
+
+#: Bump when the cache layout changes; older caches are then rebuilt.
+CACHE_FORMAT = 1
+#: Upper bound on the source bytes one build chunk holds in memory.
+CHUNK_BYTES = 256 * 1024**2
+
+
+def default_cache_dir() -> Path:
+    """Return where caches live by default.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$NEUROTWIN_CACHE_DIR``, else ``$XDG_CACHE_HOME/neurotwin``, else
+        ``~/.cache/neurotwin``.
+    """
+    if os.environ.get("NEUROTWIN_CACHE_DIR"):
+        return Path(os.environ["NEUROTWIN_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "neurotwin"
+
+
+@dataclass
+class RecordingCache:
+    """A built cache: its folder and what ``meta.json`` says about it.
+
+    Arrays are opened as read-only memory maps on first access in each process, so a
+    cache object can be sent to ``DataLoader`` workers cheaply.
+
+    Attributes
+    ----------
+    path
+        The cache folder.
+    meta
+        The parsed ``meta.json``: kind, name, key, fields, shapes, withheld tiers, ...
+    """
+
+    path: Path
+    meta: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "meta": self.meta}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path, self.meta = state["path"], state["meta"]
+        self._arrays = {}
+
+    def array(self, name: str) -> np.ndarray:
+        """Return one stacked field (or ``lengths``) as a read-only memory map."""
+        if name not in self._arrays:
+            self._arrays[name] = np.load(self.path / f"{name}.npy", mmap_mode="r")
+        return self._arrays[name]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields stored, stimulus first."""
+        return tuple(self.meta["fields"])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """True number of frames of each trial (1 for static recordings)."""
+        return np.asarray(self.array("lengths"))
+
+    @property
+    def withheld_tiers(self) -> tuple[str, ...]:
+        """Tiers whose responses are all zero (held out in a competition release)."""
+        return tuple(self.meta["withheld_tiers"])
+
+
+def cache_for(
+    recording: Recording,
+    stimulus_hw: tuple[int, int] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    *,
+    progress: bool = True,
+) -> RecordingCache:
+    """Return the recording's cache, building or rebuilding it when needed.
+
+    Parameters
+    ----------
+    recording
+        An open recording.
+    stimulus_hw
+        Height and width to resize the stimulus to once (e.g. ``(36, 64)``); None keeps the
+        recording's size.
+    cache_dir
+        Where caches live; :func:`default_cache_dir` when None.
+    progress
+        Show a progress bar while building.
+
+    Returns
+    -------
+    RecordingCache
+        A complete cache whose fingerprint matches the source files.
+    """
+    hw = tuple(stimulus_hw) if stimulus_hw is not None else recording.stimulus_hw
+    if len(hw) != 2 or min(hw) < 1:
+        raise ValueError(f"stimulus size must be two positive integers, got {stimulus_hw}")
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    digest = hashlib.sha1(
+        f"{recording.location}\0{hw[0]}x{hw[1]}\0{CACHE_FORMAT}".encode()
+    ).hexdigest()[:12]
+    path = root / f"{recording.name}-{hw[0]}x{hw[1]}-{digest}"
+    fingerprint = recording.source.fingerprint()
+    cached = _read_meta(path)
+    if cached is not None and cached.get("fingerprint") == fingerprint:
+        return RecordingCache(path, cached)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        meta = _build(recording, (int(hw[0]), int(hw[1])), tmp, fingerprint, progress)
+        _publish(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return RecordingCache(path, meta)
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("format") != CACHE_FORMAT:
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _publish(tmp: Path, path: Path) -> None:
+    """Move a finished build into place, replacing a stale cache."""
+    if path.exists():
+        stale = path.with_name(f".{path.name}.stale-{os.getpid()}-{time.monotonic_ns()}")
+        os.replace(path, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        # another process published the same cache first; theirs is as good as ours
+        if _read_meta(path) is None:
+            raise
+
+
+def _stacked_shapes(recording: Recording, hw: tuple[int, int]) -> dict[str, tuple[int, ...]]:
+    n, t = recording.n_trials, recording.n_frames
+    static = recording.kind == "static"
+    shapes: dict[str, tuple[int, ...]] = {}
+    for field in recording.fields:
+        per_trial = recording.trial_shape(field)
+        if field == recording.layout.stimulus:
+            shapes[field] = (n, 1, *hw) if static else (n, t, *hw)
+        elif static:
+            shapes[field] = (n, *per_trial)
+        else:
+            shapes[field] = (n, t, per_trial[0])  # time first: (channels, T) -> (T, channels)
+    return shapes
+
+
+def _build(
+    recording: Recording,
+    hw: tuple[int, int],
+    tmp: Path,
+    fingerprint: str,
+    progress: bool,
+) -> dict[str, Any]:
+    tmp.mkdir(parents=True)
+    shapes = _stacked_shapes(recording, hw)
+    out = {
+        field: np.lib.format.open_memmap(tmp / f"{field}.npy", "w+", np.float32, shape)
+        for field, shape in shapes.items()
+    }
+    n = recording.n_trials
+    static = recording.kind == "static"
+    stimulus = recording.layout.stimulus
+    trial_bytes = sum(int(np.prod(recording.trial_shape(f))) * 4 for f in recording.fields)
+    chunk = max(1, min(n, CHUNK_BYTES // max(trial_bytes, 1)))
+    lengths = np.empty(n, dtype=np.int64)
+    nonzero = np.zeros(n, dtype=bool)
+
+    def load(index: int) -> dict[str, np.ndarray]:
+        arrays, problems = check_trial(recording, index)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise RecordingError(errors)
+        return arrays
+
+    bar = tqdm(total=n, desc=f"caching {recording.key}", unit="trial", disable=not progress)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            trials = list(pool.map(load, range(start, stop)))
+            for field in recording.fields:
+                block = np.stack([t[field] for t in trials]).astype(np.float32, copy=False)
+                if field == stimulus:
+                    if not static:
+                        block = np.moveaxis(block, -1, 1)  # (k, H, W, T) -> (k, T, H, W)
+                    if block.shape[-2:] != hw:
+                        block = _resize(block, hw)
+                elif not static:
+                    block = np.swapaxes(block, 1, 2)  # (k, C, T) -> (k, T, C)
+                out[field][start:stop] = block
+                if field == "responses":
+                    nonzero[start:stop] = np.nan_to_num(block).reshape(stop - start, -1).any(1)
+            lengths[start:stop] = [1 if static else first_nan_frame(t[stimulus]) for t in trials]
+            bar.update(stop - start)
+    bar.close()
+    for array in out.values():
+        array.flush()
+    del out
+    np.save(tmp / "lengths.npy", lengths)
+    tiers = recording.tiers
+    withheld = [t for t in recording.tier_counts if not nonzero[tiers == t].any()]
+    meta = {
+        "format": CACHE_FORMAT,
+        "kind": recording.kind,
+        "name": recording.name,
+        "key": recording.key,
+        "source": recording.location,
+        "fingerprint": fingerprint,
+        "n_trials": n,
+        "n_neurons": recording.n_neurons,
+        "n_frames": recording.n_frames,
+        "stimulus_hw": list(hw),
+        "source_hw": list(recording.stimulus_hw),
+        "fields": list(recording.fields),
+        "withheld_tiers": withheld,
+        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def _resize(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize the last two axes of a stack (anti-aliased, bilinear, values preserved)."""
+    shape = (*block.shape[:-2], *hw)
+    return resize(block, shape, order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)

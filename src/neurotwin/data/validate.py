@@ -1,0 +1,198 @@
+"""Check a recording thoroughly and list every problem, instead of stopping at the first."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.data.recording import Recording, first_nan_frame, recording_for
+from neurotwin.data.source import open_source
+
+
+def check_trial(recording: Recording, index: int) -> tuple[dict[str, np.ndarray], list[Problem]]:
+    """Load every field of one trial and check its shape and values.
+
+    Static trials must be finite; video trials may end in NaN frames (padding) but hold no
+    NaN before their true length and no infinity anywhere, and all their fields must share
+    one true length (withheld, all-zero responses excepted).
+
+    Parameters
+    ----------
+    recording
+        An open recording.
+    index
+        The file index of the trial.
+
+    Returns
+    -------
+    arrays : dict
+        The fields that could be loaded, by name.
+    problems : list of Problem
+        Everything wrong with this trial.
+    """
+    arrays: dict[str, np.ndarray] = {}
+    problems: list[Problem] = []
+    lengths: dict[str, int] = {}
+    for field in recording.fields:
+        rel = f"data/{field}/{index}.npy"
+        where = recording.source.where(rel)
+        try:
+            arr = recording.load(field, index)
+        except RecordingError as exc:
+            problems.extend(exc.problems)
+            continue
+        if not (np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.bool_)):
+            problems.append(Problem(where, f"has dtype {arr.dtype}, expected numbers"))
+            continue
+        arrays[field] = arr
+        if not np.issubdtype(arr.dtype, np.floating):
+            continue
+        if recording.kind == "static":
+            if not np.isfinite(arr).all():
+                problems.append(Problem(where, "holds NaN or infinite values"))
+                continue
+        else:
+            if np.isinf(arr).any():
+                problems.append(Problem(where, "holds infinite values"))
+                continue
+            length = first_nan_frame(arr)
+            tail_ok = np.isnan(arr[..., length:]).all()
+            if not tail_ok:
+                problems.append(
+                    Problem(
+                        where,
+                        f"has NaN at frame {length} but not in every later frame; NaN may only "
+                        "pad the end of a trial",
+                    )
+                )
+                continue
+            if not (field == "responses" and length == arr.shape[-1] and not arr.any()):
+                lengths[field] = length
+        if field == "responses":
+            low = np.nanmin(arr) if arr.size else 0.0
+            if low < 0:
+                problems.append(
+                    Problem(where, f"holds negative responses (min {low:.4g})", "warning")
+                )
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} {v}" for k, v in lengths.items())
+        problems.append(
+            Problem(
+                recording.source.where(f"data/*/{index}.npy"),
+                f"fields disagree on the trial's true length (first NaN frame): {shown}",
+            )
+        )
+    return arrays, problems
+
+
+def _statistics_problems(recording: Recording) -> Iterator[Problem]:
+    n = recording.n_neurons
+    expected = {
+        recording.layout.stimulus: "a scalar",
+        "responses": f"({n},)",
+        "behavior": f"({recording.layout.behavior_channels},)",
+        "pupil_center": "(2,)",
+    }
+    for field in recording.fields:
+        if field not in recording.statistics_fields:
+            yield Problem(
+                recording.source.where(f"meta/statistics/{field}/all"),
+                "statistics are missing; this field cannot be normalised",
+                "warning",
+            )
+            continue
+        try:
+            stats = recording.statistics(field)
+        except RecordingError as exc:
+            yield from exc.problems
+            continue
+        std = stats["std"]
+        lead = n if field == "responses" else (None if field == recording.layout.stimulus else 0)
+        if lead is None:
+            ok = True  # stimulus statistics may be scalar or carry pixel/time axes
+        elif field == "responses":
+            ok = std.ndim in (1, 2) and std.shape[0] == n
+        else:
+            width = recording.layout.behavior_channels if field == "behavior" else 2
+            ok = std.ndim in (1, 2) and std.shape[0] == width
+        if not ok:
+            yield Problem(
+                recording.source.where(f"meta/statistics/{field}/all/std.npy"),
+                f"has shape {std.shape}, expected {expected[field]} (a trailing time axis is "
+                "accepted)",
+            )
+        if not np.isfinite(std).all() or (std < 0).any():
+            yield Problem(
+                recording.source.where(f"meta/statistics/{field}/all/std.npy"),
+                "holds negative, NaN or infinite values",
+            )
+
+
+def validate_recording(path: str | os.PathLike[str]) -> list[Problem]:
+    """Check a recording and return every problem found.
+
+    Structure first (folders, file numbering, metadata lengths); when that is sound, every
+    trial file is read and checked, and the statistics are checked against the neurons.
+
+    Parameters
+    ----------
+    path
+        A recording folder or zip.
+
+    Returns
+    -------
+    list of Problem
+        Errors, warnings and notes, each naming its file; empty for a clean recording.
+    """
+    try:
+        recording = recording_for(open_source(path))
+    except RecordingError as exc:
+        return exc.problems
+    problems = recording.structure_problems()
+    if any(p.severity == "error" for p in problems):
+        return problems
+    try:
+        recording.trial_shape(recording.layout.stimulus)
+    except RecordingError as exc:
+        return problems + exc.problems
+    problems.extend(_statistics_problems(recording))
+    nonzero = np.zeros(recording.n_trials, dtype=bool)
+    for index in range(recording.n_trials):
+        arrays, trial_problems = check_trial(recording, index)
+        problems.extend(trial_problems)
+        if "responses" in arrays:
+            nonzero[index] = bool(np.nan_to_num(arrays["responses"]).any())
+    problems.extend(withheld_notes(recording, nonzero))
+    return problems
+
+
+def withheld_notes(recording: Recording, nonzero: np.ndarray) -> list[Problem]:
+    """Note the tiers whose responses are all zero (withheld in competition releases).
+
+    Parameters
+    ----------
+    recording
+        An open recording.
+    nonzero
+        For each trial, whether any of its responses is non-zero.
+
+    Returns
+    -------
+    list of Problem
+        One note per withheld tier.
+    """
+    notes = []
+    for tier in recording.tier_counts:
+        if not nonzero[recording.tier_indices(tier)].any():
+            notes.append(
+                Problem(
+                    recording.source.where("data/responses"),
+                    f"all responses of tier {tier!r} are zero (withheld, as in a competition "
+                    "release)",
+                    "note",
+                )
+            )
+    return notes
