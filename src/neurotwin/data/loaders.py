@@ -111,10 +111,14 @@ def _tier_loaders(
             if tier in cache.withheld_tiers:
                 tier_fields = tuple(f for f in fields if f != "responses")
             dataset = make_dataset(cache, indices, normalizer, tier_fields, tier)
-            if not len(dataset):
+            if len(dataset) < len(indices):
+                frames = getattr(dataset, "frames", None)
                 warnings.warn(
-                    f"{recording.location}: tier {tier!r} has no usable trial", stacklevel=3
+                    f"{recording.location}: tier {tier!r}: {len(indices) - len(dataset)} of "
+                    f"{len(indices)} trials are shorter than {frames} frames and are skipped",
+                    stacklevel=3,
                 )
+            if not len(dataset):
                 continue
             out.setdefault(tier, {})[recording.key] = _loader(
                 dataset,
