@@ -87,8 +87,10 @@ class Affine:
     scale: np.ndarray
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """Apply the transform, returning float32."""
-        return ((x - self.offset) / self.scale).astype(np.float32, copy=False)
+        """Apply the transform, returning a new float32 array."""
+        out = np.subtract(x, self.offset, dtype=np.float32)
+        out /= self.scale.astype(np.float32, copy=False)
+        return out
 
 
 class Normalizer:
@@ -131,7 +133,8 @@ class Normalizer:
             }[field]
             mean, std = collapse_statistics(stats["mean"], stats["std"], width)
             if field == "responses":
-                transforms[field] = Affine(np.zeros(()), response_scale(std))
+                scale = response_scale(std).astype(np.float32)
+                transforms[field] = Affine(np.zeros((), np.float32), scale)
                 continue
             # a constant channel (zeroed behaviour in a stimulus-only release) stays unscaled
             safe = np.where(std > 0, std, 1.0)

@@ -122,6 +122,10 @@ def _load_npy(content: bytes | str, *, mmap: bool, allow_pickle: bool) -> np.nda
 class FolderSource(Source):
     """A recording unpacked into a folder.
 
+    The folder's ``data/`` and ``meta/`` trees are listed once, with every file's size and
+    modification time, when first needed; listings and the fingerprint come from that one
+    scan (a recording has tens of thousands of files).
+
     Parameters
     ----------
     path
@@ -131,35 +135,63 @@ class FolderSource(Source):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).resolve()
         self.name = self.path.name
+        self._tree: dict[str, dict[str, tuple[int, int] | None]] | None = None
+
+    def _scan(self) -> dict[str, dict[str, tuple[int, int] | None]]:
+        """Map each folder (relative path) to its entries: (size, mtime), or None for folders."""
+        if self._tree is None:
+            tree: dict[str, dict[str, tuple[int, int] | None]] = {"": {}}
+            pending = [top for top in ("data", "meta") if (self.path / top).is_dir()]
+            for top in pending:
+                tree[""][top] = None
+            while pending:
+                rel = pending.pop()
+                entries: dict[str, tuple[int, int] | None] = {}
+                with os.scandir(self.path / rel) as it:
+                    for entry in it:
+                        if _ignored(entry.name):
+                            continue
+                        if entry.is_dir():
+                            entries[entry.name] = None
+                            pending.append(f"{rel}/{entry.name}")
+                        else:
+                            st = entry.stat()
+                            entries[entry.name] = (st.st_size, st.st_mtime_ns)
+                tree[rel] = entries
+            self._tree = tree
+        return self._tree
+
+    def _entry(self, rel: str) -> tuple[bool, tuple[int, int] | None]:
+        parent, _, name = rel.rstrip("/").rpartition("/")
+        entries = self._scan().get(parent)
+        if entries is None or name not in entries:
+            return False, None
+        return True, entries[name]
 
     def where(self, rel: str = "") -> str:  # noqa: D102
         return str(self.path / rel) if rel else str(self.path)
 
     def listdir(self, rel: str) -> list[str]:  # noqa: D102
-        try:
-            return sorted(e.name for e in os.scandir(self.path / rel) if not _ignored(e.name))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+        return sorted(self._scan().get(rel.rstrip("/"), ()))
 
     def is_dir(self, rel: str) -> bool:  # noqa: D102
-        return (self.path / rel).is_dir()
+        found, stat = self._entry(rel)
+        return found and stat is None
 
     def is_file(self, rel: str) -> bool:  # noqa: D102
-        return (self.path / rel).is_file()
+        found, stat = self._entry(rel)
+        return found and stat is not None
 
     def _read_bytes(self, rel: str) -> str:
         return str(self.path / rel)
 
     def fingerprint(self) -> str:  # noqa: D102
         digest = hashlib.sha1()
-        for top in ("data", "meta"):
-            for dirpath, dirnames, filenames in os.walk(self.path / top):
-                dirnames.sort()
-                for fname in sorted(filenames):
-                    full = os.path.join(dirpath, fname)
-                    st = os.stat(full)
-                    rel = os.path.relpath(full, self.path)
-                    digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        tree = self._scan()
+        for rel in sorted(tree):
+            for name, stat in sorted(tree[rel].items()):
+                if stat is not None:
+                    digest.update(f"{rel}/{name}\0{stat[0]}\0{stat[1]}\n".encode())
         return digest.hexdigest()
 
 
