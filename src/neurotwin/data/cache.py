@@ -14,6 +14,7 @@ written into the recording's own folder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ from neurotwin.data.validate import check_trial
 #: Bump when the cache layout changes; older caches are then rebuilt.
 CACHE_FORMAT = 1
 #: Upper bound on the source bytes one build chunk holds in memory.
-CHUNK_BYTES = 256 * 1024**2
+CHUNK_BYTES = 64 * 1024**2
 
 
 def default_cache_dir() -> Path:
@@ -200,10 +201,13 @@ def _build(
 ) -> dict[str, Any]:
     tmp.mkdir(parents=True)
     shapes = _stacked_shapes(recording, hw)
-    out = {
-        field: np.lib.format.open_memmap(tmp / f"{field}.npy", "w+", np.float32, shape)
-        for field, shape in shapes.items()
-    }
+    # Trials arrive in order, so each field is written as one sequential .npy stream: a
+    # header, then chunk after chunk (no memory map, whose dirty pages would count as ours).
+    stack = contextlib.ExitStack()
+    out = {field: stack.enter_context(open(tmp / f"{field}.npy", "wb")) for field in shapes}
+    for field, handle in out.items():
+        header = {"descr": "<f4", "fortran_order": False, "shape": shapes[field]}
+        np.lib.format.write_array_header_2_0(handle, header)
     n = recording.n_trials
     static = recording.kind == "static"
     stimulus = recording.layout.stimulus
@@ -220,7 +224,7 @@ def _build(
         return arrays
 
     bar = tqdm(total=n, desc=f"caching {recording.key}", unit="trial", disable=not progress)
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with stack, ThreadPoolExecutor(max_workers=4) as pool:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
             trials = list(pool.map(load, range(start, stop)))
@@ -233,15 +237,12 @@ def _build(
                         block = _resize(block, hw)
                 elif not static:
                     block = np.swapaxes(block, 1, 2)  # (k, C, T) -> (k, T, C)
-                out[field][start:stop] = block
+                out[field].write(np.ascontiguousarray(block, dtype="<f4").tobytes())
                 if field == "responses":
                     nonzero[start:stop] = np.nan_to_num(block).reshape(stop - start, -1).any(1)
             lengths[start:stop] = [1 if static else first_nan_frame(t[stimulus]) for t in trials]
             bar.update(stop - start)
     bar.close()
-    for array in out.values():
-        array.flush()
-    del out
     np.save(tmp / "lengths.npy", lengths)
     tiers = recording.tiers
     withheld = [t for t in recording.tier_counts if not nonzero[tiers == t].any()]
