@@ -60,6 +60,11 @@ class ProblemList:
         else:
             self.dropped += 1
 
+    @staticmethod
+    def single(where: str, message: str) -> list[Problem]:
+        """Return a one-problem list, for errors found before any other check can run."""
+        return [Problem(where, message)]
+
     def __len__(self) -> int:
         return len(self.items) + self.dropped
 
