@@ -568,8 +568,11 @@ def _trial_order(
     where_row: object,
     where: str,
     problems: ProblemList,
-) -> np.ndarray | None:
-    """Return, for each truth trial, the row that predicts it; report bad trials."""
+) -> tuple[np.ndarray, bool]:
+    """Return each truth trial's row (-1: none) and whether all are predicted once.
+
+    Extra, duplicated and missing trials are reported.
+    """
     assert callable(where_row)
     submitted = np.asarray(submitted).astype(str)
     truth_ids = np.asarray(truth_ids).astype(str)
@@ -595,7 +598,7 @@ def _trial_order(
             f"{missing.size} trial(s) of the tier are missing (e.g. {missing[:5].tolist()})",
         )
         ok = False
-    return rows if ok else None
+    return rows, ok
 
 
 def align_static(
@@ -627,24 +630,22 @@ def align_static(
     """
     truth = mouse.tiers[tier]
     neurons = _neuron_order(predictions.neuron_ids, mouse.unit_ids, f"{name} neuron_ids", problems)
-    rows = _trial_order(
+    rows, complete = _trial_order(
         predictions.trial_ids,
         truth.trial_ids,
         lambda r: f"{name} line {r + 2}",
         name,
         problems,
     )
-    if rows is not None:
-        wrong = np.flatnonzero(predictions.image_ids[rows] != truth.stimulus_ids)
-        for k in wrong[: problems.limit]:
-            problems.add(
-                f"{name} line {rows[k] + 2}",
-                f"image_ids is {predictions.image_ids[rows[k]]!r} but trial "
-                f"{truth.trial_ids[k]!r} showed image {truth.stimulus_ids[k]!r}",
-            )
-        if wrong.size:
-            return None
-    if neurons is None or rows is None:
+    found = np.flatnonzero(rows >= 0)
+    wrong = found[predictions.image_ids[rows[found]] != truth.stimulus_ids[found]]
+    for k in wrong[: problems.limit]:
+        problems.add(
+            f"{name} line {rows[k] + 2}",
+            f"image_ids is {str(predictions.image_ids[rows[k]])!r} but trial "
+            f"{str(truth.trial_ids[k])!r} showed image {str(truth.stimulus_ids[k])!r}",
+        )
+    if neurons is None or not complete or wrong.size:
         return None
     return predictions.values[rows][:, neurons]
 
@@ -688,7 +689,7 @@ def align_video(
         )
         return None
     for r in np.flatnonzero(~np.isin(predictions.mice, list(known)))[: problems.limit]:
-        problems.add(f"{name} row {r}", f"mouse {predictions.mice[r]!r} is not scored here")
+        problems.add(f"{name} row {r}", f"mouse {str(predictions.mice[r])!r} is not scored here")
     out: dict[str, np.ndarray] = {}
     for mouse in truth.mice:
         t = mouse.tiers[tier]
@@ -703,29 +704,32 @@ def align_video(
             f"{name} neuron_ids of mouse {mouse.name}",
             problems,
         )
-        rows = _trial_order(
+        rows, complete = _trial_order(
             predictions.trial_ids[sel],
             t.trial_ids,
             lambda r, s=sel: f"{name} row {s[r]}",
             f"{name} mouse {mouse.name}",
             problems,
         )
-        if neurons is None or rows is None:
-            continue
         aligned = np.full(t.responses.shape, np.nan, dtype=np.float32)
-        for k, r in enumerate(sel[rows]):
+        for k in np.flatnonzero(rows >= 0):
+            r = sel[rows[k]]
             row = predictions.values[r]
+            if row.size == 0:
+                continue
             need, most = int(t.n_frames[k]), max(int(t.lengths[k]) - 50, int(t.n_frames[k]))
             if not need <= row.shape[1] <= most:
                 expected = f"{need}" if need == most else f"{need}..{most}"
                 problems.add(
                     f"{name} row {r}",
-                    f"trial {t.trial_ids[k]!r} has {row.shape[1]} frames per neuron, expected "
+                    f"trial {str(t.trial_ids[k])!r} has {row.shape[1]} frames per neuron, expected "
                     f"{expected} (its {int(t.lengths[k])} frames minus the first 50)",
                 )
                 continue
-            aligned[k, :, :need] = row[neurons, :need]
-        out[mouse.name] = aligned
+            if neurons is not None:
+                aligned[k, :, :need] = row[neurons, :need]
+        if neurons is not None and complete:
+            out[mouse.name] = aligned
     return None if len(problems) else out
 
 
