@@ -39,3 +39,388 @@ def correlation(x: np.ndarray, y: np.ndarray, axis: int = 0, eps: float = EPS) -
     ys = yc / (np.sqrt(np.mean(yc**2, axis=axis, keepdims=True)) + eps)
     corr = np.mean(xs * ys, axis=axis)
     return np.nan_to_num(corr, nan=0.0)
+
+
+#: Video trials: the first frames every model may get wrong while it warms up are not scored.
+SKIP_FRAMES = 50
+#: Video trials: frames from this index on are not scored (trials are about 300 frames).
+STOP_FRAME = 300
+#: Only neurons whose fraction of explainable variance reaches this enter the FEVE mean.
+FEV_THRESHOLD = 0.15
+
+
+def mean_over_neurons(values: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Average per-neuron values, optionally over the neurons selected by ``mask``.
+
+    Parameters
+    ----------
+    values
+        One value per neuron.
+    mask
+        Boolean selection of neurons; all when None.
+
+    Returns
+    -------
+    float
+        The mean, NaN when no neuron is selected.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if mask is not None:
+        values = values[np.asarray(mask, dtype=bool)]
+    return float(values.mean()) if values.size else float("nan")
+
+
+# ---------------------------------------------------------------------- grouping by stimulus
+def _groups(stimulus_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return each trial's group index and each group's size."""
+    _, inverse, counts = np.unique(
+        np.asarray(stimulus_ids), return_inverse=True, return_counts=True
+    )
+    return inverse.ravel().astype(np.int64), counts.astype(np.int64)
+
+
+def _group_sums(x: np.ndarray, inverse: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of ``x`` per group (every group non-empty), vectorised."""
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(n_groups))
+    return np.add.reduceat(x[order], starts, axis=0)
+
+
+def group_means(x: np.ndarray, stimulus_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average trials over the repeats of each stimulus.
+
+    Parameters
+    ----------
+    x
+        ``(n_trials, ...)``.
+    stimulus_ids
+        ``(n_trials,)`` the stimulus (image or video) shown in each trial.
+
+    Returns
+    -------
+    means : numpy.ndarray
+        ``(n_stimuli, ...)`` float64, stimuli in sorted id order.
+    counts : numpy.ndarray
+        Repeats of each stimulus.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    inverse, counts = _groups(stimulus_ids)
+    sums = _group_sums(x, inverse, len(counts))
+    return sums / counts.reshape((-1,) + (1,) * (x.ndim - 1)), counts
+
+
+# ---------------------------------------------------------------------- static (2022)
+def single_trial_correlation(prediction: np.ndarray, responses: np.ndarray) -> np.ndarray:
+    """Per-neuron correlation between prediction and response over all trials.
+
+    Parameters
+    ----------
+    prediction, responses
+        ``(n_trials, n_neurons)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons,)``; NaN counts as 0.
+    """
+    return correlation(prediction, responses, axis=0)
+
+
+def correlation_to_average(
+    prediction: np.ndarray, responses: np.ndarray, stimulus_ids: np.ndarray
+) -> np.ndarray:
+    """Per-neuron correlation, over stimuli, of the repeat-averaged prediction and response.
+
+    Parameters
+    ----------
+    prediction, responses
+        ``(n_trials, n_neurons)``.
+    stimulus_ids
+        ``(n_trials,)`` ``frame_image_id`` of each trial.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons,)``; NaN counts as 0.
+    """
+    pred_mean, _ = group_means(prediction, stimulus_ids)
+    resp_mean, _ = group_means(responses, stimulus_ids)
+    return correlation(pred_mean, resp_mean, axis=0)
+
+
+def _variances(
+    responses: np.ndarray, stimulus_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the total variance, the noise variance and the groups' inverse index.
+
+    The noise variance averages the repeat variance (ddof 1) of the stimuli shown at least
+    twice: a single repeat has no variance estimate and is left out of that mean (it still
+    counts in the total variance). With no repeated stimulus at all it is NaN.
+    """
+    r = np.asarray(responses, dtype=np.float64)
+    inverse, counts = _groups(stimulus_ids)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total_var = np.var(r, axis=0, ddof=1) if len(r) > 1 else np.full(r.shape[1:], np.nan)
+        means = _group_sums(r, inverse, len(counts)) / counts[:, None]
+        sq = _group_sums((r - means[inverse]) ** 2, inverse, len(counts))
+        repeated = counts >= 2
+        if repeated.any():
+            noise_var = np.mean(sq[repeated] / (counts[repeated, None] - 1), axis=0)
+        else:
+            noise_var = np.full(r.shape[1:], np.nan)
+    return total_var, noise_var, inverse
+
+
+def explainable_variance(responses: np.ndarray, stimulus_ids: np.ndarray) -> np.ndarray:
+    """Per-neuron fraction of explainable variance, ``FEV = (total - noise) / total``.
+
+    Parameters
+    ----------
+    responses
+        ``(n_trials, n_neurons)``.
+    stimulus_ids
+        ``(n_trials,)`` the image of each trial.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons,)``; NaN for a constant neuron (zero total variance) or when no stimulus
+        is repeated.
+    """
+    total_var, noise_var, _ = _variances(responses, stimulus_ids)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (total_var - noise_var) / total_var
+
+
+def feve(
+    prediction: np.ndarray,
+    responses: np.ndarray,
+    stimulus_ids: np.ndarray,
+    fev_threshold: float = FEV_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron fraction of explainable variance explained.
+
+    ``FEVE = 1 - (pred_var - noise_var) / (total_var - noise_var)`` with ``pred_var`` the
+    mean squared error over trials (spec/metrics.md).
+
+    Parameters
+    ----------
+    prediction, responses
+        ``(n_trials, n_neurons)``, in the standardised unit.
+    stimulus_ids
+        ``(n_trials,)`` the image of each trial.
+    fev_threshold
+        Neurons with ``FEV >= fev_threshold`` are the ones that count.
+
+    Returns
+    -------
+    feve : numpy.ndarray
+        ``(n_neurons,)``, NaN where undefined.
+    selected : numpy.ndarray
+        Boolean ``(n_neurons,)``: the neurons that enter the mean (``FEV >= threshold``).
+    """
+    p = np.asarray(prediction, dtype=np.float64)
+    r = np.asarray(responses, dtype=np.float64)
+    if p.shape != r.shape:
+        raise ValueError(f"shapes differ: {p.shape} and {r.shape}")
+    total_var, noise_var, _ = _variances(r, stimulus_ids)
+    pred_var = np.mean((r - p) ** 2, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fev = (total_var - noise_var) / total_var
+        values = 1.0 - (pred_var - noise_var) / (total_var - noise_var)
+        selected = fev >= fev_threshold
+    return values, selected
+
+
+def oracle_correlation(responses: np.ndarray, stimulus_ids: np.ndarray) -> np.ndarray:
+    """Per-neuron leave-one-out oracle correlation: the ceiling that repeats give.
+
+    Each trial's response is paired with the mean of the other repeats of its stimulus;
+    the pairs of all trials whose stimulus is repeated are pooled into one correlation.
+
+    Parameters
+    ----------
+    responses
+        ``(n_trials, n_neurons)``.
+    stimulus_ids
+        ``(n_trials,)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons,)``; 0 when no stimulus is repeated.
+    """
+    r = np.asarray(responses, dtype=np.float64)
+    inverse, counts = _groups(stimulus_ids)
+    keep = counts[inverse] >= 2
+    if not keep.any():
+        return np.zeros(r.shape[1:], dtype=np.float64)
+    sums = _group_sums(r, inverse, len(counts))
+    others = (sums[inverse[keep]] - r[keep]) / (counts[inverse[keep]] - 1)[:, None]
+    return correlation(r[keep], others, axis=0)
+
+
+# ---------------------------------------------------------------------- video (2023)
+def scored_frames(lengths: np.ndarray | int) -> np.ndarray:
+    """Return the number of scored frames of trials of the given true lengths.
+
+    Parameters
+    ----------
+    lengths
+        True trial lengths (index of the first NaN frame).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``max(0, min(length, 300) - 50)``, int64.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.maximum(np.minimum(lengths, STOP_FRAME) - SKIP_FRAMES, 0)
+
+
+def _pooled_correlation(
+    x: np.ndarray, y: np.ndarray, n_frames: np.ndarray, eps: float = EPS, chunk: int = 8
+) -> np.ndarray:
+    """Per-neuron correlation over the valid frames of all trials, concatenated.
+
+    ``x`` and ``y`` are ``(n_trials, n_neurons, F)``; trial ``k`` holds ``n_frames[k]``
+    valid frames at its start. Two passes over chunks of trials (means, then centred
+    products) compute exactly the formula of :func:`correlation` on the concatenation
+    without building it.
+    """
+    n_trials, n_neurons, width = x.shape
+    valid = np.arange(width)[None, :] < np.asarray(n_frames)[:, None]  # (n_trials, F)
+    total = int(valid.sum())
+    if total == 0:
+        return np.zeros(n_neurons)
+    sums_x, sums_y = np.zeros(n_neurons), np.zeros(n_neurons)
+    for s in range(0, n_trials, chunk):
+        m = valid[s : s + chunk, None, :]
+        sums_x += np.where(m, x[s : s + chunk], 0.0).sum(axis=(0, 2), dtype=np.float64)
+        sums_y += np.where(m, y[s : s + chunk], 0.0).sum(axis=(0, 2), dtype=np.float64)
+    mx, my = sums_x / total, sums_y / total
+    sxx, syy, sxy = np.zeros(n_neurons), np.zeros(n_neurons), np.zeros(n_neurons)
+    for s in range(0, n_trials, chunk):
+        m = valid[s : s + chunk, None, :]
+        xc = np.where(m, x[s : s + chunk].astype(np.float64) - mx[:, None], 0.0)
+        yc = np.where(m, y[s : s + chunk].astype(np.float64) - my[:, None], 0.0)
+        sxx += (xc * xc).sum(axis=(0, 2))
+        syy += (yc * yc).sum(axis=(0, 2))
+        sxy += (xc * yc).sum(axis=(0, 2))
+    with np.errstate(invalid="ignore"):
+        corr = (sxy / total) / ((np.sqrt(sxx / total) + eps) * (np.sqrt(syy / total) + eps))
+    return np.nan_to_num(corr, nan=0.0)
+
+
+def video_correlation(
+    prediction: np.ndarray, responses: np.ndarray, n_frames: np.ndarray
+) -> np.ndarray:
+    """Per-neuron single-trial correlation of one recording's video trials.
+
+    Parameters
+    ----------
+    prediction, responses
+        ``(n_trials, n_neurons, F)``: the scored frames of each trial (frames 50 up to the
+        trial's end or frame 300), starting at index 0; anything past ``n_frames`` is ignored.
+    n_frames
+        ``(n_trials,)`` scored frames per trial (:func:`scored_frames`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons,)``: correlation over all scored frames of all trials concatenated; NaN
+        counts as 0.
+    """
+    if prediction.shape != responses.shape:
+        raise ValueError(f"shapes differ: {prediction.shape} and {responses.shape}")
+    return _pooled_correlation(prediction, responses, n_frames)
+
+
+def _repeated_videos(
+    stimulus_ids: np.ndarray, n_frames: np.ndarray
+) -> list[tuple[np.ndarray, int]]:
+    """Trials of every video shown at least twice, with the frames all repeats share."""
+    ids = np.asarray(stimulus_ids)
+    out = []
+    inverse, counts = _groups(ids)
+    for g in np.flatnonzero(counts >= 2):
+        trials = np.flatnonzero(inverse == g)
+        out.append((trials, int(np.min(np.asarray(n_frames)[trials]))))
+    return out
+
+
+def video_correlation_to_average(
+    prediction: np.ndarray,
+    responses: np.ndarray,
+    n_frames: np.ndarray,
+    stimulus_ids: np.ndarray,
+) -> np.ndarray:
+    """Per-neuron correlation to average over the repeated videos of one recording.
+
+    Responses and predictions are averaged over the repeats of each video (on the frames all
+    its repeats have), correlated per neuron over time, then averaged over videos.
+
+    Parameters
+    ----------
+    prediction, responses
+        ``(n_trials, n_neurons, F)`` scored frames, as for :func:`video_correlation`.
+    n_frames
+        ``(n_trials,)`` scored frames per trial.
+    stimulus_ids
+        ``(n_trials,)`` the video shown in each trial.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons,)``; NaN for every neuron when no video is repeated.
+    """
+    videos = _repeated_videos(stimulus_ids, n_frames)
+    if not videos:
+        return np.full(prediction.shape[1], np.nan)
+    per_video = [
+        correlation(
+            prediction[trials, :, :frames].astype(np.float64).mean(axis=0),
+            responses[trials, :, :frames].astype(np.float64).mean(axis=0),
+            axis=1,
+        )
+        for trials, frames in videos
+    ]
+    return np.mean(per_video, axis=0)
+
+
+def video_oracle_correlation(
+    responses: np.ndarray, n_frames: np.ndarray, stimulus_ids: np.ndarray
+) -> np.ndarray:
+    """Per-neuron leave-one-out oracle correlation of one recording's repeated videos.
+
+    Each repeat's scored frames are paired with the mean of the other repeats of the same
+    video, frame by frame, and all pairs are pooled into one correlation per neuron.
+
+    Parameters
+    ----------
+    responses
+        ``(n_trials, n_neurons, F)`` scored frames.
+    n_frames
+        ``(n_trials,)`` scored frames per trial.
+    stimulus_ids
+        ``(n_trials,)`` the video shown in each trial.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons,)``; 0 when no video is repeated.
+    """
+    videos = _repeated_videos(stimulus_ids, n_frames)
+    if not videos:
+        return np.zeros(responses.shape[1])
+    width = max(frames for _, frames in videos)
+    own, others, lengths = [], [], []
+    for trials, frames in videos:
+        r = np.zeros((len(trials), responses.shape[1], width))
+        r[:, :, :frames] = responses[trials, :, :frames]
+        own.append(r)
+        others.append((r.sum(axis=0, keepdims=True) - r) / (len(trials) - 1))
+        lengths.extend([frames] * len(trials))
+    return _pooled_correlation(
+        np.concatenate(own), np.concatenate(others), np.asarray(lengths, dtype=np.int64)
+    )

@@ -1,0 +1,104 @@
+"""Sub-commands of the scorer: ``score``, ``make-truth`` and ``tracks``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from neurotwin.scoring.scorer import score
+from neurotwin.scoring.tracks import get_track, list_tracks
+from neurotwin.scoring.truth import make_truth, save_truth
+
+
+def register(subparsers: Any) -> None:
+    """Add the scoring sub-commands to the command line."""
+    p = subparsers.add_parser(
+        "score",
+        help="score a submission on a track",
+        description="Score a submission (file, folder or zip) against a track's ground truth "
+        "and print a table, or JSON with --json.",
+    )
+    p.add_argument("--track", required=True, choices=list_tracks())
+    p.add_argument(
+        "--truth",
+        required=True,
+        nargs="+",
+        help="a ground-truth file (.npz), or recording folder(s) whose scored tiers hold "
+        "their responses (video: one per mouse)",
+    )
+    p.add_argument("--submission", required=True, help="submission file, folder or zip")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--per-neuron", action="store_true", help="JSON: include per-neuron values")
+    p.add_argument(
+        "--per-frame",
+        action="store_true",
+        help="video recordings: normalise per frame like the official 2023 scorer",
+    )
+    p.set_defaults(func=_score)
+
+    t = subparsers.add_parser(
+        "make-truth",
+        help="cut a track's ground-truth file from recordings",
+        description="Write the ground truth of a track from full recordings, or from "
+        "recordings plus the simulator's {name}.truth/ folders (found beside them).",
+    )
+    t.add_argument("--track", required=True, choices=list_tracks())
+    t.add_argument("--recording", required=True, nargs="+", help="recording folder(s)")
+    t.add_argument("--simulator-truth", nargs="+", help="{name}.truth folder per recording")
+    t.add_argument("--per-frame", action="store_true", help="video: per-frame normalisation")
+    t.add_argument("--out", required=True, help="the .npz file to write")
+    t.set_defaults(func=_make_truth)
+
+    ls = subparsers.add_parser("tracks", help="list the benchmark's tracks")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of text")
+    ls.set_defaults(func=_tracks)
+
+
+def _score(args: argparse.Namespace) -> int:
+    truth = args.truth[0] if len(args.truth) == 1 else args.truth
+    report = score(args.track, truth, args.submission, per_frame=args.per_frame)
+    if args.json:
+        print(json.dumps(report.to_dict(per_neuron=args.per_neuron), indent=2))
+        return 0
+    print(f"track {report.track} v{report.track_version} (ranked by {report.ranking_metric})")
+    header = f"  {'phase':<6} {'metric':<26} {'raw':>8} {'ceiling':>8} {'fraction':>8}  kind"
+    print(header)
+    for phase, ps in report.phases.items():
+        for name, ms in ps.metrics.items():
+            print(
+                f"  {phase:<6} {name:<26} {_fmt(ms.value)} {_fmt(ms.ceiling)} "
+                f"{_fmt(ms.normalized)}  {ms.ceiling_kind or '-'}"
+            )
+            if len(ms.per_mouse) > 1:
+                for mouse, v in ms.per_mouse.items():
+                    print(f"  {'':<6}   {mouse:<24} {_fmt(v)}")
+            for cls, v in ms.per_class.items():
+                print(f"  {'':<6}   class {cls:<18} {_fmt(v)}")
+        for name, v in ps.extras.items():
+            print(f"  {phase:<6} {name:<26} {_fmt(v)}  (data bound)")
+    return 0
+
+
+def _fmt(x: float | None) -> str:
+    return f"{'-':>8}" if x is None else f"{x:8.4f}"
+
+
+def _make_truth(args: argparse.Namespace) -> int:
+    truth = make_truth(
+        args.track, args.recording, simulator=args.simulator_truth, per_frame=args.per_frame
+    )
+    path = save_truth(truth, args.out)
+    tiers = ", ".join(f"{m.name}: {list(m.tiers)}" for m in truth.mice)
+    print(f"wrote {path} ({args.track}; {tiers}; exact ceiling: {truth.has_rates})")
+    return 0
+
+
+def _tracks(args: argparse.Namespace) -> int:
+    tracks = [get_track(t).to_dict() for t in list_tracks()]
+    if args.json:
+        print(json.dumps(tracks, indent=2))
+        return 0
+    for t in tracks:
+        print(f"{t['identifier']:<12} v{t['version']}  {t['description']}")
+    return 0

@@ -1,0 +1,78 @@
+"""Errors of the scorer: every problem found in a submission or ground truth, listed at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from neurotwin.data.problems import Problem
+from neurotwin.errors import NeurotwinError
+
+#: How many problems an error message lists before summarising the rest.
+MAX_LISTED = 20
+
+
+class _ProblemsError(NeurotwinError, ValueError):
+    """An error carrying every :class:`~neurotwin.data.problems.Problem` found.
+
+    Parameters
+    ----------
+    problems
+        Every problem found; the message lists the first ``max_listed``.
+    max_listed
+        How many problems the message shows before counting the rest.
+    """
+
+    def __init__(self, problems: Problem | Iterable[Problem], max_listed: int = MAX_LISTED) -> None:
+        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
+        lines = [str(p) for p in self.problems[:max_listed]]
+        rest = len(self.problems) - len(lines)
+        if rest > 0:
+            lines.append(f"... and {rest} more problem(s)")
+        super().__init__("\n".join(lines))
+
+
+class SubmissionError(_ProblemsError):
+    """A submission file cannot be scored; ``problems`` says what is wrong and where."""
+
+
+class TruthError(_ProblemsError):
+    """A ground-truth file or folder is not usable for scoring."""
+
+
+class ProblemList:
+    """Collect problems up to a limit, counting the ones past it.
+
+    Parameters
+    ----------
+    limit
+        How many problems to keep; further ones are only counted.
+    """
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+        self.items: list[Problem] = []
+        self.dropped = 0
+
+    def add(self, where: str, message: str) -> None:
+        """Record one problem (an error)."""
+        if len(self.items) < self.limit:
+            self.items.append(Problem(where, message))
+        else:
+            self.dropped += 1
+
+    @staticmethod
+    def single(where: str, message: str) -> list[Problem]:
+        """Return a one-problem list, for errors found before any other check can run."""
+        return [Problem(where, message)]
+
+    def __len__(self) -> int:
+        return len(self.items) + self.dropped
+
+    def raise_if_any(self, error: type[_ProblemsError] = SubmissionError) -> None:
+        """Raise ``error`` listing every problem recorded, if there is any."""
+        if len(self):
+            problems = list(self.items)
+            if self.dropped:
+                more = f"{self.dropped} more problem(s) not listed (limit {self.limit})"
+                problems.append(Problem("...", more))
+            raise error(problems, max_listed=self.limit + 1)

@@ -1,0 +1,175 @@
+"""The benchmark's tracks: what each one scores, from which inputs, and how it ranks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from neurotwin.errors import NeurotwinError
+
+#: The two scored phases of every track: the live leaderboard and the final ranking.
+PHASES = ("live", "final")
+
+#: Metric names, as reports and JSON spell them.
+SINGLE_TRIAL = "single_trial_correlation"
+TO_AVERAGE = "correlation_to_average"
+FEVE = "feve"
+
+
+@dataclass(frozen=True)
+class Track:
+    """One benchmark track, identified and versioned like a Brain-Score benchmark.
+
+    Attributes
+    ----------
+    identifier
+        The name users pass to ``--track``.
+    version
+        Bumped whenever scoring of the track changes; ground-truth files carry it.
+    kind
+        ``"static"`` (2022 images) or ``"video"`` (2023).
+    tiers
+        The recording tier scored in each phase, ``{"live": ..., "final": ...}``.
+    inputs
+        What a model may see: ``("stimulus",)`` or ``("stimulus", "behavior")``.
+    metrics
+        The metrics reported, ranking metric first.
+    ranking_metric
+        The metric the leaderboard sorts by.
+    submission_files
+        The file name of each phase's predictions (the upload names of the competition).
+    per_class
+        Whether scores are also reported per out-of-domain stimulus class.
+    description
+        One line for listings.
+    """
+
+    identifier: str
+    version: str
+    kind: Literal["static", "video"]
+    tiers: Mapping[str, str]
+    inputs: tuple[str, ...]
+    metrics: tuple[str, ...]
+    ranking_metric: str
+    submission_files: Mapping[str, str]
+    per_class: bool = False
+    description: str = field(default="", compare=False)
+
+    def tier(self, phase: str) -> str:
+        """Return the recording tier scored in ``phase`` (``"live"`` or ``"final"``)."""
+        if phase not in self.tiers:
+            raise NeurotwinError(f"track {self.identifier}: unknown phase {phase!r}; use {PHASES}")
+        return self.tiers[phase]
+
+    def phase_of_file(self, name: str) -> str | None:
+        """Return the phase a submission file name belongs to, or None."""
+        for phase, expected in self.submission_files.items():
+            if name == expected:
+                return phase
+        return None
+
+    def to_dict(self) -> dict[str, object]:
+        """Describe the track as JSON-ready data."""
+        return {
+            "identifier": self.identifier,
+            "version": self.version,
+            "kind": self.kind,
+            "tiers": dict(self.tiers),
+            "inputs": list(self.inputs),
+            "metrics": list(self.metrics),
+            "ranking_metric": self.ranking_metric,
+            "submission_files": dict(self.submission_files),
+            "per_class": self.per_class,
+            "description": self.description,
+        }
+
+
+_STATIC_FILES = {"live": "submission_file_live_test.csv", "final": "submission_file_final_test.csv"}
+
+_TRACKS: dict[str, Track] = {
+    t.identifier: t
+    for t in (
+        Track(
+            identifier="sensorium",
+            version="1.0",
+            kind="static",
+            tiers={"live": "test", "final": "final_test"},
+            inputs=("stimulus",),
+            metrics=(SINGLE_TRIAL, TO_AVERAGE, FEVE),
+            ranking_metric=SINGLE_TRIAL,
+            submission_files=_STATIC_FILES,
+            description="SENSORIUM 2022: predict responses to natural images from the image only",
+        ),
+        Track(
+            identifier="sensorium+",
+            version="1.0",
+            kind="static",
+            tiers={"live": "test", "final": "final_test"},
+            inputs=("stimulus", "behavior"),
+            metrics=(SINGLE_TRIAL, TO_AVERAGE, FEVE),
+            ranking_metric=SINGLE_TRIAL,
+            submission_files=_STATIC_FILES,
+            description="SENSORIUM+ 2022: images plus behaviour and eye position",
+        ),
+        Track(
+            identifier="video-main",
+            version="1.0",
+            kind="video",
+            tiers={"live": "live_test_main", "final": "final_test_main"},
+            inputs=("stimulus", "behavior"),
+            metrics=(SINGLE_TRIAL, TO_AVERAGE),
+            ranking_metric=SINGLE_TRIAL,
+            submission_files={
+                "live": "predictions_live_main.parquet.brotli",
+                "final": "predictions_final_main.parquet.brotli",
+            },
+            description="SENSORIUM 2023 main track: natural videos, behaviour allowed",
+        ),
+        Track(
+            identifier="video-bonus",
+            version="1.0",
+            kind="video",
+            tiers={"live": "live_test_bonus", "final": "final_test_bonus"},
+            inputs=("stimulus", "behavior"),
+            metrics=(SINGLE_TRIAL, TO_AVERAGE),
+            ranking_metric=SINGLE_TRIAL,
+            submission_files={
+                "live": "predictions_live_test_bonus_ood.parquet.brotli",
+                "final": "predictions_final_test_bonus_ood.parquet.brotli",
+            },
+            per_class=True,
+            description="SENSORIUM 2023 bonus track: out-of-domain videos, scored per class too",
+        ),
+    )
+}
+
+
+def list_tracks() -> list[str]:
+    """Return the identifiers of every track."""
+    return list(_TRACKS)
+
+
+def get_track(track: str | Track) -> Track:
+    """Return a track by identifier (a :class:`Track` is returned as is).
+
+    Parameters
+    ----------
+    track
+        ``sensorium``, ``sensorium+``, ``video-main`` or ``video-bonus``.
+
+    Returns
+    -------
+    Track
+        The track.
+
+    Raises
+    ------
+    NeurotwinError
+        For an unknown identifier.
+    """
+    if isinstance(track, Track):
+        return track
+    if track not in _TRACKS:
+        raise NeurotwinError(f"unknown track {track!r}; tracks: {', '.join(_TRACKS)}")
+    return _TRACKS[track]
