@@ -7,8 +7,8 @@ def test_response_scale_floors_tiny_std_at_one_percent_of_mean():
     std = np.array([1.0, 2.0, 0.0, 0.03, 0.0299])
     mean_std = std.mean()  # 0.60598
     floor = 0.01 * mean_std
-    np.testing.assert_allclose(response_scale(std), [1.0, 2.0, floor, 0.03, 0.0299])
-    np.testing.assert_allclose(response_scale(np.array([1.0, 0.0])), [1.0, 0.005])
+    np.testing.assert_allclose(response_scale({"std": std}), [1.0, 2.0, floor, 0.03, 0.0299])
+    np.testing.assert_allclose(response_scale({"std": np.array([1.0, 0.0])}), [1.0, 0.005])
 
 
 def test_collapse_time_axis_by_total_variance_is_exact():

@@ -5,6 +5,7 @@ import pytest
 
 from neurotwin.cli import main
 from neurotwin.data import open_recording
+from neurotwin.data.normalize import response_scale
 from neurotwin.scoring import (
     SubmissionError,
     TruthError,
@@ -16,7 +17,7 @@ from neurotwin.scoring import (
     single_trial_correlation,
     write_static_csv,
 )
-from neurotwin.scoring.normalize import response_scale, standardize
+from neurotwin.scoring.normalize import standardize
 from neurotwin.scoring.submission import StaticPredictions, static_csv_bytes, write_submission
 
 from .conftest import write_static
@@ -42,7 +43,7 @@ def test_truth_from_recording_is_standardised_and_round_trips(static_recording, 
     rec = open_recording(static_recording)
     idx = rec.tier_indices("test")
     raw = np.stack([rec.load("responses", int(i)) for i in idx])
-    expected = standardize(raw, response_scale(rec))
+    expected = standardize(raw, response_scale(rec.statistics("responses")))
     np.testing.assert_array_equal(truth.mice[0].tiers["test"].responses, expected)
     trial_ids = truth.mice[0].tiers["test"].trial_ids
     np.testing.assert_array_equal(trial_ids, rec.trial_ids[idx].astype(str))

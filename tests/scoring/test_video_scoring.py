@@ -5,9 +5,9 @@ import zipfile
 import numpy as np
 import pytest
 
+from neurotwin.data.normalize import collapse_statistics, response_scale
 from neurotwin.scoring import SubmissionError, make_truth, score, video_correlation
 from neurotwin.scoring.errors import ProblemList
-from neurotwin.scoring.normalize import per_neuron_std, response_scale
 from neurotwin.scoring.submission import (
     VideoPredictions,
     check_zip,
@@ -159,6 +159,7 @@ def test_response_scale_floor_and_time_axis():
     mean_t = np.array([[1.0, 3.0], [2.0, 2.0]])
     std_t = np.array([[1.0, 1.0], [3.0, 4.0]])
     # law of total variance: neuron 0: 1 + var([1, 3]) = 2; neuron 1: (9 + 16) / 2 + 0
-    np.testing.assert_allclose(per_neuron_std(mean_t, std_t), np.sqrt([2.0, 12.5]))
+    np.testing.assert_allclose(collapse_statistics(mean_t, std_t, 2)[1], np.sqrt([2.0, 12.5]))
+    np.testing.assert_allclose(response_scale({"mean": mean_t, "std": std_t}), np.sqrt([2.0, 12.5]))
     per_frame = response_scale({"mean": mean_t, "std": std_t}, per_frame=True)
     assert per_frame.shape == (2, 2)

@@ -14,6 +14,7 @@ every frame holds the same number of samples.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,22 +62,41 @@ def collapse_statistics(
     return total_mean, total_std
 
 
-def response_scale(std: np.ndarray) -> np.ndarray:
-    """Return what each neuron's responses are divided by: its std, floored.
+def response_scale(stats: Mapping[str, np.ndarray], *, per_frame: bool = False) -> np.ndarray:
+    """Return what each neuron's responses are divided by to reach the standardised unit.
+
+    This is the one definition of the rule, used by the loaders and by the scorer: the
+    per-neuron ``std`` of ``meta/statistics/responses/all``; a neuron whose std is at most
+    1% of the mean std across neurons is divided by ``0.01 * mean(std)`` instead; responses
+    are never centred.
 
     Parameters
     ----------
-    std
-        Per-neuron standard deviation, ``(n_neurons,)``.
+    stats
+        The response statistics (``recording.statistics("responses")``): ``std`` and, when
+        the std carries a time axis, ``mean``.
+    per_frame
+        Compatibility with the official 2023 scorer: keep a ``(n_neurons, T)`` std per frame
+        (the floor then applies frame by frame). By default a time axis is reduced to one
+        std per neuron with :func:`collapse_statistics`.
 
     Returns
     -------
     numpy.ndarray
-        ``std`` where it exceeds ``RESPONSE_STD_FLOOR * mean(std)``, that floor elsewhere.
+        ``(n_neurons,)`` float64, or ``(n_neurons, T)`` with ``per_frame`` and a time axis.
     """
-    std = np.asarray(std, dtype=np.float64)
-    floor = RESPONSE_STD_FLOOR * std.mean()
-    return np.where(std > floor, std, floor)
+    if "std" not in stats:
+        raise ValueError("response statistics need a 'std'")
+    std = np.asarray(stats["std"], dtype=np.float64)
+    if std.ndim not in (1, 2):
+        raise ValueError(f"response std has shape {std.shape}, expected (n,) or (n, T)")
+    if std.ndim == 2 and not per_frame:
+        mean = stats.get("mean")
+        if mean is None:
+            mean = np.zeros_like(std)  # no mean: only the within-frame variance is known
+        std = collapse_statistics(np.asarray(mean), std, std.shape[0])[1]
+    floor = RESPONSE_STD_FLOOR * np.nanmean(std, axis=0, keepdims=True)
+    return np.where(std > floor, std, np.broadcast_to(floor, std.shape)).reshape(std.shape)
 
 
 @dataclass(frozen=True)
@@ -131,11 +151,11 @@ class Normalizer:
                 "behavior": layout.behavior_channels,
                 "pupil_center": 2,
             }[field]
-            mean, std = collapse_statistics(stats["mean"], stats["std"], width)
             if field == "responses":
-                scale = response_scale(std).astype(np.float32)
+                scale = response_scale(stats).astype(np.float32)
                 transforms[field] = Affine(np.zeros((), np.float32), scale)
                 continue
+            mean, std = collapse_statistics(stats["mean"], stats["std"], width)
             # a constant channel (zeroed behaviour in a stimulus-only release) stays unscaled
             safe = np.where(std > 0, std, 1.0)
             offset = np.zeros(()) if field == "behavior" else mean

@@ -34,8 +34,8 @@ class Problem:
         return f"{self.where}: {self.message}"
 
 
-class RecordingError(NeurotwinError, ValueError):
-    """A recording on disk does not follow the SENSORIUM layout.
+class ProblemsError(NeurotwinError, ValueError):
+    """An error carrying every :class:`Problem` found, listed in its message.
 
     Parameters
     ----------
@@ -45,10 +45,19 @@ class RecordingError(NeurotwinError, ValueError):
         How many problems the message shows before summarising the rest.
     """
 
+    #: Appended to the summary line when problems are left out of the message.
+    hint = ""
+
     def __init__(self, problems: Problem | Iterable[Problem], max_listed: int = 20) -> None:
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         lines = [str(p) for p in self.problems[:max_listed]]
         rest = len(self.problems) - len(lines)
         if rest > 0:
-            lines.append(f"... and {rest} more problem(s); run `neurotwin validate` to list all")
-        super().__init__("\n".join(lines) if len(lines) > 1 else (lines[0] if lines else ""))
+            lines.append(f"... and {rest} more problem(s){self.hint}")
+        super().__init__("\n".join(lines))
+
+
+class RecordingError(ProblemsError):
+    """A recording on disk does not follow the SENSORIUM layout."""
+
+    hint = "; run `neurotwin validate` to list all"

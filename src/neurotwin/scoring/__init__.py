@@ -12,7 +12,7 @@ from neurotwin.scoring.metrics import (
     video_correlation_to_average,
     video_oracle_correlation,
 )
-from neurotwin.scoring.normalize import response_scale, standardize
+from neurotwin.scoring.normalize import standardize
 from neurotwin.scoring.scorer import MetricScore, PhaseScore, ScoreReport, score
 from neurotwin.scoring.submission import (
     StaticPredictions,
@@ -46,7 +46,6 @@ __all__ = [
     "oracle_correlation",
     "read_static_csv",
     "read_video_parquet",
-    "response_scale",
     "save_truth",
     "score",
     "single_trial_correlation",

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from neurotwin.data.problems import Problem
-from neurotwin.errors import NeurotwinError
-
-#: How many problems an error message lists before summarising the rest.
-MAX_LISTED = 20
+from neurotwin.data.problems import Problem, ProblemsError
 
 
-class _ProblemsError(NeurotwinError, ValueError):
-    """An error carrying every :class:`~neurotwin.data.problems.Problem` found.
-
-    Parameters
-    ----------
-    problems
-        Every problem found; the message lists the first ``max_listed``.
-    max_listed
-        How many problems the message shows before counting the rest.
-    """
-
-    def __init__(self, problems: Problem | Iterable[Problem], max_listed: int = MAX_LISTED) -> None:
-        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
-        lines = [str(p) for p in self.problems[:max_listed]]
-        rest = len(self.problems) - len(lines)
-        if rest > 0:
-            lines.append(f"... and {rest} more problem(s)")
-        super().__init__("\n".join(lines))
-
-
-class SubmissionError(_ProblemsError):
+class SubmissionError(ProblemsError):
     """A submission file cannot be scored; ``problems`` says what is wrong and where."""
 
 
-class TruthError(_ProblemsError):
+class TruthError(ProblemsError):
     """A ground-truth file or folder is not usable for scoring."""
 
 
@@ -68,7 +42,7 @@ class ProblemList:
     def __len__(self) -> int:
         return len(self.items) + self.dropped
 
-    def raise_if_any(self, error: type[_ProblemsError] = SubmissionError) -> None:
+    def raise_if_any(self, error: type[ProblemsError] = SubmissionError) -> None:
         """Raise ``error`` listing every problem recorded, if there is any."""
         if len(self):
             problems = list(self.items)

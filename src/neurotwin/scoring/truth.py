@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin.data.normalize import response_scale
 from neurotwin.data.problems import Problem
 from neurotwin.data.recording import Recording, VideoRecording, first_nan_frame, open_recording
 from neurotwin.scoring.errors import ProblemList, TruthError
 from neurotwin.scoring.metrics import SKIP_FRAMES, STOP_FRAME, scored_frames
-from neurotwin.scoring.normalize import response_scale, standardize
+from neurotwin.scoring.normalize import standardize
 from neurotwin.scoring.tracks import Track, get_track
 
 FORMAT = "neurotwin-truth"
@@ -449,7 +450,7 @@ def tier_truth(
     idx = recording.tier_indices(tier)
     if idx.size == 0:
         raise TruthError(_problem(where, "has no trials"))
-    scale = response_scale(recording, per_frame=per_frame)
+    scale = response_scale(recording.statistics("responses"), per_frame=per_frame)
     ood = recording.trial_info.get("ood_class")
     common = {
         "trial_ids": recording.trial_ids[idx].astype(str),
