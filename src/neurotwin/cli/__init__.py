@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from neurotwin import __version__
-from neurotwin.cli import data
+from neurotwin.cli import data, simulate
 from neurotwin.errors import NeurotwinError
 
 #: Modules whose ``register(subparsers)`` adds sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (data,)
+COMMAND_MODULES = (data, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:
