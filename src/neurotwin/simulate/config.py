@@ -159,7 +159,7 @@ _VIDEO_PRESETS: dict[str, dict[str, Any]] = {
     "demo": {"neurons": 300, "train": 120, "oracle_videos": 6, "oracle_repeats": 5,
              "test_videos": 5, "test_repeats": 5, "bonus_per_class": 2, "bonus_repeats": 3,
              "min_frames": 300, "max_frames": 320},
-    "benchmark": {"neurons": 2000, "train": 200, "oracle_videos": 8, "oracle_repeats": 6,
+    "benchmark": {"neurons": 2000, "train": 160, "oracle_videos": 8, "oracle_repeats": 6,
                   "test_videos": 6, "test_repeats": 6, "bonus_per_class": 2,
                   "bonus_repeats": 3, "min_frames": 300, "max_frames": 320},
 }  # fmt: skip
