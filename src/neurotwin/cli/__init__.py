@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from neurotwin import __version__
-from neurotwin.cli import data, score
+from neurotwin.cli import data, score, simulate
 from neurotwin.errors import NeurotwinError
 
 #: Modules whose ``register(subparsers)`` adds sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (data, score)
+COMMAND_MODULES = (simulate, data, score)
 
 
 def build_parser() -> argparse.ArgumentParser:
