@@ -61,27 +61,8 @@ def _score(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(per_neuron=args.per_neuron), indent=2))
         return 0
-    print(f"track {report.track} v{report.track_version} (ranked by {report.ranking_metric})")
-    header = f"  {'phase':<6} {'metric':<26} {'raw':>8} {'ceiling':>8} {'fraction':>8}  kind"
-    print(header)
-    for phase, ps in report.phases.items():
-        for name, ms in ps.metrics.items():
-            print(
-                f"  {phase:<6} {name:<26} {_fmt(ms.value)} {_fmt(ms.ceiling)} "
-                f"{_fmt(ms.normalized)}  {ms.ceiling_kind or '-'}"
-            )
-            if len(ms.per_mouse) > 1:
-                for mouse, v in ms.per_mouse.items():
-                    print(f"  {'':<6}   {mouse:<24} {_fmt(v)}")
-            for cls, v in ms.per_class.items():
-                print(f"  {'':<6}   class {cls:<18} {_fmt(v)}")
-        for name, v in ps.extras.items():
-            print(f"  {phase:<6} {name:<26} {_fmt(v)}  (data bound)")
+    print(report.table())
     return 0
-
-
-def _fmt(x: float | None) -> str:
-    return f"{'-':>8}" if x is None else f"{x:8.4f}"
 
 
 def _make_truth(args: argparse.Namespace) -> int:

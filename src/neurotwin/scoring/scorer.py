@@ -130,6 +130,28 @@ class ScoreReport:
     ranking_metric: str
     phases: dict[str, PhaseScore]
 
+    def table(self) -> str:
+        """Return the scores as a text table: raw, ceiling and fraction of each metric."""
+
+        def fmt(x: float | None) -> str:
+            return f"{'-':>8}" if x is None else f"{x:8.4f}"
+
+        lines = [
+            f"track {self.track} v{self.track_version} (ranked by {self.ranking_metric})",
+            f"  {'phase':<6} {'metric':<26} {'raw':>8} {'ceiling':>8} {'fraction':>8}  kind",
+        ]
+        for phase, ps in self.phases.items():
+            for name, ms in ps.metrics.items():
+                lines.append(
+                    f"  {phase:<6} {name:<26} {fmt(ms.value)} {fmt(ms.ceiling)} "
+                    f"{fmt(ms.normalized)}  {ms.ceiling_kind or '-'}"
+                )
+                if len(ms.per_mouse) > 1:
+                    lines += [f"  {'':<6}   {m:<24} {fmt(v)}" for m, v in ms.per_mouse.items()]
+                lines += [f"  {'':<6}   class {c:<18} {fmt(v)}" for c, v in ms.per_class.items()]
+            lines += [f"  {phase:<6} {n:<26} {fmt(v)}  (data bound)" for n, v in ps.extras.items()]
+        return "\n".join(lines)
+
     def to_dict(self, per_neuron: bool = False) -> dict[str, Any]:
         """Describe the report as JSON-ready data."""
         return {
