@@ -82,10 +82,14 @@ def _loader(
 
 
 def _tier_loaders(
-    recordings: list[Recording],
-    caches: list[RecordingCache],
+    paths: PathLike | Sequence[PathLike],
+    kind: str,
     make_dataset: Any,
     *,
+    size: tuple[int, int] | None,
+    scale: float,
+    cache_dir: PathLike | None,
+    progress: bool,
     batch_size: int,
     tiers: Sequence[str] | None,
     include_behavior: bool,
@@ -96,10 +100,15 @@ def _tier_loaders(
     num_workers: int,
     pin_memory: bool,
 ) -> dict[str, dict[str, DataLoader[Batch]]]:
+    """Open the recordings, build their caches and one loader per tier and recording."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    recordings = _open_all(paths, kind)
     out: dict[str, dict[str, DataLoader[Batch]]] = {}
-    for number, (recording, cache) in enumerate(zip(recordings, caches, strict=True)):
+    for number, recording in enumerate(recordings):
+        h, w = recording.stimulus_hw
+        hw = size or (max(1, round(h * scale)), max(1, round(w * scale)))
+        cache = cache_for(recording, hw, cache_dir, progress=progress)
         fields = _fields(recording, include_behavior, include_eye_position)
         normalizer = Normalizer.from_recording(recording, fields) if normalize else None
         wanted = list(recording.tier_counts) if tiers is None else list(tiers)
@@ -184,20 +193,18 @@ def static_loaders(
         ``{tier: {recording_key: DataLoader}}``; a tier whose responses are withheld (all
         zero) yields batches without ``responses``.
     """
-    recordings = _open_all(paths, "static")
-    caches = []
-    for recording in recordings:
-        h, w = recording.stimulus_hw
-        hw = image_size or (max(1, round(h * scale)), max(1, round(w * scale)))
-        caches.append(cache_for(recording, hw, cache_dir, progress=progress))
 
     def make(cache: RecordingCache, indices: Any, normalizer: Any, fields: Any, tier: str) -> Any:
         return StaticTrials(cache, indices, normalizer, fields)
 
     return _tier_loaders(
-        recordings,
-        caches,
+        paths,
+        "static",
         make,
+        size=image_size,
+        scale=scale,
+        cache_dir=cache_dir,
+        progress=progress,
         batch_size=batch_size,
         tiers=tiers,
         include_behavior=include_behavior,
@@ -272,12 +279,6 @@ def video_loaders(
     dict
         ``{tier: {recording_key: DataLoader}}``.
     """
-    recordings = _open_all(paths, "video")
-    caches = []
-    for recording in recordings:
-        h, w = recording.stimulus_hw
-        hw = frame_size or (max(1, round(h * scale)), max(1, round(w * scale)))
-        caches.append(cache_for(recording, hw, cache_dir, progress=progress))
 
     def make(cache: RecordingCache, indices: Any, normalizer: Any, fields: Any, tier: str) -> Any:
         if tier == "train":
@@ -285,9 +286,13 @@ def video_loaders(
         return VideoClips(cache, indices, normalizer, fields, None, False, max_frames)
 
     return _tier_loaders(
-        recordings,
-        caches,
+        paths,
+        "video",
         make,
+        size=frame_size,
+        scale=scale,
+        cache_dir=cache_dir,
+        progress=progress,
         batch_size=batch_size,
         tiers=tiers,
         include_behavior=include_behavior,
