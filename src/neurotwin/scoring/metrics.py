@@ -33,12 +33,20 @@ def correlation(x: np.ndarray, y: np.ndarray, axis: int = 0, eps: float = EPS) -
     y = np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
         raise ValueError(f"shapes differ: {x.shape} and {y.shape}")
-    xc = x - x.mean(axis=axis, keepdims=True)
-    yc = y - y.mean(axis=axis, keepdims=True)
-    xs = xc / (np.sqrt(np.mean(xc**2, axis=axis, keepdims=True)) + eps)
-    ys = yc / (np.sqrt(np.mean(yc**2, axis=axis, keepdims=True)) + eps)
-    corr = np.mean(xs * ys, axis=axis)
-    return np.nan_to_num(corr, nan=0.0)
+    # samples first, everything else flattened; mean((x/sx) * (y/sy)) == cov / (sx * sy),
+    # computed with column-wise dot products instead of full-size temporaries
+    rest = x.shape[:axis] + x.shape[axis + 1 :] if x.ndim else ()
+    n = x.shape[axis] if x.ndim else 1
+    xc = np.moveaxis(x, axis, 0).reshape(n, -1)
+    yc = np.moveaxis(y, axis, 0).reshape(n, -1)
+    xc = xc - xc.mean(axis=0)
+    yc = yc - yc.mean(axis=0)
+    cov = np.einsum("ij,ij->j", xc, yc) / n
+    sx = np.sqrt(np.einsum("ij,ij->j", xc, xc) / n) + eps
+    sy = np.sqrt(np.einsum("ij,ij->j", yc, yc) / n) + eps
+    with np.errstate(invalid="ignore"):
+        corr = cov / (sx * sy)
+    return np.nan_to_num(corr, nan=0.0).reshape(rest)
 
 
 #: Video trials: the first frames every model may get wrong while it warms up are not scored.
