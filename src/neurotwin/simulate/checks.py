@@ -18,6 +18,7 @@ import numpy as np
 from neurotwin.data import open_recording
 from neurotwin.scoring.metrics import correlation
 from neurotwin.simulate.ceiling import ceiling_from_arrays, exact_ceiling
+from neurotwin.simulate.neurons import behavior_log_gain
 from neurotwin.simulate.stimuli import downsample
 from neurotwin.simulate.truth import load_simulation
 
@@ -52,12 +53,6 @@ def retinotopy_r2(truth_dir: str | os.PathLike[str]) -> float:
     return float(np.mean(scores))
 
 
-def _log_gain(neurons: Any, z: np.ndarray) -> np.ndarray:
-    """Log behavioural gain ``(..., n)`` from z-scored running and pupil ``(..., 2)``."""
-    a, b = neurons["running_gain"], neurons["pupil_gain"]
-    return z[..., :1] * a + z[..., 1:] * b - 0.5 * (a**2 + b**2)
-
-
 def behavior_effect(truth_dir: str | os.PathLike[str], tier: str) -> dict[str, float]:
     """Score two oracles on a tier: the true rates with and without the behavioural gain.
 
@@ -81,11 +76,10 @@ def behavior_effect(truth_dir: str | os.PathLike[str], tier: str) -> dict[str, f
     neurons = np.load(truth / "neurons.npz")
     rates = np.asarray(np.load(truth / "rates.npy", mmap_mode="r")[index], dtype=np.float64)
     responses = np.asarray(np.load(truth / "responses.npy", mmap_mode="r")[index])
-    z = np.load(truth / "behavior_z.npy", mmap_mode="r")[index]
-    if rates.ndim == 3:  # video: z is (trials, 2, T)
-        gain = _log_gain(neurons, np.asarray(z).transpose(0, 2, 1)).transpose(0, 2, 1)
-    else:
-        gain = _log_gain(neurons, np.asarray(z))
+    z = np.asarray(np.load(truth / "behavior_z.npy", mmap_mode="r")[index])
+    gain = behavior_log_gain(neurons, z[:, 0], z[:, 1])  # (trials, [T,] n)
+    if rates.ndim == 3:  # video: rates are (trials, n, T)
+        gain = gain.transpose(0, 2, 1)
     blind = rates / np.exp(gain)
     full = float(ceiling_from_arrays(rates, responses).mean())
     without = float(ceiling_from_arrays(blind, responses).mean())

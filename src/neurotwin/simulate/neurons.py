@@ -12,6 +12,7 @@ All filters act on the 36 x 64 model grid, as one matrix product over a chunk of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -178,6 +179,13 @@ def make_population(
     )
 
 
+def _offsets(pop: Population, grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each grid pixel's offset from each receptive-field centre, ``(n, h * w)`` twice."""
+    h, w = grid
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    return yy.ravel()[None, :] - pop.centre[:, :1], xx.ravel()[None, :] - pop.centre[:, 1:]
+
+
 def gabor_filters(pop: Population, grid: tuple[int, int]) -> np.ndarray:
     """Build the quadrature Gabor pair of every neuron on the model grid.
 
@@ -194,9 +202,7 @@ def gabor_filters(pop: Population, grid: tuple[int, int]) -> np.ndarray:
         ``(2, n, height * width)`` float32: even and odd filters, zero mean, unit norm.
     """
     h, w = grid
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    dy = yy.ravel()[None, :] - pop.centre[:, :1]
-    dx = xx.ravel()[None, :] - pop.centre[:, 1:]
+    dy, dx = _offsets(pop, grid)
     c, s = np.cos(pop.orientation)[:, None], np.sin(pop.orientation)[:, None]
     along = c * dx + s * dy
     across = -s * dx + c * dy
@@ -228,11 +234,8 @@ def pooling_weights(pop: Population, grid: tuple[int, int]) -> np.ndarray:
     numpy.ndarray
         ``(n, height * width)`` float32, each row summing to 1.
     """
-    h, w = grid
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    d2 = (yy.ravel()[None, :] - pop.centre[:, :1]) ** 2 + (
-        xx.ravel()[None, :] - pop.centre[:, 1:]
-    ) ** 2
+    dy, dx = _offsets(pop, grid)
+    d2 = dy**2 + dx**2
     weights = np.exp(-d2 / (2 * (2 * pop.sigma[:, None]) ** 2))
     return (weights / weights.sum(1, keepdims=True)).astype(np.float32)
 
@@ -394,7 +397,9 @@ class ResponseModel:
         pop.reference = np.power(np.maximum(powered, 1e-12), 1.0 / pop.exponent)
 
 
-def behavior_log_gain(pop: Population, running_z: np.ndarray, pupil_z: np.ndarray) -> np.ndarray:
+def behavior_log_gain(
+    pop: Population | Mapping[str, np.ndarray], running_z: np.ndarray, pupil_z: np.ndarray
+) -> np.ndarray:
     """Per-neuron multiplicative gain (as a log) from z-scored running and pupil.
 
     The gain is centred so that its average over the behaviour distribution is about 1.
@@ -402,7 +407,8 @@ def behavior_log_gain(pop: Population, running_z: np.ndarray, pupil_z: np.ndarra
     Parameters
     ----------
     pop
-        The neurons.
+        The neurons, or their saved parameters (``neurons.npz`` of a truth folder) holding
+        ``running_gain`` and ``pupil_gain``.
     running_z, pupil_z
         Z-scored running speed and pupil dilation, any shape ``S``.
 
@@ -411,6 +417,10 @@ def behavior_log_gain(pop: Population, running_z: np.ndarray, pupil_z: np.ndarra
     numpy.ndarray
         ``S + (n,)`` log-gains, float32.
     """
-    g = running_z[..., None] * pop.running_gain + pupil_z[..., None] * pop.pupil_gain
-    g = g - 0.5 * (pop.running_gain**2 + pop.pupil_gain**2)
+    if isinstance(pop, Population):
+        running_gain, pupil_gain = pop.running_gain, pop.pupil_gain
+    else:
+        running_gain, pupil_gain = pop["running_gain"], pop["pupil_gain"]
+    g = running_z[..., None] * running_gain + pupil_z[..., None] * pupil_gain
+    g = g - 0.5 * (running_gain**2 + pupil_gain**2)
     return g.astype(np.float32)
