@@ -1,0 +1,51 @@
+"""One self-contained HTML page about a trained model: scores, learning, neurons, retinotopy.
+
+Build a :class:`ReportData` from plain arrays (the scorer's report, the trainer's metrics,
+the simulator's truth) and hand it to :func:`write_report`. The figure functions work on
+their own too and return :class:`matplotlib.figure.Figure` objects.
+"""
+
+from neurotwin.report.data import (
+    DATA_BOUND,
+    ReportData,
+    ReportError,
+    ScoreRow,
+    Traces,
+    example_neurons,
+    per_neuron_from_score_report,
+    rescale_positions,
+    rows_from_score_report,
+)
+from neurotwin.report.figures import (
+    ceiling_scatter_figure,
+    correlation_histogram_figure,
+    figure_png,
+    learning_curve_figure,
+    lr_decays,
+    receptive_field_figure,
+    rf_distances,
+    traces_figure,
+)
+from neurotwin.report.html import render_report, write_report
+
+__all__ = [
+    "DATA_BOUND",
+    "ReportData",
+    "ReportError",
+    "ScoreRow",
+    "Traces",
+    "ceiling_scatter_figure",
+    "correlation_histogram_figure",
+    "example_neurons",
+    "figure_png",
+    "learning_curve_figure",
+    "lr_decays",
+    "per_neuron_from_score_report",
+    "receptive_field_figure",
+    "render_report",
+    "rescale_positions",
+    "rf_distances",
+    "rows_from_score_report",
+    "traces_figure",
+    "write_report",
+]

@@ -1,0 +1,286 @@
+"""Write the report as one self-contained HTML page: inline CSS, figures as data URIs."""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from html import escape
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from neurotwin import __version__
+from neurotwin.report import figures as F
+from neurotwin.report.data import ReportData, ScoreRow, facts_text
+
+#: Resolution of the embedded figures: enough for a screen, small enough for e-mail.
+DPI = 100
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       max-width: 1000px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
+th { background: #f5f5f5; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.facts th { background: none; font-weight: 600; }
+figure { margin: 0.8em 0; }
+figure img { max-width: 100%; height: auto; }
+.row { display: flex; flex-wrap: wrap; gap: 1em; }
+.row figure { flex: 1 1 420px; }
+p.explain { color: #333; }
+p.note { color: #7a5b00; background: #fff8e1; padding: 0.4em 0.7em; border-radius: 4px; }
+footer { margin-top: 3em; color: #888; font-size: 0.85em; }
+"""
+
+
+def _png(fig: Figure, alt: str) -> str:
+    data = base64.b64encode(F.figure_png(fig, DPI)).decode("ascii")
+    return f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}"></figure>'
+
+
+def _p(text: str, cls: str = "explain") -> str:
+    return f'<p class="{cls}">{escape(text)}</p>'
+
+
+def _num(x: float | None, percent: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "-"
+    return f"{x:.1%}" if percent else f"{x:.4f}"
+
+
+# ---------------------------------------------------------------------- sections
+def _facts(data: ReportData) -> list[str]:
+    if not data.facts:
+        return [_p("No summary facts were given.", "note")]
+    rows = "".join(
+        f"<tr><th>{escape(str(k))}</th><td>{escape(facts_text(v))}</td></tr>"
+        for k, v in data.facts.items()
+    )
+    return [f'<table class="facts">{rows}</table>']
+
+
+def _score_row(r: ScoreRow) -> str:
+    cells = [
+        f"<td>{escape(r.phase)}</td>",
+        f"<td>{escape(r.metric)}</td>",
+        f'<td class="num">{_num(r.raw)}</td>',
+        f'<td class="num">{_num(r.ceiling)}</td>',
+        f'<td class="num">{_num(r.fraction, percent=True)}</td>',
+        f"<td>{escape(r.ceiling_kind or '-')}</td>",
+    ]
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _scores(data: ReportData) -> list[str]:
+    if not data.scores:
+        return [_p("No scores were given.", "note")]
+    head = "".join(
+        f"<th>{h}</th>" for h in ("phase", "metric", "raw", "ceiling", "fraction", "ceiling kind")
+    )
+    body = "".join(_score_row(r) for r in data.scores)
+    out = [
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
+        _p(
+            "Raw is the metric averaged over neurons. The ceiling is the best any model could "
+            "score given the trial-to-trial noise: 'exact' ceilings use the simulator's true "
+            "firing rates as the prediction, 'oracle' ceilings are estimated from repeated "
+            "presentations of the same image. Fraction = raw / ceiling; unlike the raw "
+            "single-trial correlation, which noise keeps well below 1, it is comparable "
+            "across recordings. Data bounds describe the recording, not the model."
+        ),
+    ]
+    if not any(r.ceiling is not None for r in data.scores):
+        out.append(_p("No ceilings are known for these scores (no simulator truth).", "note"))
+    return out
+
+
+def _learning(data: ReportData) -> list[str]:
+    if not data.learning_curve:
+        return [_p("No learning curve was recorded for this model.", "note")]
+    return [
+        _png(F.learning_curve_figure(data.learning_curve), "learning curve"),
+        _p(
+            "Top: the training loss (Poisson negative log-likelihood) per epoch; it should "
+            "fall steadily. Bottom: the single-trial correlation on the validation trials, "
+            "which early stopping watches; it should rise and level off, and the weights of "
+            "the best epoch (star) are the ones kept. Dashed lines mark learning-rate decays "
+            "after a plateau; each usually buys a small further gain. A validation curve "
+            "that peaks early and then falls while the loss keeps dropping is overfitting."
+        ),
+    ]
+
+
+def _accuracy(data: ReportData) -> list[str]:
+    corr, ceil = data.neuron_correlation, data.neuron_ceiling
+    if corr is None:
+        return [_p("No per-neuron scores were given.", "note")]
+    figs = []
+    if ceil is not None:
+        figs.append(_png(F.ceiling_scatter_figure(corr, ceil), "model against ceiling"))
+    figs.append(_png(F.correlation_histogram_figure(corr, ceil), "histogram of correlations"))
+    out = [f'<div class="row">{"".join(figs)}</div>']
+    if ceil is not None:
+        out.append(
+            _p(
+                "Left: each dot is one neuron, its ceiling against the model's single-trial "
+                "correlation on the test trials. For a simulated mouse the ceiling is the "
+                "correlation of the neuron's true rate with its noisy responses: what a "
+                "perfect model would score, so a perfect model puts every neuron on the "
+                "solid identity line; the dashed line is 70% of the ceiling. Reliable "
+                "neurons (right) should be predicted well; neurons far below the line at a "
+                "high ceiling are systematic misses worth a look (receptive fields at the "
+                "image border, complex cells, strong behavioural modulation). Right: the "
+                "same values as distributions over neurons, means marked."
+            )
+        )
+    else:
+        out += [
+            _p(
+                "The distribution over neurons of the model's single-trial correlation on the "
+                "test trials, its mean marked. Noise bounds this well below 1."
+            ),
+            _p(
+                "No per-neuron ceilings: without the simulator's true rates the best possible "
+                "correlation of each neuron is unknown, so the model-against-ceiling plot is "
+                "left out.",
+                "note",
+            ),
+        ]
+    return out
+
+
+def _traces(data: ReportData) -> list[str]:
+    tr = data.traces
+    if tr is None:
+        return [_p("No example traces were given.", "note")]
+    out = [
+        _png(
+            F.traces_figure(tr.prediction, tr.responses, tr.labels, tr.true_rate),
+            "example neurons",
+        )
+    ]
+    if tr.true_rate is not None:
+        out.append(
+            _p(
+                "A few neurons over the test trials, sorted by the neuron's true rate, so the "
+                "black line rises by construction. Grey dots are the recorded single-trial "
+                "responses, scattered around the true rate by noise no model can remove; the "
+                "blue line is the model's prediction. A good model's line hugs the black one; "
+                "a flat blue line means the model misses what drives the neuron, and a blue "
+                "line that rises too little or too much misjudges its gain."
+            )
+        )
+    else:
+        out += [
+            _p(
+                "A few neurons over the test trials, sorted by the model's prediction (blue). "
+                "Grey dots are the recorded single-trial responses: for a good model they "
+                "rise with the prediction, scattered by trial-to-trial noise."
+            ),
+            _p("No true rates (no simulator truth): only responses and prediction.", "note"),
+        ]
+    return out
+
+
+def _receptive_fields(data: ReportData) -> list[str]:
+    if data.rf_model is None:
+        return [_p("The model reports no receptive-field positions.", "note")]
+    fig = F.receptive_field_figure(data.rf_model, data.rf_true, data.image_hw, data.example_image)
+    out = [_png(fig, "receptive-field positions")]
+    if data.rf_true is not None:
+        d = F.rf_distances(data.rf_model, data.rf_true)
+        d = d[np.isfinite(d)]
+        summary = (
+            f"Distance between model and true centre over {len(d)} neurons: median "
+            f"{np.median(d):.2f} px, mean {np.mean(d):.2f} px, 90th percentile "
+            f"{np.percentile(d, 90):.2f} px"
+            if len(d)
+            else "No finite distances."
+        )
+        if data.image_hw is not None and len(d):
+            summary += f" (image {data.image_hw[0]} x {data.image_hw[1]} px)."
+        out += [
+            _p(summary),
+            _p(
+                "Each neuron's receptive-field centre as the model's readout places it (blue "
+                "crosses) and as the simulator drew it (black circles), joined by a line. The "
+                "true centres follow a smooth retinotopic map of cortical position; a good "
+                "model recovers that map with short lines and no systematic shift. Long lines "
+                "usually belong to weakly driven or noisy neurons, whose position the data "
+                "barely constrain. Right: the distribution of the distances."
+            ),
+        ]
+    else:
+        out += [
+            _p(
+                "Each neuron's receptive-field centre as the model's readout places it. In "
+                "mouse V1 the centres should form a smooth retinotopic map covering part of "
+                "the image."
+            ),
+            _p("No true receptive fields (no simulator truth) to compare with.", "note"),
+        ]
+    return out
+
+
+def render_report(data: ReportData) -> str:
+    """Return the report page of ``data`` as one HTML string (no external resources)."""
+    sections = [
+        ("summary", "Summary", _facts(data)),
+        ("scores", "Scores", _scores(data)),
+        ("learning-curve", "Learning curve", _learning(data)),
+        ("neurons", "Per-neuron accuracy", _accuracy(data)),
+        ("traces", "Example neurons", _traces(data)),
+        ("receptive-fields", "Receptive fields", _receptive_fields(data)),
+    ]
+    if data.notes:
+        sections.append(("notes", "Notes", [_p(n) for n in data.notes]))
+    body = "\n".join(
+        f'<section id="{sid}">\n<h2>{escape(heading)}</h2>\n' + "\n".join(parts) + "\n</section>"
+        for sid, heading, parts in sections
+    )
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(data.title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        f"<h1>{escape(data.title)}</h1>\n{body}\n"
+        f"<footer>Written by neurotwin {escape(__version__)} on {stamp}.</footer>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def write_report(path: str | os.PathLike[str], data: ReportData) -> Path:
+    """Write the report of ``data`` as one self-contained HTML file.
+
+    The page needs no network and no JavaScript: styles are inline and the figures are
+    embedded PNG images. The file is written next to ``path`` under a temporary name and
+    renamed into place, so an interrupted write never leaves a half page.
+
+    Parameters
+    ----------
+    path
+        The HTML file to write (its folder is created if needed).
+    data
+        What to show.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    text = render_report(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
