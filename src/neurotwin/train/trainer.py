@@ -146,10 +146,11 @@ def train(
     env = DistEnv.from_environ()
     device = resolve_device(config.device, env.local_rank if env.distributed else None)
     train_sets, val_sets = _datasets(model, loaders)
+    workers = {key: int(loader.num_workers) for key, loader in loaders["train"].items()}
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    quiet = log is None or not env.is_main
-    run = _Run(model, train_sets, val_sets, config, out, env, device, _silent if quiet else log)  # type: ignore[arg-type]
+    say: Log = log if log is not None and env.is_main else _silent  # rank 0 speaks
+    run = _Run(model, train_sets, val_sets, workers, config, out, env, device, say)
     started = start(env, device)
     try:
         return run.run(resume)
@@ -211,6 +212,7 @@ class _Run:
         model: nn.Module,
         train_sets: dict[str, Dataset[Any]],
         val_sets: dict[str, Dataset[Any]],
+        workers: dict[str, int],
         config: TrainConfig,
         out: str | os.PathLike[str] | None,
         env: DistEnv,
@@ -220,6 +222,7 @@ class _Run:
         self.model = model
         self.train_sets = train_sets
         self.val_sets = val_sets
+        self.workers = workers
         self.config = config
         self.out = Path(out) if out is not None else None
         self.env = env
@@ -288,6 +291,7 @@ class _Run:
         self.history = [entry]
         if self.out is not None and self.env.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / files.MODEL).unlink(missing_ok=True)  # a previous run's, if any
             files.write_json(
                 self.out / files.CONFIG,
                 {
@@ -400,6 +404,7 @@ class _Run:
             loaders[key] = batch_loader(
                 dataset,
                 shard(batches, env.rank, env.world_size, pad=True),
+                num_workers=self.workers[key],
                 pin_memory=self.device.type == "cuda",
             )
         steps = Interleaved(loaders)
