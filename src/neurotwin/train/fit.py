@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from torch.utils.data import DataLoader
 from neurotwin.data.loaders import static_loaders
 from neurotwin.data.recording import open_recording
 from neurotwin.errors import NeurotwinError
-from neurotwin.train.config import TrainConfig
+from neurotwin.train.config import TrainConfig, resolve_device
+from neurotwin.train.distributed import DistEnv, barrier, start, stop
 from neurotwin.train.ensemble import EnsembleResult, train_ensemble
 from neurotwin.train.trainer import Log, TrainResult
 from neurotwin.train.trainer import train as run_training
@@ -75,6 +77,9 @@ def _prepare(
 
     torch.manual_seed(config.seed)
     first = make()
+    env = DistEnv.from_environ()
+    if env.distributed and not env.is_main:
+        barrier()  # rank 0 builds the caches first, the others then find them
     loaders = static_loaders(
         paths,
         config.batch_size,
@@ -84,9 +89,23 @@ def _prepare(
         tiers=("train", "validation"),
         seed=config.seed,
         cache_dir=cache_dir,
-        progress=config.progress,
+        progress=config.progress and env.is_main,
     )
+    if env.distributed and env.is_main:
+        barrier()
     return make, first, loaders
+
+
+@contextlib.contextmanager
+def _process_group(config: TrainConfig) -> Iterator[None]:
+    """Start the process group under torchrun (the trainer then uses it as it is)."""
+    env = DistEnv.from_environ()
+    device = resolve_device(config.device, env.local_rank if env.distributed else None)
+    started = start(env, device)
+    try:
+        yield
+    finally:
+        stop(started)
 
 
 def fit(
@@ -131,8 +150,9 @@ def fit(
         The trained model (best weights) and its history.
     """
     config = train or TrainConfig()
-    _, net, loaders = _prepare(paths, model, config, cache_dir, image_size, model_config)
-    return run_training(net, loaders, config, out, resume, log)
+    with _process_group(config):
+        _, net, loaders = _prepare(paths, model, config, cache_dir, image_size, model_config)
+        return run_training(net, loaders, config, out, resume, log)
 
 
 def fit_ensemble(
@@ -182,12 +202,15 @@ def fit_ensemble(
         The members and their results.
     """
     config = train or TrainConfig()
-    make_model, first, loaders = _prepare(paths, model, config, cache_dir, image_size, model_config)
+    with _process_group(config):
+        make_model, first, loaders = _prepare(
+            paths, model, config, cache_dir, image_size, model_config
+        )
 
-    def make(i: int) -> nn.Module:
-        return first if i == 0 else make_model()  # member 0 is the model built first
+        def make(i: int) -> nn.Module:
+            return first if i == 0 else make_model()  # member 0 is the model built first
 
-    result = train_ensemble(make, loaders, n_members, config, Path(out), resplit, resume, log)
-    # TODO(merge): `neurotwin.models.Ensemble(result.members)` averages the members; save it
-    # with `neurotwin.models.save_model(ensemble, Path(out) / "model.pt")`.
-    return result
+        result = train_ensemble(make, loaders, n_members, config, Path(out), resplit, resume, log)
+        # TODO(merge): `neurotwin.models.Ensemble(result.members)` averages the members; save it
+        # with `neurotwin.models.save_model(ensemble, Path(out) / "model.pt")`.
+        return result
