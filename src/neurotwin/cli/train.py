@@ -1,0 +1,102 @@
+"""Sub-command that trains a model: ``neurotwin train``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from neurotwin.errors import NeurotwinError
+from neurotwin.train import TrainConfig, fit, fit_ensemble
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``train`` sub-command to the command line."""
+    p = subparsers.add_parser(
+        "train",
+        help="train a model on static recordings",
+        description="Train a model (the 2022 kit's recipe by default: Adam, learning rate "
+        "decayed on plateau, early stopping on the validation correlation) on one or more "
+        "static recordings. The run folder holds config.json, metrics.jsonl, checkpoint.pt "
+        "(resumed when the command is run again) and model.pt (best weights). Runs under "
+        "torchrun for distributed data parallel training.",
+    )
+    p.add_argument("paths", nargs="+", help="static recording folders or zips")
+    p.add_argument("--model", default="sensorium+", help="model name (default: sensorium+)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 200)")
+    p.add_argument("--batch-size", type=int, default=None, help="trials per batch (default 128)")
+    p.add_argument("--lr", type=float, default=None, help="initial learning rate (default 0.009)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--compile", action="store_true", help="use torch.compile")
+    p.add_argument("--no-resume", action="store_true", help="start over, ignoring a checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model config field (VALUE read as JSON when it parses, else as text); repeatable",
+    )
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train N members on different train/validation re-splits (out/member-i/)",
+    )
+    p.add_argument("--cache-dir", default=None, help="cache folder (default: user cache)")
+    p.set_defaults(func=_train)
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ``KEY=VALUE`` strings into a dict, values parsed as JSON when possible.
+
+    Parameters
+    ----------
+    items
+        The ``--set`` arguments.
+
+    Returns
+    -------
+    dict
+        ``{key: value}``.
+    """
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise NeurotwinError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            values[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key.strip()] = text
+    return values
+
+
+def _train(args: argparse.Namespace) -> int:
+    changes = {
+        "max_epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "device": args.device,
+    }
+    config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
+    config = config.replace(compile=args.compile, progress=not args.no_progress)
+    model_config = parse_overrides(args.set)
+    common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
+    if args.ensemble is not None:
+        result = fit_ensemble(
+            args.paths, args.model, args.out, args.ensemble, config, **common, **model_config
+        )
+        scores = ", ".join(f"{r.best_correlation:.4f}" for r in result.results)
+        print(f"{args.out}: {len(result.members)} members, validation correlations {scores}")
+        return 0
+    single = fit(args.paths, args.model, args.out, config, **common, **model_config)
+    print(
+        f"{args.out}: best validation correlation {single.best_correlation:.4f} at epoch "
+        f"{single.best_epoch} ({single.stop_reason})"
+    )
+    return 0

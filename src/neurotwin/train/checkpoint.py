@@ -1,0 +1,191 @@
+"""Files of a run folder: the resumable checkpoint, the best model, metrics, config."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from neurotwin.errors import NeurotwinError
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+METRICS = "metrics.jsonl"
+CONFIG = "config.json"
+#: Format name and version stored in every checkpoint.
+CHECKPOINT_FORMAT = "neurotwin-train-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Write a file through a temporary file in the same folder and :func:`os.replace`.
+
+    Parameters
+    ----------
+    path
+        The final file.
+    write
+        Called with the temporary path; writes the content there.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write a checkpoint atomically: an interruption leaves the previous one intact.
+
+    Parameters
+    ----------
+    path
+        ``out/checkpoint.pt``.
+    state
+        What the trainer needs to resume (tensors, numbers, strings, lists, dicts).
+    """
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    dict
+        Its content, tensors on the CPU.
+
+    Raises
+    ------
+    NeurotwinError
+        When the file is not a neurotwin training checkpoint or is of a newer version.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged or foreign file
+        raise NeurotwinError(f"{path}: cannot read the training checkpoint: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise NeurotwinError(f"{path} is not a neurotwin training checkpoint")
+    if state.get("version", 0) > CHECKPOINT_VERSION:
+        raise NeurotwinError(
+            f"{path} has checkpoint version {state['version']}; this neurotwin reads up to "
+            f"{CHECKPOINT_VERSION} (upgrade neurotwin)"
+        )
+    return state
+
+
+def save_best(model: nn.Module, path: Path) -> None:
+    """Write the trained model (best weights) to ``out/model.pt``.
+
+    This is the one place where the trainer writes a model file.
+
+    Parameters
+    ----------
+    model
+        The model with its best weights.
+    path
+        The file.
+    """
+    # TODO(merge): replace the body with `neurotwin.models.save_model(model, path)` once the
+    # models package is merged (it writes format, registry name, config, infos, state_dict).
+    # Until then: the state_dict with what is known of the model, written atomically.
+    config = getattr(model, "config", None)
+    payload = {
+        "format": "neurotwin-train-weights",
+        "name": getattr(model, "name", type(model).__name__),
+        "config": _jsonable(config),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def _jsonable(config: Any) -> Any:
+    import dataclasses
+
+    if config is None:
+        return None
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    try:
+        return json.loads(json.dumps(config, default=str))
+    except (TypeError, ValueError):
+        return repr(config)
+
+
+def model_description(model: nn.Module) -> dict[str, Any]:
+    """Describe a model by its registry name and config, as far as it has them.
+
+    Parameters
+    ----------
+    model
+        The model.
+
+    Returns
+    -------
+    dict
+        ``{"name": ..., "config": ...}``.
+    """
+    return {
+        "name": getattr(model, "name", type(model).__name__),
+        "config": _jsonable(getattr(model, "config", None)),
+    }
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically.
+
+    Parameters
+    ----------
+    path
+        The file.
+    value
+        JSON-able content.
+    """
+    text = json.dumps(value, indent=2) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_metrics(path: Path, history: Iterable[dict[str, Any]]) -> None:
+    """Rewrite ``metrics.jsonl`` from a history (one JSON line per epoch), atomically.
+
+    Parameters
+    ----------
+    path
+        The file.
+    history
+        One dict per epoch.
+    """
+    text = "".join(json.dumps(entry) + "\n" for entry in history)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def append_metrics(path: Path, entry: dict[str, Any]) -> None:
+    """Append one epoch's line to ``metrics.jsonl``.
+
+    Parameters
+    ----------
+    path
+        The file.
+    entry
+        The epoch's metrics.
+    """
+    with open(path, "a") as handle:
+        handle.write(json.dumps(entry) + "\n")

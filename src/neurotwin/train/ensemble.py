@@ -1,0 +1,206 @@
+"""Ensembles: several members trained on different train/validation re-splits or seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+from neurotwin.data.datasets import StaticTrials
+from neurotwin.errors import NeurotwinError
+from neurotwin.train import checkpoint as files
+from neurotwin.train.config import TrainConfig
+from neurotwin.train.distributed import DistEnv, barrier, start, stop
+from neurotwin.train.trainer import Log, TrainResult, train
+
+Loaders = Mapping[str, Mapping[str, DataLoader[Any]]]
+
+
+@dataclass
+class EnsembleResult:
+    """What :func:`train_ensemble` returns.
+
+    Attributes
+    ----------
+    members
+        The trained members (best weights), in order; ``neurotwin.models.Ensemble(members)``
+        averages them.
+    results
+        Each member's :class:`~neurotwin.train.TrainResult`.
+    out
+        The ensemble's folder (``member-{i}/`` inside).
+    """
+
+    members: list[nn.Module]
+    results: list[TrainResult]
+    out: Path
+
+
+def _like(
+    loader: DataLoader[Any], dataset: StaticTrials, shuffle: bool, seed: int
+) -> DataLoader[Any]:
+    batch_size = getattr(loader.sampler, "batch_size", None) or 128
+    base: RandomSampler | SequentialSampler
+    if shuffle:
+        base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    else:
+        base = SequentialSampler(dataset)
+    return DataLoader(
+        dataset,
+        sampler=BatchSampler(base, batch_size, drop_last=False),
+        batch_size=None,
+        num_workers=loader.num_workers,
+        pin_memory=loader.pin_memory,
+    )
+
+
+def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoader[Any]]]:
+    """Pool each recording's train and validation trials and split them again.
+
+    The new validation tier has as many trials as the old one; which trials go where is a
+    function of ``seed`` (and the recording's position). Datasets share the originals'
+    cache, normaliser and fields; other tiers are kept as they are.
+
+    Parameters
+    ----------
+    loaders
+        ``{tier: {recording_key: DataLoader}}`` with ``train`` and ``validation`` tiers of
+        :class:`~neurotwin.data.StaticTrials`.
+    seed
+        Seed of the split.
+
+    Returns
+    -------
+    dict
+        New loaders (``train`` shuffled, ``validation`` in order).
+
+    Raises
+    ------
+    NeurotwinError
+        When a recording lacks one of the two tiers or its datasets are not static trials
+        of one cache.
+    """
+    for tier in ("train", "validation"):
+        if not loaders.get(tier):
+            raise NeurotwinError(f"cannot re-split: the loaders have no {tier} tier")
+    out: dict[str, dict[str, DataLoader[Any]]] = {t: dict(v) for t, v in loaders.items()}
+    for stream, (key, train_loader) in enumerate(loaders["train"].items()):
+        if key not in loaders["validation"]:
+            raise NeurotwinError(f"cannot re-split recording {key!r}: it has no validation tier")
+        old_train, old_val = train_loader.dataset, loaders["validation"][key].dataset
+        for dataset in (old_train, old_val):
+            if type(dataset) is not StaticTrials:
+                raise NeurotwinError(
+                    f"cannot re-split recording {key!r}: its datasets are "
+                    f"{type(dataset).__name__}, not StaticTrials"
+                )
+        assert isinstance(old_train, StaticTrials) and isinstance(old_val, StaticTrials)
+        if old_train.cache.path != old_val.cache.path or old_train.fields != old_val.fields:
+            raise NeurotwinError(
+                f"cannot re-split recording {key!r}: train and validation come from different "
+                "caches or carry different fields"
+            )
+        pool = np.concatenate([old_train.indices, old_val.indices])
+        order = np.random.default_rng([seed, stream]).permutation(len(pool))
+        n_val = len(old_val)
+        val = StaticTrials(
+            old_train.cache, np.sort(pool[order[:n_val]]), old_train.normalizer, old_train.fields
+        )
+        tra = StaticTrials(
+            old_train.cache, np.sort(pool[order[n_val:]]), old_train.normalizer, old_train.fields
+        )
+        out["train"][key] = _like(train_loader, tra, shuffle=True, seed=seed + stream)
+        out["validation"][key] = _like(loaders["validation"][key], val, shuffle=False, seed=0)
+    return out
+
+
+def train_ensemble(
+    make_model: Callable[[int], nn.Module],
+    loaders: Loaders,
+    n_members: int,
+    config: TrainConfig | None = None,
+    out: str | Path = "ensemble",
+    resplit: bool = True,
+    resume: bool = True,
+    log: Log | None = print,
+) -> EnsembleResult:
+    """Train ``n_members`` models, each in its own folder ``out/member-{i}/``.
+
+    Member ``i`` uses seed ``config.seed + i`` (its initial weights, its shuffling and,
+    with ``resplit``, its train/validation split). Finished members are not trained
+    again: their checkpoint says so and :func:`~neurotwin.train.train` returns at once.
+
+    Parameters
+    ----------
+    make_model
+        Builds member ``i`` (torch is seeded with the member's seed before the call).
+    loaders
+        ``{tier: {recording_key: DataLoader}}``.
+    n_members
+        Number of members.
+    config
+        The recipe of every member.
+    out
+        The ensemble's folder.
+    resplit
+        Train each member on its own re-split of the train and validation trials
+        (:func:`resplit_loaders`); otherwise only the seeds differ.
+    resume
+        Resume (or skip) members from their checkpoints.
+    log
+        Called with progress lines.
+
+    Returns
+    -------
+    EnsembleResult
+        The members and their results.
+    """
+    if n_members < 1:
+        raise NeurotwinError(f"an ensemble needs at least one member, got {n_members}")
+    config = config or TrainConfig()
+    out = Path(out)
+    env = DistEnv.from_environ()
+    say = log if log is not None and env.is_main else None
+    started = False
+    if env.distributed:  # one process group for all members
+        from neurotwin.train.config import resolve_device
+
+        started = start(env, resolve_device(config.device, env.local_rank))
+    try:
+        results = []
+        for i in range(n_members):
+            member = config.replace(seed=config.seed + i)
+            if say is not None:
+                say(f"member {i + 1} of {n_members} (seed {member.seed})")
+            torch.manual_seed(member.seed)
+            model = make_model(i)
+            member_loaders = resplit_loaders(loaders, member.seed) if resplit else loaders
+            results.append(train(model, member_loaders, member, out / f"member-{i}", resume, log))
+        if env.is_main:
+            files.write_json(
+                out / "ensemble.json",
+                {
+                    "members": [
+                        {
+                            "folder": f"member-{i}",
+                            "seed": config.seed + i,
+                            "best_epoch": r.best_epoch,
+                            "best_correlation": r.best_correlation,
+                            "stop_reason": r.stop_reason,
+                        }
+                        for i, r in enumerate(results)
+                    ],
+                    "resplit": resplit,
+                    "train": config.to_dict(),
+                },
+            )
+        barrier()
+    finally:
+        stop(started)
+    return EnsembleResult([r.model for r in results], results, out)

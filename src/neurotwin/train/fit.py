@@ -1,0 +1,216 @@
+"""From recording paths and a model name to a trained model, in one call."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from neurotwin.data.loaders import static_loaders
+from neurotwin.data.recording import open_recording
+from neurotwin.errors import NeurotwinError
+from neurotwin.train.config import TrainConfig, resolve_device
+from neurotwin.train.distributed import DistEnv, barrier, start, stop
+from neurotwin.train.ensemble import EnsembleResult, train_ensemble
+from neurotwin.train.trainer import Log, TrainResult
+from neurotwin.train.trainer import train as run_training
+
+PathLike = str | os.PathLike[str]
+#: Resize factor of the images when no size is given (144 x 256 -> 36 x 64, as the kit).
+DEFAULT_SCALE = 0.25
+
+
+def _paths(paths: PathLike | Sequence[PathLike]) -> list[PathLike]:
+    if isinstance(paths, str | os.PathLike):
+        return [paths]
+    if not paths:
+        raise NeurotwinError("no recording paths given")
+    return list(paths)
+
+
+def model_image_size(
+    paths: PathLike | Sequence[PathLike], size: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """Return the image size the models see: ``size``, or the first recording's x 0.25.
+
+    Parameters
+    ----------
+    paths
+        Recording folders or zips.
+    size
+        An explicit ``(height, width)``.
+
+    Returns
+    -------
+    tuple of int
+        ``(height, width)``; every recording is resized to it.
+    """
+    if size is not None:
+        return int(size[0]), int(size[1])
+    h, w = open_recording(_paths(paths)[0]).stimulus_hw
+    return max(1, round(h * DEFAULT_SCALE)), max(1, round(w * DEFAULT_SCALE))
+
+
+def _prepare(
+    paths: PathLike | Sequence[PathLike],
+    model: str,
+    config: TrainConfig,
+    cache_dir: PathLike | None,
+    size: tuple[int, int] | None,
+    model_config: dict[str, Any],
+) -> tuple[Callable[[], nn.Module], nn.Module, dict[str, dict[str, DataLoader[Any]]]]:
+    """Infos, a factory of models, the first model and loaders with the fields it needs."""
+    from neurotwin import models  # the models package is only needed here
+
+    paths = _paths(paths)
+    hw = model_image_size(paths, size)
+    infos = models.recording_infos(paths, hw)  # type: ignore[attr-defined]
+
+    def make() -> nn.Module:
+        return models.create_model(model, infos, **model_config)  # type: ignore[attr-defined]
+
+    torch.manual_seed(config.seed)
+    first = make()
+    env = DistEnv.from_environ()
+    if env.distributed and not env.is_main:
+        barrier()  # rank 0 builds the caches first, the others then find them
+    loaders = static_loaders(
+        paths,
+        config.batch_size,
+        image_size=hw,
+        include_behavior=bool(getattr(first, "needs_behavior", False)),
+        include_eye_position=bool(getattr(first, "needs_eye_position", False)),
+        tiers=("train", "validation"),
+        seed=config.seed,
+        cache_dir=cache_dir,
+        progress=config.progress and env.is_main,
+    )
+    if env.distributed and env.is_main:
+        barrier()
+    return make, first, loaders
+
+
+@contextlib.contextmanager
+def _process_group(config: TrainConfig) -> Iterator[None]:
+    """Start the process group under torchrun (the trainer then uses it as it is)."""
+    env = DistEnv.from_environ()
+    device = resolve_device(config.device, env.local_rank if env.distributed else None)
+    started = start(env, device)
+    try:
+        yield
+    finally:
+        stop(started)
+
+
+def fit(
+    paths: PathLike | Sequence[PathLike],
+    model: str = "sensorium+",
+    out: PathLike | None = None,
+    train: TrainConfig | None = None,
+    *,
+    cache_dir: PathLike | None = None,
+    image_size: tuple[int, int] | None = None,
+    resume: bool = True,
+    log: Log | None = print,
+    **model_config: Any,
+) -> TrainResult:
+    """Open recordings, build the model and its loaders, train it.
+
+    Parameters
+    ----------
+    paths
+        Static recording folders or zips (one readout per recording).
+    model
+        Registry name (:func:`neurotwin.models.list_models`).
+    out
+        Run folder (see :func:`~neurotwin.train.train`); None writes nothing.
+    train
+        The recipe (:class:`TrainConfig` defaults when None).
+    cache_dir
+        Where the recordings' caches live.
+    image_size
+        ``(height, width)`` of the images the model sees (default: a quarter of the
+        recording's, 36 x 64 for SENSORIUM).
+    resume
+        Continue from ``out/checkpoint.pt`` when it exists.
+    log
+        Called with one line per epoch.
+    **model_config
+        Fields of the model's config.
+
+    Returns
+    -------
+    TrainResult
+        The trained model (best weights) and its history.
+    """
+    config = train or TrainConfig()
+    with _process_group(config):
+        _, net, loaders = _prepare(paths, model, config, cache_dir, image_size, model_config)
+        return run_training(net, loaders, config, out, resume, log)
+
+
+def fit_ensemble(
+    paths: PathLike | Sequence[PathLike],
+    model: str = "sensorium+",
+    out: PathLike = "ensemble",
+    n_members: int = 5,
+    train: TrainConfig | None = None,
+    *,
+    resplit: bool = True,
+    cache_dir: PathLike | None = None,
+    image_size: tuple[int, int] | None = None,
+    resume: bool = True,
+    log: Log | None = print,
+    **model_config: Any,
+) -> EnsembleResult:
+    """Like :func:`fit`, for ``n_members`` members (see :func:`train_ensemble`).
+
+    Parameters
+    ----------
+    paths
+        Static recording folders or zips.
+    model
+        Registry name.
+    out
+        The ensemble's folder.
+    n_members
+        Number of members.
+    train
+        The recipe of every member.
+    resplit
+        Each member on its own train/validation re-split.
+    cache_dir
+        Where the recordings' caches live.
+    image_size
+        ``(height, width)`` of the images the models see.
+    resume
+        Resume (or skip) members from their checkpoints.
+    log
+        Called with progress lines.
+    **model_config
+        Fields of the model's config.
+
+    Returns
+    -------
+    EnsembleResult
+        The members and their results.
+    """
+    config = train or TrainConfig()
+    with _process_group(config):
+        make_model, first, loaders = _prepare(
+            paths, model, config, cache_dir, image_size, model_config
+        )
+
+        def make(i: int) -> nn.Module:
+            return first if i == 0 else make_model()  # member 0 is the model built first
+
+        result = train_ensemble(make, loaders, n_members, config, Path(out), resplit, resume, log)
+        # TODO(merge): `neurotwin.models.Ensemble(result.members)` averages the members; save it
+        # with `neurotwin.models.save_model(ensemble, Path(out) / "model.pt")`.
+        return result

@@ -1,0 +1,135 @@
+"""Run a model over a loader's batches: predictions in file-index order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+Batch = Mapping[str, torch.Tensor]
+
+
+def to_device(
+    batch: Batch, device: torch.device, channels_last: bool = False
+) -> dict[str, torch.Tensor]:
+    """Move a batch to the device (``index`` stays where it is).
+
+    Parameters
+    ----------
+    batch
+        A loader's batch.
+    device
+        Where the model lives.
+    channels_last
+        Put 4-d ``images`` in channels-last memory format.
+
+    Returns
+    -------
+    dict
+        The batch on the device.
+    """
+    out = {}
+    for name, value in batch.items():
+        if name == "index":
+            out[name] = value
+            continue
+        value = value.to(device, non_blocking=True)
+        if channels_last and name == "images" and value.dim() == 4:
+            value = value.contiguous(memory_format=torch.channels_last)
+        out[name] = value
+    return out
+
+
+def run_batches(
+    model: nn.Module,
+    batches: Iterable[Batch],
+    key: str,
+    device: torch.device,
+    *,
+    channels_last: bool = False,
+    targets: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Predict every batch in eval mode without gradients, in the order they come.
+
+    Parameters
+    ----------
+    model
+        A model following the neurotwin interface (``model(batch, key)``).
+    batches
+        Batches of one recording.
+    key
+        The recording's key.
+    device
+        Where the model lives.
+    channels_last
+        Put images in channels-last format.
+    targets
+        Also collect ``responses``.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        ``(N,)`` int64 file indices.
+    predictions : numpy.ndarray
+        ``(N, n)`` float32.
+    responses : numpy.ndarray or None
+        ``(N, n)`` float32 when ``targets``.
+    """
+    was_training = model.training
+    model.eval()
+    index, predictions, responses = [], [], []
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                on_device = to_device(batch, device, channels_last)
+                predictions.append(model(on_device, key).float().cpu().numpy())
+                index.append(batch["index"].cpu().numpy().astype(np.int64))
+                if targets:
+                    responses.append(batch["responses"].float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    if not index:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), None
+    return (
+        np.concatenate(index),
+        np.concatenate(predictions),
+        np.concatenate(responses) if targets else None,
+    )
+
+
+def predict(
+    model: nn.Module,
+    loader: Iterable[Batch],
+    key: str,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predict the responses of every trial of a loader.
+
+    The model is moved to ``device``, run in eval mode without gradients, and left in the
+    mode it was in.
+
+    Parameters
+    ----------
+    model
+        A model following the neurotwin interface.
+    loader
+        Batches of one recording, e.g. ``static_loaders(...)["test"][key]``.
+    key
+        The recording's key.
+    device
+        Where to run.
+
+    Returns
+    -------
+    index : numpy.ndarray
+        ``(N,)`` int64 file indices, increasing.
+    predictions : numpy.ndarray
+        ``(N, n_neurons)`` float32, row ``i`` for trial ``index[i]``.
+    """
+    device = torch.device(device)
+    model.to(device)
+    index, predictions, _ = run_batches(model, loader, key, device)
+    order = np.argsort(index, kind="stable")
+    return index[order], np.ascontiguousarray(predictions[order], dtype=np.float32)

@@ -1,0 +1,557 @@
+"""The training loop: the 2022 kit's recipe, resumable exactly, single process or DDP.
+
+One epoch interleaves one batch of every recording at a time (shorter recordings start
+over, as :class:`neurotwin.data.Interleaved` does) and takes one optimiser step per round
+(the gradient of one batch of each recording, as the kit accumulates it). The objective of
+a batch is the Poisson loss, scaled by ``sqrt(n_train / batch_size)``, plus the model's
+regulariser for that recording.
+
+Exact resume: the batches of epoch ``e`` and the torch random state during it are pure
+functions of ``(seed, e, recording, rank)``, and the checkpoint written after every epoch
+holds everything else that evolves (weights, Adam, scheduler, early stopping, best weights,
+history). A run resumed after epoch ``e`` therefore ends with the same weights as one that
+was never interrupted.
+
+Distributed: under ``torchrun`` every process trains on a disjoint share of each epoch's
+batches (gradients averaged by DDP); the validation predictions of all processes are
+gathered before correlating, so every process computes the single-process score and takes
+the same early-stopping decisions; only rank 0 writes files and shows progress.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from neurotwin import __version__
+from neurotwin.data.loaders import Interleaved
+from neurotwin.errors import NeurotwinError
+from neurotwin.train import checkpoint as files
+from neurotwin.train.config import TRAJECTORY_FIELDS, TrainConfig, resolve_device
+from neurotwin.train.distributed import DistEnv, all_reduce_sum, barrier, start, stop
+from neurotwin.train.evaluate import batch_loader, validation_correlation
+from neurotwin.train.losses import loss_scale, poisson_loss
+from neurotwin.train.predict import to_device
+from neurotwin.train.sampling import epoch_batches, epoch_seed, shard
+
+#: Stop reasons.
+STOP_PATIENCE = "patience"
+STOP_MAX_EPOCHS = "max_epochs"
+
+Log = Callable[[str], Any]
+
+
+class TrainingDiverged(NeurotwinError):
+    """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model
+        The trained model, best weights restored.
+    best_epoch
+        Epoch of the best validation correlation (0: the untrained model).
+    best_correlation
+        Best mean per-neuron validation correlation.
+    history
+        One dict per epoch (what ``metrics.jsonl`` holds), epoch 0 first.
+    stop_reason
+        ``"patience"`` (no improvement after every decay step) or ``"max_epochs"``.
+    out
+        The run folder, if any.
+    """
+
+    model: nn.Module
+    best_epoch: int
+    best_correlation: float
+    history: list[dict[str, Any]]
+    stop_reason: str
+    out: Path | None = None
+
+
+@dataclass
+class _Stopping:
+    """Early stopping and decay-step bookkeeping (saved in the checkpoint)."""
+
+    epoch: int = 0
+    best_correlation: float = -math.inf
+    best_epoch: int = 0
+    patience_counter: int = 0
+    decay_step: int = 0
+    stop_reason: str | None = None
+
+
+def train(
+    model: nn.Module,
+    loaders: Mapping[str, Mapping[str, DataLoader[Any]]],
+    config: TrainConfig | None = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    log: Log | None = print,
+) -> TrainResult:
+    """Train a model on the ``train`` tier, early-stopping on the ``validation`` tier.
+
+    Parameters
+    ----------
+    model
+        A neurotwin model: ``model(batch, key)`` gives positive ``(B, n)`` predictions and
+        ``model.regularizer(key)`` a scalar. Trained in place.
+    loaders
+        ``{tier: {recording_key: DataLoader}}`` from :func:`neurotwin.data.static_loaders`;
+        the datasets of ``train`` and ``validation`` are used (the trainer draws its own
+        batches of ``config.batch_size`` from them, so shuffling is reproducible).
+    config
+        The recipe; :class:`TrainConfig` defaults when None.
+    out
+        Run folder for ``config.json``, ``metrics.jsonl``, ``checkpoint.pt`` (after every
+        epoch) and ``model.pt`` (best weights, at the end). None writes nothing.
+    resume
+        Continue from ``out/checkpoint.pt`` when it exists (a finished run returns at
+        once); False starts over.
+    log
+        Called with one line per epoch (None: silent).
+
+    Returns
+    -------
+    TrainResult
+        The model with its best weights, the best epoch and score, the history.
+
+    Raises
+    ------
+    TrainingDiverged
+        When the loss or the weights become NaN or infinite; ``out/checkpoint.pt`` still
+        holds the last good epoch.
+    NeurotwinError
+        For loaders without the tiers needed, a device that does not exist, or a checkpoint
+        that does not fit the model or the config.
+    """
+    config = config or TrainConfig()
+    env = DistEnv.from_environ()
+    device = resolve_device(config.device, env.local_rank if env.distributed else None)
+    train_sets, val_sets = _datasets(model, loaders)
+    workers = {key: int(loader.num_workers) for key, loader in loaders["train"].items()}
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    say: Log = log if log is not None and env.is_main else _silent  # rank 0 speaks
+    run = _Run(model, train_sets, val_sets, workers, config, out, env, device, say)
+    started = start(env, device)
+    try:
+        return run.run(resume)
+    finally:
+        stop(started)
+
+
+def _silent(message: str) -> None:
+    return None
+
+
+def _datasets(
+    model: nn.Module, loaders: Mapping[str, Mapping[str, DataLoader[Any]]]
+) -> tuple[dict[str, Dataset[Any]], dict[str, Dataset[Any]]]:
+    missing = [t for t in ("train", "validation") if not loaders.get(t)]
+    if missing:
+        raise NeurotwinError(
+            f"the loaders have no {' or '.join(missing)} tier "
+            f"(tiers: {', '.join(loaders) or 'none'})"
+        )
+    keys = getattr(model, "keys", None)
+    sets: list[dict[str, Dataset[Any]]] = []
+    for tier in ("train", "validation"):
+        tier_sets = {}
+        for key, loader in loaders[tier].items():
+            if keys is not None and key not in keys:
+                raise NeurotwinError(
+                    f"the {tier} loaders hold recording {key!r} but the model has no readout "
+                    f"for it (model keys: {', '.join(keys)})"
+                )
+            dataset = loader.dataset
+            fields = getattr(dataset, "fields", ("responses",))
+            if "responses" not in fields:
+                raise NeurotwinError(
+                    f"the {tier} tier of recording {key!r} has no responses (withheld?)"
+                )
+            tier_sets[key] = dataset
+        sets.append(tier_sets)
+    return sets[0], sets[1]
+
+
+def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _stop_message(reason: str, config: TrainConfig) -> str:
+    if reason == STOP_PATIENCE:
+        return (
+            f"no improvement for {config.patience} epochs after {config.lr_decay_steps} decay steps"
+        )
+    return f"reached max_epochs ({config.max_epochs})"
+
+
+class _Run:
+    """One training run: the state that a checkpoint saves and the loop over epochs."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_sets: dict[str, Dataset[Any]],
+        val_sets: dict[str, Dataset[Any]],
+        workers: dict[str, int],
+        config: TrainConfig,
+        out: str | os.PathLike[str] | None,
+        env: DistEnv,
+        device: torch.device,
+        log: Log,
+    ) -> None:
+        self.model = model
+        self.train_sets = train_sets
+        self.val_sets = val_sets
+        self.workers = workers
+        self.config = config
+        self.out = Path(out) if out is not None else None
+        self.env = env
+        self.device = device
+        self.log = log
+        self.stopping = _Stopping()
+        self.history: list[dict[str, Any]] = []
+        self.best_state: dict[str, torch.Tensor] = {}
+        self.last_score: float | None = None
+
+    # ------------------------------------------------------------------ setup
+    def _build(self) -> None:
+        config = self.config
+        self.model.to(self.device)
+        if config.channels_last:
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer,
+            mode="max",
+            factor=config.lr_decay_factor,
+            patience=config.patience,
+            threshold=config.tolerance,
+            threshold_mode="abs",
+            min_lr=config.min_lr,
+        )
+
+    def _wrap(self) -> None:
+        self.ddp: nn.parallel.DistributedDataParallel | None = None
+        net: nn.Module = self.model
+        if self.env.distributed:
+            self.ddp = nn.parallel.DistributedDataParallel(
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,  # readouts of the other recordings sit idle
+            )
+            net = self.ddp
+        self.net: Callable[..., torch.Tensor] = torch.compile(net) if self.config.compile else net
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out / files.CHECKPOINT if self.out is not None else None
+
+    # ------------------------------------------------------------------ main
+    def run(self, resume: bool) -> TrainResult:
+        self._build()
+        path = self.checkpoint_path
+        resumed = resume and path is not None and path.exists()
+        if resumed:
+            assert path is not None
+            self._restore(path)
+        self._wrap()
+        if not resumed:
+            self._start()
+        while self.stopping.stop_reason is None:
+            self._epoch()
+        return self._finish()
+
+    def _start(self) -> None:
+        """Score the untrained model (epoch 0): the first best, as in the kit."""
+        start_time = time.perf_counter()
+        score, per_recording = self._validate()
+        self.stopping.best_correlation = score
+        self.best_state = _cpu_copy(self.model)
+        entry = self._entry(0, None, score, per_recording, start_time, restored=False)
+        self.history = [entry]
+        if self.out is not None and self.env.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / files.MODEL).unlink(missing_ok=True)  # a previous run's, if any
+            files.write_json(
+                self.out / files.CONFIG,
+                {
+                    "neurotwin": __version__,
+                    "model": files.model_description(self.model),
+                    "train": self.config.to_dict(),
+                    "world_size": self.env.world_size,
+                },
+            )
+            files.write_metrics(self.out / files.METRICS, self.history)
+        self._save()
+        self.log(f"epoch   0  validation correlation {score:.4f} (untrained)")
+
+    def _epoch(self) -> None:
+        config, stopping = self.config, self.stopping
+        epoch = stopping.epoch + 1
+        start_time = time.perf_counter()
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        loss = self._train_epoch(epoch)
+        self._check_weights(epoch)
+        score, per_recording = self._validate()
+        self.last_score = score
+        self.scheduler.step(score)
+        if score > stopping.best_correlation + config.tolerance:
+            stopping.best_correlation, stopping.best_epoch = score, epoch
+            stopping.patience_counter = 0
+            self.best_state = _cpu_copy(self.model)
+        else:
+            stopping.patience_counter += 1
+        restored = False
+        if epoch >= config.max_epochs:
+            stopping.stop_reason = STOP_MAX_EPOCHS
+        elif stopping.patience_counter >= config.patience:
+            # a decay step: back to the best weights (the scheduler lowers the rate)
+            self.model.load_state_dict(self.best_state)
+            stopping.decay_step += 1
+            stopping.patience_counter = 0
+            restored = True
+            if stopping.decay_step >= config.lr_decay_steps:
+                stopping.stop_reason = STOP_PATIENCE
+        stopping.epoch = epoch
+        entry = self._entry(epoch, loss, score, per_recording, start_time, restored, lr)
+        self.history.append(entry)
+        self._save()
+        if self.out is not None and self.env.is_main:
+            files.append_metrics(self.out / files.METRICS, entry)
+        mark = " *" if stopping.best_epoch == epoch else ""
+        self.log(
+            f"epoch {epoch:3d}  loss {loss:.5g}  validation correlation {score:.4f}{mark}  "
+            f"lr {lr:.3g}  {entry['seconds']:.1f}s"
+            + ("  (best weights restored)" if restored else "")
+        )
+
+    def _entry(
+        self,
+        epoch: int,
+        loss: float | None,
+        score: float,
+        per_recording: dict[str, float],
+        start_time: float,
+        restored: bool,
+        lr: float | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "train_loss": loss,
+            "validation_correlation": score,
+            "validation_per_recording": per_recording,
+            "lr": float(self.optimizer.param_groups[0]["lr"]) if lr is None else lr,
+            "seconds": time.perf_counter() - start_time,
+            "best_correlation": self.stopping.best_correlation,
+            "best_epoch": self.stopping.best_epoch,
+            "decay_step": self.stopping.decay_step,
+            "restored_best": restored,
+        }
+
+    def _finish(self) -> TrainResult:
+        stopping = self.stopping
+        assert stopping.stop_reason is not None
+        self.model.load_state_dict(self.best_state)
+        if self.out is not None and self.env.is_main:
+            files.save_best(self.model, self.out / files.MODEL)
+        barrier()
+        self.log(
+            f"stopped: {_stop_message(stopping.stop_reason, self.config)}; best validation "
+            f"correlation {stopping.best_correlation:.4f} at epoch {stopping.best_epoch}"
+        )
+        return TrainResult(
+            model=self.model,
+            best_epoch=stopping.best_epoch,
+            best_correlation=stopping.best_correlation,
+            history=list(self.history),
+            stop_reason=stopping.stop_reason,
+            out=self.out,
+        )
+
+    # ------------------------------------------------------------------ one epoch
+    def _train_epoch(self, epoch: int) -> float:
+        config, env = self.config, self.env
+        torch.manual_seed(epoch_seed(config.seed, epoch, env.rank))
+        loaders = {}
+        for stream, (key, dataset) in enumerate(self.train_sets.items()):
+            batches = epoch_batches(
+                len(dataset),  # type: ignore[arg-type]
+                config.batch_size,
+                seed=config.seed,
+                epoch=epoch,
+                stream=stream,
+            )
+            loaders[key] = batch_loader(
+                dataset,
+                shard(batches, env.rank, env.world_size, pad=True),
+                num_workers=self.workers[key],
+                pin_memory=self.device.type == "cuda",
+            )
+        steps = Interleaved(loaders)
+        per_step = len(loaders)
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        total, count = 0.0, 0
+        bar = tqdm(
+            total=len(steps),
+            desc=f"epoch {epoch}",
+            leave=False,
+            disable=not (config.progress and env.is_main),
+            unit="batch",
+        )
+        with bar:
+            for number, (key, batch) in enumerate(steps):
+                batch = to_device(batch, self.device, config.channels_last)
+                synchronise = (number + 1) % per_step == 0
+                no_sync = self.ddp.no_sync() if self.ddp is not None and not synchronise else None
+                with no_sync or contextlib.nullcontext():
+                    loss = self._objective(batch, key)
+                    value = self._check_loss(loss, epoch, number, len(steps), key)
+                    loss.backward()
+                if synchronise:
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                total += value
+                count += 1
+                bar.update()
+                postfix = {"loss": f"{total / count:.4g}"}
+                if self.last_score is not None:
+                    postfix["val"] = f"{self.last_score:.4f}"
+                bar.set_postfix(postfix, refresh=False)
+        if env.distributed:
+            total, count_float = all_reduce_sum([total, float(count)], self.device)
+            count = int(count_float)
+            self._broadcast_state()
+        return total / max(count, 1)
+
+    def _objective(self, batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+        prediction = self.net(batch, key)
+        loss = poisson_loss(prediction, batch["responses"], avg=self.config.avg_loss)
+        if self.config.scale_loss:
+            n_train = len(self.train_sets[key])  # type: ignore[arg-type]
+            loss = loss * loss_scale(n_train, prediction.shape[0])
+        return loss + self.model.regularizer(key)  # type: ignore[operator]
+
+    def _check_loss(
+        self, loss: torch.Tensor, epoch: int, number: int, total: int, key: str
+    ) -> float:
+        value = float(loss.detach())
+        bad = not math.isfinite(value)
+        if self.env.distributed:  # every process must stop together
+            bad = all_reduce_sum([float(bad)], self.device)[0] > 0
+        if bad:
+            raise TrainingDiverged(
+                f"the loss became {value} in epoch {epoch}, batch {number + 1} of {total} "
+                f"(recording {key!r}); training stopped. {self._kept()} Try a lower "
+                f"learning rate (lr is {self.optimizer.param_groups[0]['lr']:.3g})."
+            )
+        return value
+
+    def _check_weights(self, epoch: int) -> None:
+        finite = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
+        if not bool(finite):
+            raise TrainingDiverged(
+                f"the weights became NaN or infinite during epoch {epoch}; training stopped. "
+                f"{self._kept()} Try a lower learning rate."
+            )
+
+    def _kept(self) -> str:
+        path = self.checkpoint_path
+        if path is None:
+            return "No checkpoint was written (no run folder)."
+        return f"The last good checkpoint ({path}, after epoch {self.stopping.epoch}) was kept."
+
+    def _broadcast_state(self) -> None:
+        """Make every process hold rank 0's weights and buffers exactly."""
+        for tensor in self.model.state_dict().values():
+            dist.broadcast(tensor, src=0)
+
+    def _validate(self) -> tuple[float, dict[str, float]]:
+        return validation_correlation(
+            self.model,
+            self.val_sets,
+            self.config.batch_size,
+            self.device,
+            self.env,
+            self.config.channels_last,
+        )
+
+    # ------------------------------------------------------------------ checkpoint
+    def _save(self) -> None:
+        path = self.checkpoint_path
+        if path is None or not self.env.is_main:
+            return
+        state = {
+            "epoch": self.stopping.epoch,
+            "stopping": dataclasses.asdict(self.stopping),
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best_state": self.best_state,
+            "history": self.history,
+            "config": self.config.to_dict(),
+            "world_size": self.env.world_size,
+            "rng": torch.get_rng_state(),
+        }
+        files.save_checkpoint(path, state)
+
+    def _restore(self, path: Path) -> None:
+        state = files.load_checkpoint(path)
+        _check_same_recipe(state.get("config", {}), self.config, path)
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise NeurotwinError(
+                f"{path} does not fit this model (another architecture or other recordings?): "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.stopping = _Stopping(**state["stopping"])
+        self.best_state = state["best_state"]
+        self.history = list(state["history"])
+        torch.set_rng_state(state["rng"])
+        if self.history:
+            self.last_score = self.history[-1]["validation_correlation"]
+        stopping = self.stopping
+        if stopping.stop_reason == STOP_MAX_EPOCHS and stopping.epoch < self.config.max_epochs:
+            stopping.stop_reason = None  # a larger max_epochs continues the run
+        if stopping.stop_reason is None and stopping.epoch >= self.config.max_epochs:
+            stopping.stop_reason = STOP_MAX_EPOCHS
+        if self.out is not None and self.env.is_main:
+            files.write_metrics(self.out / files.METRICS, self.history)
+        self.log(f"resuming {path} after epoch {stopping.epoch}")
+
+
+def _check_same_recipe(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
+    current = config.to_dict()
+    changed = [
+        f"{name} {saved[name]!r} -> {current[name]!r}"
+        for name in TRAJECTORY_FIELDS
+        if name in saved and saved[name] != current[name]
+    ]
+    if changed:
+        raise NeurotwinError(
+            f"{path} was written with another training recipe ({'; '.join(changed)}); "
+            "resume with the same settings, or start over (resume=False, --no-resume)"
+        )
