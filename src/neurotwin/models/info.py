@@ -160,20 +160,12 @@ class RecordingInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RecordingInfo:
         """Rebuild from :meth:`to_dict` output."""
-        names = (
-            "key",
-            "n_neurons",
-            "unit_ids",
-            "coordinates",
-            "mean_response",
-            "image_hw",
-            "behavior_dim",
-            "eye_dim",
-        )
-        missing = [n for n in names if n not in data]
+        required = ("key", "n_neurons", "unit_ids", "coordinates", "mean_response", "image_hw")
+        missing = [n for n in required if n not in data]
         if missing:
             raise NeurotwinError(f"recording info lacks {', '.join(missing)}")
-        return cls(**{n: data[n] for n in names})
+        optional = {n: data[n] for n in ("behavior_dim", "eye_dim") if n in data}
+        return cls(**{n: data[n] for n in required}, **optional)
 
 
 def recording_infos(
