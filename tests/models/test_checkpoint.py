@@ -38,17 +38,17 @@ def test_state_holds_name_config_infos_and_weights(infos: dict) -> None:
 def test_not_a_model_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file at all")
-    with pytest.raises(NeurotwinError, match="junk.pt is not a neurotwin model file"):
+    with pytest.raises(NeurotwinError, match=r"junk.pt is not a neurotwin model file"):
         load_model(junk)
     other = tmp_path / "other.pt"
     torch.save({"weights": [1, 2, 3]}, other)
-    with pytest.raises(NeurotwinError, match="other.pt is not a neurotwin model$"):
+    with pytest.raises(NeurotwinError, match=r"other.pt is not a neurotwin model$"):
         load_model(other)
     bare = tmp_path / "bare.pt"
     torch.save(torch.nn.Linear(2, 2).state_dict(), bare)
-    with pytest.raises(NeurotwinError, match="bare state_dict.*load_kit_state_dict"):
+    with pytest.raises(NeurotwinError, match=r"bare state_dict.*load_kit_state_dict"):
         load_model(bare)
-    with pytest.raises(NeurotwinError, match="no such model file"):
+    with pytest.raises(NeurotwinError, match=r"no such model file"):
         load_model(tmp_path / "missing.pt")
 
 
@@ -56,11 +56,11 @@ def test_newer_format_and_unknown_registry_name(infos: dict, tmp_path: Path) -> 
     state = model_to_state(create_model("sensorium", infos, **SMALL))
     newer = tmp_path / "newer.pt"
     torch.save({**state, "version": 99}, newer)
-    with pytest.raises(NeurotwinError, match="format version 99; this neurotwin reads up to 1"):
+    with pytest.raises(NeurotwinError, match=r"format version 99; this neurotwin reads up to 1"):
         load_model(newer)
     renamed = tmp_path / "renamed.pt"
     torch.save({**state, "name": "sensorium-v9"}, renamed)
-    with pytest.raises(NeurotwinError, match="saved model 'sensorium-v9' is not registered"):
+    with pytest.raises(NeurotwinError, match=r"saved model 'sensorium-v9' is not registered"):
         load_model(renamed)
 
 
@@ -75,10 +75,10 @@ def test_weights_of_another_model_are_refused_in_one_message(infos: dict) -> Non
     assert "unexpected shifters.1-2-3.net.0.weight" in message
     assert "core.layers.0.conv.weight has shape (8, 4, 9, 9), expected (8, 1, 9, 9)" in message
     wide = model_to_state(create_model("sensorium", infos, hidden_channels=16))
-    with pytest.raises(NeurotwinError, match="shape mismatch"):
+    with pytest.raises(NeurotwinError, match=r"shape mismatch"):
         model_from_state({**small, "state_dict": wide["state_dict"]})
     partial = {**small, "state_dict": dict(list(small["state_dict"].items())[1:])}
-    with pytest.raises(NeurotwinError, match="missing core.layers.0.conv.weight"):
+    with pytest.raises(NeurotwinError, match=r"missing core.layers.0.conv.weight"):
         model_from_state(partial)
 
 
@@ -86,7 +86,9 @@ def test_check_compatible_names_the_mismatch(infos: dict) -> None:
     model = create_model("sensorium", infos, **SMALL)
     check_compatible(model, infos["1-2-3"])
     fewer = make_info("1-2-3", 5)
-    with pytest.raises(NeurotwinError, match="has 5 neurons, the readout of key '1-2-3' expects 6"):
+    with pytest.raises(
+        NeurotwinError, match=r"has 5 neurons, the readout of key '1-2-3' expects 6$"
+    ):
         check_compatible(model, fewer)
     info = infos["1-2-3"]
     other_ids = RecordingInfo(
@@ -97,12 +99,12 @@ def test_check_compatible_names_the_mismatch(infos: dict) -> None:
         mean_response=info.mean_response,
         image_hw=info.image_hw,
     )
-    with pytest.raises(NeurotwinError, match="6 unit ids are unknown to the readout"):
+    with pytest.raises(NeurotwinError, match=r"6 unit ids are unknown to the readout"):
         check_compatible(model, other_ids)
     shuffled = RecordingInfo(**{**info.to_dict(), "unit_ids": info.unit_ids[::-1]})
-    with pytest.raises(NeurotwinError, match="another order"):
+    with pytest.raises(NeurotwinError, match=r"another order"):
         check_compatible(model, shuffled)
-    with pytest.raises(NeurotwinError, match="has readouts for 1-2-3, 4-5-6 only"):
+    with pytest.raises(NeurotwinError, match=r"has readouts for 1-2-3, 4-5-6 only"):
         check_compatible(model, make_info("7-7-7", 6))
 
 
@@ -131,16 +133,18 @@ def test_a_real_recording_end_to_end(tmp_path: Path) -> None:
     check_compatible(model, recording)
     check_compatible(model, path)
     other = write_static(tmp_path / "other", n_neurons=5, hw=(32, 48))
-    with pytest.raises(NeurotwinError, match="has 5 neurons, the readout of key .* expects 7"):
+    with pytest.raises(NeurotwinError, match=r"has 5 neurons, the readout of key .* expects 7"):
         check_compatible(model, other)
     loaded = load_model(save_model(model, tmp_path / "model.pt"))
     assert loaded.infos == infos
 
 
 def test_info_validation() -> None:
-    with pytest.raises(NeurotwinError, match="unit_ids has 3 entries, expected 4"):
+    with pytest.raises(NeurotwinError, match=r"unit_ids has 3 entries, expected 4"):
         RecordingInfo("k", 4, np.arange(3), None, np.zeros(4), (8, 8))
     with pytest.raises(NeurotwinError, match=r"coordinates has shape \(3, 3\), expected \(4, 3\)"):
         RecordingInfo("k", 4, np.arange(4), np.zeros((3, 3)), np.zeros(4), (8, 8))
-    with pytest.raises(NeurotwinError, match="lacks unit_ids, coordinates, mean_response, image_hw$"):
+    with pytest.raises(
+        NeurotwinError, match=r"lacks unit_ids, coordinates, mean_response, image_hw$"
+    ):
         RecordingInfo.from_dict({"key": "k", "n_neurons": 1})

@@ -59,34 +59,36 @@ def test_unknown_field_names_the_known_ones_with_a_guess(infos: dict) -> None:
     assert "'hiden_channels'" in message and "did you mean 'hidden_channels'" in message
     assert "core.hidden_channels" in message and "readout.init_sigma" in message
     assert isinstance(error.value, NeurotwinError)
-    with pytest.raises(ConfigError, match=r"sensorium.core config field 'layer' \(did you mean 'layers'"):
+    with pytest.raises(
+        ConfigError, match=r"sensorium.core config field 'layer' \(did you mean 'layers'"
+    ):
         create_model("sensorium", infos, **{"core.layer": 3})
-    with pytest.raises(ConfigError, match="unknown sensorium.core config field 'depth'"):
+    with pytest.raises(ConfigError, match=r"unknown sensorium.core config field 'depth'"):
         create_model("sensorium", infos, core={"depth": 3})
 
 
 def test_wrong_types_are_named(infos: dict) -> None:
     with pytest.raises(ConfigError, match=r"sensorium.core.hidden_channels must be int, got '8'"):
         create_model("sensorium", infos, hidden_channels="8")
-    with pytest.raises(ConfigError, match="must be bool"):
+    with pytest.raises(ConfigError, match=r"must be bool"):
         create_model("sensorium", infos, behavior_channels=1)
-    with pytest.raises(ConfigError, match="must be int, got 2.5"):
+    with pytest.raises(ConfigError, match=r"must be int, got 2.5"):
         create_model("sensorium", infos, layers=2.5)
-    with pytest.raises(ConfigError, match="sensorium.shifter is a section"):
+    with pytest.raises(ConfigError, match=r"sensorium.shifter is a section"):
         create_model("sensorium", infos, shifter=5)
-    with pytest.raises(NeurotwinError, match="nonlinearity must be one of"):
+    with pytest.raises(NeurotwinError, match=r"nonlinearity must be one of"):
         create_model("sensorium", infos, nonlinearity="relu")
-    with pytest.raises(NeurotwinError, match="hidden_kern must be odd"):
+    with pytest.raises(NeurotwinError, match=r"hidden_kern must be odd"):
         create_model("sensorium", infos, hidden_kern=4)
 
 
 def test_ambiguous_flat_names_ask_for_a_section(infos: dict) -> None:
-    with pytest.raises(ConfigError, match="ambiguous.*shifter.hidden_features.*modulator"):
+    with pytest.raises(ConfigError, match=r"ambiguous.*shifter.hidden_features.*modulator"):
         create_model("sensorium", infos, hidden_features=3)
 
 
 def test_factorized_readout_refuses_a_shifter(infos: dict) -> None:
-    with pytest.raises(NeurotwinError, match="cannot apply an eye-position shift"):
+    with pytest.raises(NeurotwinError, match=r"cannot apply an eye-position shift"):
         create_model("sensorium-factorized", infos, shifter=True)
 
 
@@ -94,7 +96,7 @@ def test_switching_the_readout_type_resets_its_section(infos: dict) -> None:
     model = create_model("sensorium", infos, readout_type="factorized", gamma_readout=0.5, **SMALL)
     assert isinstance(model.config.readout, FactorizedReadoutConfig)
     assert model.config.readout.gamma_readout == 0.5
-    with pytest.raises(NeurotwinError, match="unknown readout 'gausian'.*did you mean 'gaussian'"):
+    with pytest.raises(NeurotwinError, match=r"unknown readout 'gausian'.*did you mean 'gaussian'"):
         create_model("sensorium", infos, readout_type="gausian")
 
 
@@ -106,7 +108,7 @@ def test_configs_round_trip_through_json(name: str) -> None:
 
 
 def test_unknown_model_has_a_guess(infos: dict) -> None:
-    with pytest.raises(NeurotwinError, match="unknown model 'sensorium-plus'.*did you mean"):
+    with pytest.raises(NeurotwinError, match=r"unknown model 'sensorium-plus'.*did you mean"):
         create_model("sensorium-plus", infos)
 
 
@@ -160,7 +162,7 @@ def test_registering_a_taken_name_fails(monkeypatch: pytest.MonkeyPatch) -> None
     def other() -> TwinConfig:
         return TwinConfig()
 
-    with pytest.raises(NeurotwinError, match="already registered"):
+    with pytest.raises(NeurotwinError, match=r"already registered"):
         register_model("sensorium")(other)
-    with pytest.raises(NeurotwinError, match="reserved"):
+    with pytest.raises(NeurotwinError, match=r"reserved"):
         register_model("ensemble")

@@ -36,15 +36,15 @@ def test_ensemble_averages_members_and_round_trips(infos: dict, batch: dict, tmp
 
 def test_members_must_agree(infos: dict) -> None:
     base = create_model("sensorium", infos, **SMALL)
-    with pytest.raises(NeurotwinError, match="at least one member"):
+    with pytest.raises(NeurotwinError, match=r"at least one member"):
         Ensemble([])
     other_keys = create_model("sensorium", {"1-2-3": infos["1-2-3"]}, **SMALL)
-    with pytest.raises(NeurotwinError, match="member 1 .* predicts recordings 1-2-3; member 0"):
+    with pytest.raises(NeurotwinError, match=r"member 1 .* predicts recordings 1-2-3; member 0"):
         Ensemble([base, other_keys])
     fewer = {**infos, "1-2-3": make_info("1-2-3", 5)}
-    with pytest.raises(NeurotwinError, match="predicts 5 neurons for recording '1-2-3'; member 0"):
+    with pytest.raises(NeurotwinError, match=r"predicts 5 neurons for recording '1-2-3'; member 0"):
         Ensemble([base, create_model("sensorium", fewer, **SMALL)])
     info = infos["1-2-3"]
     renamed = {**infos, "1-2-3": type(info)(**{**info.to_dict(), "unit_ids": info.unit_ids + 1})}
-    with pytest.raises(NeurotwinError, match="unit ids differ"):
+    with pytest.raises(NeurotwinError, match=r"unit ids differ"):
         Ensemble([base, create_model("sensorium", renamed, **SMALL)])

@@ -141,5 +141,5 @@ def test_factorized_readout_positions_and_penalty() -> None:
     # penalty: |mask|_1 (1 and sqrt 2) times |features|_1 (3), times gamma
     expected = 0.5 * 3 * (1.0 + 2 / np.sqrt(2))
     assert torch.isclose(readout.regularizer(), torch.tensor(expected, dtype=torch.float32))
-    with pytest.raises(Exception, match="cannot apply an eye-position shift"):
+    with pytest.raises(Exception, match=r"cannot apply an eye-position shift"):
         readout(x, shift=torch.zeros(2, 2))

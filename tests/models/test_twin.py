@@ -34,13 +34,13 @@ def test_behaviour_channels_are_constant_planes(infos: dict, batch: dict) -> Non
 
 def test_missing_fields_and_unknown_keys_are_named(infos: dict, batch: dict) -> None:
     model = create_model("sensorium+", infos, **SMALL)
-    with pytest.raises(NeurotwinError, match="'pupil_center'"):
+    with pytest.raises(NeurotwinError, match=r"'pupil_center'"):
         model({"images": batch["images"], "behavior": batch["behavior"]}, "1-2-3")
-    with pytest.raises(NeurotwinError, match="'behavior'"):
+    with pytest.raises(NeurotwinError, match=r"'behavior'"):
         model({"images": batch["images"]}, "1-2-3")
-    with pytest.raises(NeurotwinError, match="'images'"):
+    with pytest.raises(NeurotwinError, match=r"'images'"):
         model({"behavior": batch["behavior"]}, "1-2-3")
-    with pytest.raises(NeurotwinError, match="no readout for recording key '9-9-9'.*1-2-3"):
+    with pytest.raises(NeurotwinError, match=r"no readout for recording key '9-9-9'.*1-2-3"):
         model(batch, "9-9-9")
     with pytest.raises(NeurotwinError, match=r"expected \(B, 1, H, W\)"):
         model({**batch, "images": batch["images"][:, 0]}, "1-2-3")
@@ -104,5 +104,5 @@ def test_recordings_may_differ_in_image_size(batch: dict) -> None:
 
 
 def test_images_too_small_for_the_first_layer() -> None:
-    with pytest.raises(NeurotwinError, match="too small"):
+    with pytest.raises(NeurotwinError, match=r"too small"):
         create_model("sensorium", {"1-1-1": make_info("1-1-1", 3, hw=(6, 8))}, **SMALL)
