@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -15,6 +16,7 @@ from neurotwin.models import (
     ConfigError,
     Core,
     TwinConfig,
+    TwinModule,
     config_from_dict,
     config_to_dict,
     create_model,
@@ -107,6 +109,12 @@ def test_configs_round_trip_through_json(name: str) -> None:
     assert config_from_dict(TwinConfig, json.loads(text)) == cfg
 
 
+def test_a_saved_config_dict_recreates_the_model(infos: dict) -> None:
+    model = create_model("sensorium+", infos, hidden_channels=8, layers=2)
+    saved = json.loads(json.dumps(config_to_dict(model.config)))
+    assert create_model("sensorium+", infos, **saved).config == model.config
+
+
 def test_unknown_model_has_a_guess(infos: dict) -> None:
     with pytest.raises(NeurotwinError, match=r"unknown model 'sensorium-plus'.*did you mean"):
         create_model("sensorium-plus", infos)
@@ -166,3 +174,54 @@ def test_registering_a_taken_name_fails(monkeypatch: pytest.MonkeyPatch) -> None
         register_model("sensorium")(other)
     with pytest.raises(NeurotwinError, match=r"reserved"):
         register_model("ensemble")
+
+
+@dataclass(frozen=True)
+class MeanConfig:
+    scale: float = 1.0
+
+
+class MeanModel(TwinModule):
+    """Predicts each neuron's mean response times a learned scale (a whole new model)."""
+
+    config_class = MeanConfig
+
+    def __init__(self, infos: dict, config: MeanConfig) -> None:
+        super().__init__(infos)
+        self.scale = nn.Parameter(torch.tensor(config.scale))
+
+    @property
+    def needs_behavior(self) -> bool:
+        return False
+
+    @property
+    def needs_eye_position(self) -> bool:
+        return False
+
+    def forward(self, batch: dict, key: str) -> torch.Tensor:
+        info = self.check_key(key)
+        mean = torch.as_tensor(info.mean_response, dtype=torch.float32)
+        return (self.scale.abs() * mean).expand(len(batch["images"]), -1)
+
+    def regularizer(self, key: str) -> torch.Tensor:
+        return torch.zeros(())
+
+    def receptive_field_positions(self, key: str):
+        return np.zeros((self.check_key(key).n_neurons, 2))
+
+
+def test_a_whole_new_model_class_registers_and_saves(
+    infos: dict, batch: dict, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from neurotwin.models import load_model, save_model
+
+    monkeypatch.setattr(registry_module, "_MODELS", dict(registry_module._MODELS))
+    register_model("mean")(MeanModel)
+    model = create_model("mean", infos, scale=2)
+    assert model.config == MeanConfig(2.0)
+    loaded = load_model(save_model(model, tmp_path / "mean.pt"))
+    assert isinstance(loaded, MeanModel) and torch.equal(
+        loaded(batch, "1-2-3"), model(batch, "1-2-3")
+    )
+    with pytest.raises(ConfigError, match=r"did you mean 'scale'"):
+        create_model("mean", infos, scal=2)

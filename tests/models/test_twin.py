@@ -78,6 +78,13 @@ def test_bias_makes_an_untrained_model_predict_about_the_mean(batch: dict) -> No
     assert np.allclose(model(batch, "1-2-3")[0].detach().numpy(), info.mean_response, rtol=1e-5)
 
 
+def test_missing_mean_responses_do_not_poison_the_bias(batch: dict) -> None:
+    info = make_info("1-2-3", 4)
+    info = type(info)(**{**info.to_dict(), "mean_response": [np.nan, 0.5, 2.0, 0.0]})
+    model = create_model("sensorium", {"1-2-3": info}, **SMALL)
+    assert torch.isfinite(model(batch, "1-2-3")).all()
+
+
 def test_softplus_nonlinearity(infos: dict, batch: dict) -> None:
     model = create_model("sensorium", infos, nonlinearity="softplus", **SMALL)
     assert torch.all(model(batch, "4-5-6") > 0)

@@ -17,8 +17,7 @@ PathLike = str | os.PathLike[str]
 
 
 def _array(value: Any, dtype: type) -> np.ndarray:
-    out: np.ndarray = np.array(value, dtype=dtype)
-    out.setflags(write=False)
+    out: np.ndarray = np.array(value, dtype=dtype)  # a private copy
     return out
 
 

@@ -385,9 +385,11 @@ def inverse_nonlinearity(name: str, rate: np.ndarray, offset: float = 0.0) -> np
     """Return the readout value at which the output nonlinearity gives ``rate``.
 
     Used to initialise the readout bias so that an untrained model predicts about each
-    neuron's mean response. Rates are floored at 1e-3.
+    neuron's mean response. Rates are floored at 1e-3; a missing (non-finite) rate counts
+    as 1.
     """
-    r = np.maximum(np.asarray(rate, dtype=np.float64), 1e-3)
+    r = np.asarray(rate, dtype=np.float64)
+    r = np.maximum(np.where(np.isfinite(r), r, 1.0), 1e-3)
     if name == "elu1":
         return np.where(r >= 1.0, r - 1.0, np.log(r)) - offset
     if name == "softplus":
