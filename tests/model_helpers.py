@@ -1,0 +1,38 @@
+"""Tiny recording infos and batches shared by the model tests (and the trainer's)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from neurotwin.models import RecordingInfo
+
+HW = (16, 24)
+
+
+def make_info(
+    key: str, n: int, *, coords: bool = True, hw: tuple[int, int] = HW, seed: int = 0
+) -> RecordingInfo:
+    rng = np.random.default_rng(seed)
+    return RecordingInfo(
+        key=key,
+        n_neurons=n,
+        unit_ids=np.arange(n) + 100,
+        coordinates=rng.random((n, 3)) * 500 if coords else None,
+        mean_response=rng.random(n) + 0.2,
+        image_hw=hw,
+    )
+
+
+def make_batch(batch_size: int = 3, hw: tuple[int, int] = HW, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "images": torch.randn(batch_size, 1, *hw, generator=g),
+        "behavior": torch.rand(batch_size, 3, generator=g),
+        "pupil_center": torch.randn(batch_size, 2, generator=g),
+        "index": torch.arange(batch_size),
+    }
+
+
+#: Overrides that keep every model small and fast in tests.
+SMALL = {"hidden_channels": 8}
