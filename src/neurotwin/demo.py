@@ -1,8 +1,10 @@
-"""The main job on the built-in default: simulate a mouse, fit, predict, submit, score.
+"""The main job on the built-in default: simulate a mouse, train a twin, submit, score, report.
 
-Until the deep baselines arrive this runs the linear :class:`~neurotwin.models.PixelRidge`
-baseline, so the whole path (simulator, loaders and cache, submission files, scorer with
-exact ceilings) is exercised end to end in well under a minute.
+``run_demo`` simulates the demo mouse (or reuses it), trains the ``sensorium+`` baseline
+with the 2022 kit's recipe for a bounded number of epochs, predicts the two test tiers,
+writes the track's submission files, scores them beside the simulation's exact ceilings
+and writes a self-contained HTML report. Every step is resumable: a second run reuses the
+mouse, the cache and the finished training run.
 """
 
 from __future__ import annotations
@@ -13,19 +15,36 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from skimage.transform import resize
 
-from neurotwin.data import StaticRecording, open_recording, static_loaders, validate_recording
+from neurotwin.data import StaticRecording, open_recording, validate_recording
 from neurotwin.data.summary import summarize
-from neurotwin.models import PixelRidge
-from neurotwin.scoring import score
-from neurotwin.scoring.scorer import ScoreReport
+from neurotwin.models import TwinModule
+from neurotwin.report import (
+    ReportData,
+    Traces,
+    example_neurons,
+    per_neuron_from_score_report,
+    rescale_positions,
+    rows_from_score_report,
+    write_report,
+)
+from neurotwin.scoring.scorer import ScoreReport, resolve_truth, score
 from neurotwin.scoring.submission import StaticPredictions, write_submission
 from neurotwin.scoring.tracks import get_track
+from neurotwin.scoring.truth import simulator_truth_path
 from neurotwin.simulate import simulate_static
+from neurotwin.submit import track_predictions
+from neurotwin.train import TrainConfig, TrainResult, fit
 
 TRACK = "sensorium+"
+MODEL = "sensorium+"
+#: Training epochs of each preset: the demo preset's bound keeps the demo under 10 minutes
+#: on 2 CPU cores (about 36 s an epoch); early stopping may end it sooner.
+EPOCHS = {"tiny": 4, "demo": 12}
 
 
 @dataclass
@@ -36,18 +55,24 @@ class DemoResult:
     ----------
     recording
         The simulated recording.
+    run
+        The training run folder (``model.pt``, ``metrics.jsonl``, ``checkpoint.pt``).
     submission
         The folder holding the track's two submission files.
     report
         The scores, beside their exact ceilings.
     report_path
         The scores as JSON.
+    html
+        The self-contained HTML report.
     """
 
     recording: Path
+    run: Path
     submission: Path
     report: ScoreReport
     report_path: Path
+    html: Path
 
 
 def _simulated(out: Path, preset: str, seed: int, log: Callable[[str], None]) -> Path:
@@ -67,18 +92,27 @@ def run_demo(
     *,
     preset: str = "demo",
     seed: int = 0,
+    epochs: int | None = None,
+    device: str = "auto",
+    progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> DemoResult:
-    """Simulate (or reuse) a mouse, fit the baseline, write a submission and score it.
+    """Simulate (or reuse) a mouse, train the baseline, submit, score and report.
 
     Parameters
     ----------
     out
-        Folder for everything the demo writes (recording, cache, submission, report).
+        Folder for everything the demo writes (recording, cache, run, submission, reports).
     preset
         Simulator preset: ``"demo"`` (default) or ``"tiny"`` (seconds).
     seed
-        Seed of the simulation.
+        Seed of the simulation and of the training.
+    epochs
+        Most training epochs (default: :data:`EPOCHS` of the preset).
+    device
+        ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"``...
+    progress
+        Show progress bars.
     log
         Where progress lines go.
 
@@ -100,37 +134,98 @@ def run_demo(
     errors = [p for p in validate_recording(path) if p.severity == "error"]
     log(f"validated: {len(errors)} error(s)")
 
+    config = TrainConfig(
+        max_epochs=epochs or EPOCHS.get(preset, 12), seed=seed, device=device, progress=progress
+    )
+    log(f"training the {MODEL!r} baseline (at most {config.max_epochs} epochs)")
+    trained = fit(path, MODEL, out / "run", config, cache_dir=out / "cache", log=log)
+    model = trained.model
+    assert isinstance(model, TwinModule)
+    train_seconds = sum(float(h.get("seconds", 0.0)) for h in trained.history)
+
     track = get_track(TRACK)
-    loaders = static_loaders(
-        path,
-        batch_size=256,
-        include_behavior=True,
-        include_eye_position=True,
-        cache_dir=out / "cache",
-        progress=False,
-    )
-    key = recording.key
-    model = PixelRidge().fit(loaders["train"][key], loaders["validation"][key])
-    log(
-        f"fitted the pixel ridge baseline (penalty {model.penalty:g}): validation "
-        f"correlation {model.validation_correlation:.3f}"
-    )
-    predictions = {}
-    for phase in ("live", "final"):
-        index, values = model.predict(loaders[track.tier(phase)][key])
-        predictions[phase] = StaticPredictions(
-            trial_ids=recording.trial_ids[index].astype(str),
-            image_ids=recording.image_ids[index].astype(str),
-            neuron_ids=np.asarray(recording.unit_ids, dtype=np.int64),
-            values=values,
-        )
+    options: dict[str, Any] = {"cache_dir": out / "cache", "device": str(_device(model))}
+    predictions = track_predictions(model, path, track, **options)
     submission = write_submission(track, out / "submission", predictions)
     log(f"wrote the submission files to {submission}")
-    report = score(track, path, submission)
+    report = score(track, path, predictions)
     report_path = out / "report.json"
     tmp = report_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report.to_dict(), indent=2))
     os.replace(tmp, report_path)
+
+    data = _report_data(recording, model, trained, report, predictions["live"], train_seconds)
+    html = write_report(out / "report.html", data)
     log(report.table())
-    log(f"report: {report_path} ({time.perf_counter() - start:.0f} s)")
-    return DemoResult(path, submission, report, report_path)
+    log(f"report: {html.resolve()} (scores as JSON: {report_path})")
+    log(f"done in {time.perf_counter() - start:.0f} s")
+    return DemoResult(path, out / "run", submission, report, report_path, html)
+
+
+def _device(model: TwinModule) -> Any:
+    return next(model.parameters()).device
+
+
+def _report_data(
+    recording: StaticRecording,
+    model: TwinModule,
+    trained: TrainResult,
+    report: ScoreReport,
+    live: StaticPredictions,
+    train_seconds: float,
+) -> ReportData:
+    """Gather what the HTML report shows from the run, the scores and the simulator's truth."""
+    key = recording.key
+    hw: tuple[int, int] = model.infos[key].image_hw
+    correlation, ceiling = per_neuron_from_score_report(report, phase="live")
+    facts: dict[str, Any] = {
+        "recording": recording.name,
+        "neurons": recording.n_neurons,
+        "trials": {t: n for t, n in recording.tier_counts.items() if n},
+        "model": model.name,
+        "image size": f"{hw[0]} x {hw[1]}",
+        "epochs trained": len(trained.history) - 1,
+        "best epoch": trained.best_epoch,
+        "best validation correlation": round(trained.best_correlation, 4),
+        "stopped by": trained.stop_reason,
+        "training time": f"{train_seconds:.0f} s",
+        "device": str(_device(model)),
+    }
+    notes = []
+    traces = rf_true = None
+    truth = resolve_truth(get_track(TRACK), recording.location)
+    tier = truth.mice[0].tiers[get_track(TRACK).tier("live")]
+    row = {t: i for i, t in enumerate(tier.trial_ids.astype(str))}
+    order = np.array([row[t] for t in live.trial_ids.astype(str)])
+    picked = example_neurons(correlation, k=4)
+    traces = Traces(
+        prediction=live.values[:, picked],
+        responses=tier.responses[order][:, picked],
+        labels=[f"unit {live.neuron_ids[i]} (r = {correlation[i]:.2f})" for i in picked],
+        true_rate=None if tier.rates is None else tier.rates[order][:, picked],
+    )
+    truth_dir = simulator_truth_path(recording)
+    if truth_dir is not None and (truth_dir / "neurons.npz").is_file():
+        with np.load(truth_dir / "neurons.npz") as neurons:
+            where = {int(u): i for i, u in enumerate(neurons["unit_ids"])}
+            centre = neurons["centre"][[where[int(u)] for u in recording.unit_ids]]
+        simulation = json.loads((truth_dir / "simulation.json").read_text())["config"]
+        grid = (simulation["model_height"], simulation["model_width"])
+        rf_true = rescale_positions(centre, grid, hw)
+    else:
+        notes.append("no simulator truth beside the recording: true receptive fields unknown")
+    image = recording.load("images", int(recording.tier_indices("test")[0]))[0]
+    return ReportData(
+        title=f"neurotwin demo: {model.name} on the simulated mouse",
+        facts=facts,
+        scores=rows_from_score_report(report),
+        learning_curve=trained.history,
+        neuron_correlation=correlation,
+        neuron_ceiling=ceiling,
+        traces=traces,
+        rf_model=model.receptive_field_positions(key),
+        rf_true=rf_true,
+        image_hw=hw,
+        example_image=resize(image, hw, anti_aliasing=True, preserve_range=True),
+        notes=notes,
+    )

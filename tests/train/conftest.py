@@ -9,9 +9,9 @@ import pytest
 
 from neurotwin.data import static_loaders
 from tiny import STATIC_NAME, write_static
-from train.standin import Info, StandIn, infos_of, make_standin
+from train.standin import StandIn, infos_of, make_standin
 
-__all__ = ["Info", "StandIn", "infos_of", "make_standin"]
+__all__ = ["StandIn", "infos_of", "make_standin"]
 
 #: A second tiny recording (another key) so that interleaving is exercised.
 OTHER_NAME = STATIC_NAME.replace("11-2-3", "11-2-4")

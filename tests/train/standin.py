@@ -12,19 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from neurotwin.errors import NeurotwinError
-
-
-@dataclass(frozen=True)
-class Info:
-    """The part of `RecordingInfo` the stand-in needs."""
-
-    key: str
-    n_neurons: int
+from neurotwin.models import RecordingInfo, TwinModule, create_model, register_model
 
 
 @dataclass(frozen=True)
@@ -35,17 +29,16 @@ class StandInConfig:
     dropout: float = 0.1
 
 
-class StandIn(nn.Module):
-    name = "standin"
-    needs_behavior = False
-    needs_eye_position = False
+@register_model("standin", description="a tiny test model: conv, pooling, linear readouts")
+class StandIn(TwinModule):
+    config_class = StandInConfig
+    needs_behavior = False  # type: ignore[assignment]
+    needs_eye_position = False  # type: ignore[assignment]
 
-    def __init__(self, infos: Mapping[str, Info], **config: Any) -> None:
-        super().__init__()
-        self.config = StandInConfig(**config)
-        self.infos = dict(infos)
-        self.keys = tuple(infos)
-        c, (ph, pw) = self.config.channels, self.config.pool
+    def __init__(self, infos: Mapping[str, RecordingInfo], config: StandInConfig) -> None:
+        super().__init__(infos)
+        self.config = config
+        c, (ph, pw) = config.channels, config.pool
         self.conv = nn.Conv2d(1, c, 5, padding=2)
         self.pool = nn.AdaptiveAvgPool2d((ph, pw))
         self.readouts = nn.ModuleDict(
@@ -62,16 +55,29 @@ class StandIn(nn.Module):
     def regularizer(self, key: str) -> torch.Tensor:
         return self.config.gamma * self.readouts[key].weight.abs().sum()
 
+    def receptive_field_positions(self, key: str) -> np.ndarray:
+        h, w = self.infos[key].image_hw
+        return np.tile([[h / 2, w / 2]], (self.infos[key].n_neurons, 1))
 
-def infos_of(loaders: Mapping[str, Mapping[str, Any]]) -> dict[str, Info]:
+
+def infos_of(loaders: Mapping[str, Mapping[str, Any]]) -> dict[str, RecordingInfo]:
     """Infos of every recording of a loaders dict (neurons from the responses' width)."""
     out = {}
     for key, loader in loaders["train"].items():
-        n = int(loader.dataset[[0]]["responses"].shape[-1])
-        out[key] = Info(key, n)
+        first = loader.dataset[[0]]
+        n = int(first["responses"].shape[-1])
+        hw = tuple(int(x) for x in first["images"].shape[-2:])
+        out[key] = RecordingInfo(
+            key=key,
+            n_neurons=n,
+            unit_ids=np.arange(n, dtype=np.int64),
+            coordinates=None,
+            mean_response=np.ones(n, dtype=np.float32),
+            image_hw=hw,  # type: ignore[arg-type]
+        )
     return out
 
 
-def make_standin(loaders: Mapping[str, Mapping[str, Any]], seed: int = 0, **config: Any) -> StandIn:
+def make_standin(loaders: Mapping[str, Mapping[str, Any]], seed: int = 0, **config: Any) -> Any:
     torch.manual_seed(seed)
-    return StandIn(infos_of(loaders), **config)
+    return create_model("standin", infos_of(loaders), **config)

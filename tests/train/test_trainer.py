@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from neurotwin.errors import NeurotwinError
+from neurotwin.models import load_model
 from neurotwin.scoring.metrics import correlation
 from neurotwin.train import TrainConfig, TrainingDiverged, predict, train
 from neurotwin.train.checkpoint import load_checkpoint
-from train.standin import StandIn, infos_of, make_standin
+from train.standin import StandIn, StandInConfig, infos_of, make_standin
 
 FAST = TrainConfig(device="cpu", progress=False, batch_size=4, seed=1)
 
@@ -43,9 +44,9 @@ def test_trained_stand_in_beats_a_validation_threshold(sim_loaders, out):
     expected = {"pool": [9, 16], "channels": 4, "gamma": 0.001, "dropout": 0.1}
     assert written["model"] == {"name": "standin", "config": expected}
     assert written["train"]["lr"] == 0.009
-    saved = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    saved = load_model(out / "model.pt")
     for name, value in result.model.state_dict().items():
-        assert torch.equal(saved[name], value)
+        assert torch.equal(saved.state_dict()[name], value)
 
 
 def test_resume_after_interruption_gives_the_same_weights(tiny_loaders, tmp_path):
@@ -86,7 +87,7 @@ def test_resume_refuses_another_recipe(tiny_loaders, out):
 
 class NaNAfter(StandIn):
     def __init__(self, infos, calls):
-        super().__init__(infos)
+        super().__init__(infos, StandInConfig())
         self.calls = calls
 
     def forward(self, batch, key):

@@ -12,17 +12,28 @@ def register(subparsers: Any) -> None:
     """Add ``demo`` to the command line."""
     p = subparsers.add_parser(
         "demo",
-        help="simulate a mouse, fit a baseline, write a submission and score it",
+        help="simulate a mouse, train the sensorium+ baseline, submit, score, write a report",
         description="The main job on the built-in default: simulate the demo mouse (or reuse "
-        "it), fit the baseline, predict the two test tiers, write the sensorium+ submission "
-        "files and score them beside the exact ceilings of the simulation.",
+        "it), train the sensorium+ baseline, predict the two test tiers, write the submission "
+        "files, score them beside the exact ceilings of the simulation and write an HTML "
+        "report.",
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--preset", default="demo", choices=["tiny", "demo"], help="simulator preset")
-    p.add_argument("--seed", type=int, default=0, help="simulation seed")
+    p.add_argument("--seed", type=int, default=0, help="simulation and training seed")
+    p.add_argument("--epochs", type=int, default=None, help="most training epochs")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    run_demo(args.out, preset=args.preset, seed=args.seed)
+    run_demo(
+        args.out,
+        preset=args.preset,
+        seed=args.seed,
+        epochs=args.epochs,
+        device=args.device,
+        progress=not args.no_progress,
+    )
     return 0

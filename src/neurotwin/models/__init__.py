@@ -25,6 +25,12 @@ from neurotwin.models.ensemble import Ensemble, EnsembleConfig
 from neurotwin.models.info import RecordingInfo, recording_infos
 from neurotwin.models.modulator import GainModulator, ModulatorConfig
 from neurotwin.models.neuralpredictors import load_kit_state_dict
+from neurotwin.models.pretrained import (
+    list_pretrained,
+    load_pretrained,
+    pretrained_record,
+    resolve_model,
+)
 from neurotwin.models.readouts import (
     FactorizedReadout,
     FactorizedReadoutConfig,
@@ -84,6 +90,10 @@ __all__ = [
     "get_readout",
     "list_cores",
     "list_models",
+    "list_pretrained",
+    "load_pretrained",
+    "pretrained_record",
+    "resolve_model",
     "list_readouts",
     "load_kit_state_dict",
     "load_model",

@@ -104,17 +104,9 @@ def save_best(model: nn.Module, path: Path) -> None:
     path
         The file.
     """
-    # TODO(merge): replace the body with `neurotwin.models.save_model(model, path)` once the
-    # models package is merged (it writes format, registry name, config, infos, state_dict).
-    # Until then: the state_dict with what is known of the model, written atomically.
-    config = getattr(model, "config", None)
-    payload = {
-        "format": "neurotwin-train-weights",
-        "name": getattr(model, "name", type(model).__name__),
-        "config": _jsonable(config),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    from neurotwin.models import save_model
+
+    save_model(model, path)  # type: ignore[arg-type]
 
 
 def _jsonable(config: Any) -> Any:

@@ -70,10 +70,10 @@ def _prepare(
 
     paths = _paths(paths)
     hw = model_image_size(paths, size)
-    infos = models.recording_infos(paths, hw)  # type: ignore[attr-defined]
+    infos = models.recording_infos(paths, hw)
 
     def make() -> nn.Module:
-        return models.create_model(model, infos, **model_config)  # type: ignore[attr-defined]
+        return models.create_model(model, infos, **model_config)
 
     torch.manual_seed(config.seed)
     first = make()
@@ -211,6 +211,8 @@ def fit_ensemble(
             return first if i == 0 else make_model()  # member 0 is the model built first
 
         result = train_ensemble(make, loaders, n_members, config, Path(out), resplit, resume, log)
-        # TODO(merge): `neurotwin.models.Ensemble(result.members)` averages the members; save it
-        # with `neurotwin.models.save_model(ensemble, Path(out) / "model.pt")`.
+        if DistEnv.from_environ().is_main:
+            from neurotwin.models import Ensemble, save_model
+
+            save_model(Ensemble(result.members), Path(out) / "model.pt")  # type: ignore[arg-type]
         return result
