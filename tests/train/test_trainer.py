@@ -147,3 +147,18 @@ def test_validation_score_is_the_mean_over_all_neurons(tiny_loaders):
         values.append(correlation(responses, pred, axis=0))
         assert per_recording[key] == pytest.approx(values[-1].mean())
     assert score == pytest.approx(np.hstack(values).mean())
+
+
+def test_a_failing_compiler_falls_back_to_eager_training(tiny_loaders, monkeypatch):
+    def broken_compile(net):
+        def call(*args, **kwargs):
+            raise RuntimeError("BackendCompilerFailed: no C++ compiler")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    lines = []
+    config = FAST.replace(compile=True, max_epochs=1)
+    result = train(make_standin(tiny_loaders), tiny_loaders, config, log=lines.append)
+    assert any("torch.compile failed (BackendCompilerFailed" in line for line in lines)
+    assert len(result.history) == 2 and result.history[1]["train_loss"] > 0

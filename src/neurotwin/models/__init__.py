@@ -26,6 +26,7 @@ from neurotwin.models.info import RecordingInfo, recording_infos
 from neurotwin.models.modulator import GainModulator, ModulatorConfig
 from neurotwin.models.neuralpredictors import load_kit_state_dict
 from neurotwin.models.pretrained import (
+    WEIGHTS_DIR,
     list_pretrained,
     load_pretrained,
     pretrained_record,
@@ -58,6 +59,7 @@ from neurotwin.models.twin import Twin, TwinConfig
 __all__ = [
     "FORMAT",
     "VERSION",
+    "WEIGHTS_DIR",
     "ConfigError",
     "Core",
     "DepthSeparableConv2d",

@@ -260,7 +260,9 @@ class _Run:
                 find_unused_parameters=True,  # readouts of the other recordings sit idle
             )
             net = self.ddp
-        self.net: Callable[..., torch.Tensor] = torch.compile(net) if self.config.compile else net
+        self.net: Callable[..., torch.Tensor] = (
+            CompiledOrEager(net, self.log) if self.config.compile else net
+        )
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -541,6 +543,37 @@ class _Run:
         if self.out is not None and self.env.is_main:
             files.write_metrics(self.out / files.METRICS, self.history)
         self.log(f"resuming {path} after epoch {stopping.epoch}")
+
+
+class CompiledOrEager:
+    """Call ``torch.compile(net)``; if compiling fails (no C++ compiler...), run eagerly.
+
+    A model error raised inside the compiled call is raised again by the eager call, so
+    only a failure of the compiler itself changes anything: one warning, then eager mode.
+
+    Parameters
+    ----------
+    net
+        The module to compile.
+    log
+        Where the warning goes.
+    """
+
+    def __init__(self, net: Callable[..., torch.Tensor], log: Log) -> None:
+        self.eager = net
+        self.compiled: Callable[..., torch.Tensor] | None = torch.compile(net)
+        self.log = log
+
+    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """Run the compiled module, or the eager one once compiling has failed."""
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as exc:
+                self.compiled = None
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                self.log(f"torch.compile failed ({first[:200]}); training without compiling")
+        return self.eager(*args, **kwargs)
 
 
 def _check_same_recipe(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
