@@ -14,7 +14,7 @@ same simulated recording, and report the validation correlation reached ("at equ
 
 Each variant runs in a fresh subprocess so its peak memory is its own. Prints JSON.
 
-    python benchmarks/train_speed.py [--epochs 3] [--preset demo] [--data DIR] [--compile]
+    python benchmarks/train_speed.py [--epochs 2] [--preset demo] [--data DIR] [--compile]
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def run_variant(name: str, args: argparse.Namespace, data: Path) -> dict[str, ob
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--preset", default="demo", help="simulator preset of the recording")
     parser.add_argument("--data", type=Path, default=None, help="folder to simulate into/reuse")
     parser.add_argument("--seed", type=int, default=0)

@@ -19,12 +19,12 @@ def test_pretrained_weights_are_shipped():
 
 
 @pytest.mark.parametrize("name", list_pretrained())
-def test_pretrained_weights_load_and_score_what_they_scored(name, demo_mouse, tmp_path):
+def test_pretrained_weights_load_and_score_what_they_scored(name, demo_mouse):
     record = pretrained_record(name)
     assert record["data"]["recording"] == demo_mouse.name
     model = load_pretrained(name)
     assert model.name == record["model"]
-    report = evaluate(model, demo_mouse, record["track"], cache_dir=tmp_path)
+    report = evaluate(model, demo_mouse, record["track"], cache_dir=demo_mouse.parent / "cache")
     for phase, metrics in record["scores"].items():
         for metric, expected in metrics.items():
             got = report.phases[phase].metrics[metric]
