@@ -35,7 +35,7 @@ from neurotwin.report import (
 from neurotwin.scoring.scorer import ScoreReport, resolve_truth, score
 from neurotwin.scoring.submission import StaticPredictions, write_submission
 from neurotwin.scoring.tracks import get_track
-from neurotwin.scoring.truth import simulator_truth_path
+from neurotwin.scoring.truth import TierTruth, simulator_truth_path
 from neurotwin.simulate import simulate_static
 from neurotwin.submit import track_predictions
 from neurotwin.train import TrainConfig, TrainResult, fit
@@ -155,13 +155,15 @@ def run_demo(
     predictions = track_predictions(model, path, track, **options)
     submission = write_submission(track, out / "submission", predictions)
     log(f"wrote the submission files to {submission}")
-    report = score(track, path, predictions)
+    truth = resolve_truth(track, path)  # read once: for the scores and the report's traces
+    report = score(track, truth, predictions)
     report_path = out / "report.json"
     tmp = report_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report.to_dict(), indent=2))
     os.replace(tmp, report_path)
 
-    data = _report_data(recording, model, trained, report, predictions["live"], train_seconds)
+    live = truth.mice[0].tiers[track.tier("live")]
+    data = _report_data(recording, model, trained, report, predictions["live"], live, train_seconds)
     html = write_report(out / "report.html", data)
     log(report.table())
     log(f"report: {html.resolve()} (scores as JSON: {report_path})")
@@ -179,6 +181,7 @@ def _report_data(
     trained: TrainResult,
     report: ScoreReport,
     live: StaticPredictions,
+    tier: TierTruth,
     train_seconds: float,
 ) -> ReportData:
     """Gather what the HTML report shows from the run, the scores and the simulator's truth."""
@@ -199,9 +202,7 @@ def _report_data(
         "device": str(_device(model)),
     }
     notes = []
-    traces = rf_true = None
-    truth = resolve_truth(get_track(TRACK), recording.location)
-    tier = truth.mice[0].tiers[get_track(TRACK).tier("live")]
+    rf_true: np.ndarray | None = None
     row = {t: i for i, t in enumerate(tier.trial_ids.astype(str))}
     order = np.array([row[t] for t in live.trial_ids.astype(str)])
     picked = example_neurons(correlation, k=4)

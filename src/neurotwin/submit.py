@@ -8,7 +8,7 @@ loaders' standardised unit, which is the unit of the submission files and of the
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +184,6 @@ def evaluate(
     track: str | Track,
     *,
     truth: PathLike | Sequence[PathLike] | None = None,
-    predictions: Mapping[str, StaticPredictions] | None = None,
     **options: Any,
 ) -> ScoreReport:
     """Score a model on a track, every metric beside its ceiling.
@@ -200,8 +199,6 @@ def evaluate(
         A static track.
     truth
         A ground-truth file to score against instead of the recording.
-    predictions
-        Predictions already made by :func:`track_predictions` (not recomputed).
     **options
         Passed to :func:`predict_tiers`.
 
@@ -210,6 +207,5 @@ def evaluate(
     ScoreReport
         The scores, with exact ceilings where the simulator's truth is known.
     """
-    if predictions is None:
-        predictions = track_predictions(model, path, track, **options)
+    predictions = track_predictions(model, path, track, **options)
     return score(track, path if truth is None else truth, dict(predictions))

@@ -41,6 +41,24 @@ def _open_all(paths: PathLike | Sequence[PathLike], kind: str) -> list[Recording
     return recordings
 
 
+def scaled_hw(hw: tuple[int, int], scale: float) -> tuple[int, int]:
+    """Return the size of a ``hw`` stimulus resized by ``scale`` (at least one pixel a side).
+
+    Parameters
+    ----------
+    hw
+        ``(height, width)`` of the stimulus on disk.
+    scale
+        Resize factor (0.25 turns 144x256 into 36x64).
+
+    Returns
+    -------
+    tuple of int
+        ``(height, width)`` the loaders hand the models.
+    """
+    return max(1, round(hw[0] * scale)), max(1, round(hw[1] * scale))
+
+
 def _fields(
     recording: Recording, include_behavior: bool, include_eye_position: bool
 ) -> tuple[str, ...]:
@@ -106,8 +124,7 @@ def _tier_loaders(
     recordings = _open_all(paths, kind)
     out: dict[str, dict[str, DataLoader[Batch]]] = {}
     for number, recording in enumerate(recordings):
-        h, w = recording.stimulus_hw
-        hw = size or (max(1, round(h * scale)), max(1, round(w * scale)))
+        hw = size or scaled_hw(recording.stimulus_hw, scale)
         cache = cache_for(recording, hw, cache_dir, progress=progress)
         fields = _fields(recording, include_behavior, include_eye_position)
         normalizer = Normalizer.from_recording(recording, fields) if normalize else None

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin.data.loaders import scaled_hw
 from neurotwin.data.normalize import collapse_statistics, response_scale
 from neurotwin.data.recording import Recording, open_recording
 from neurotwin.errors import NeurotwinError
@@ -130,8 +131,7 @@ class RecordingInfo:
             mean = collapse_statistics(mean, stats["std"], recording.n_neurons)[0]
         scale_by = response_scale(stats)
         if image_hw is None:
-            h, w = recording.stimulus_hw
-            image_hw = (max(1, round(h * scale)), max(1, round(w * scale)))
+            image_hw = scaled_hw(recording.stimulus_hw, scale)
         return cls(
             key=recording.key,
             n_neurons=recording.n_neurons,

@@ -109,36 +109,22 @@ def save_best(model: nn.Module, path: Path) -> None:
     save_model(model, path)  # type: ignore[arg-type]
 
 
-def _jsonable(config: Any) -> Any:
-    import dataclasses
-
-    if config is None:
-        return None
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return json.loads(json.dumps(dataclasses.asdict(config), default=str))
-    try:
-        return json.loads(json.dumps(config, default=str))
-    except (TypeError, ValueError):
-        return repr(config)
-
-
-def model_description(model: nn.Module) -> dict[str, Any]:
-    """Describe a model by its registry name and config, as far as it has them.
+def model_description(model: Any) -> dict[str, Any]:
+    """Describe a model by its registry name and config.
 
     Parameters
     ----------
     model
-        The model.
+        A neurotwin model (:class:`~neurotwin.models.TwinModule`).
 
     Returns
     -------
     dict
         ``{"name": ..., "config": ...}``.
     """
-    return {
-        "name": getattr(model, "name", type(model).__name__),
-        "config": _jsonable(getattr(model, "config", None)),
-    }
+    from neurotwin.models import config_to_dict
+
+    return {"name": model.name, "config": config_to_dict(model.config)}
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from neurotwin.data.loaders import static_loaders
+from neurotwin.data.loaders import scaled_hw, static_loaders
 from neurotwin.data.recording import open_recording
 from neurotwin.errors import NeurotwinError
 from neurotwin.train.config import TrainConfig, resolve_device
@@ -53,8 +53,7 @@ def model_image_size(
     """
     if size is not None:
         return int(size[0]), int(size[1])
-    h, w = open_recording(_paths(paths)[0]).stimulus_hw
-    return max(1, round(h * DEFAULT_SCALE)), max(1, round(w * DEFAULT_SCALE))
+    return scaled_hw(open_recording(_paths(paths)[0]).stimulus_hw, DEFAULT_SCALE)
 
 
 def _prepare(
