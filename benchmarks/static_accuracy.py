@@ -14,7 +14,8 @@ folder under ``--work``: an interrupted benchmark continues where it stopped, an
 runs are only scored again. Prints JSON.
 
     python benchmarks/static_accuracy.py [--preset benchmark] [--work DIR] [--epochs 200]
-        [--members 5] [--device auto] [--compile]
+        [--members 5] [--member-epochs N] [--device auto] [--compile]
+        [--models sensorium+ sensorium ensemble ...]
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def train_one(args: argparse.Namespace) -> dict[str, Any]:
     )
     start = time.perf_counter()
     if args.one == "ensemble":
+        epochs = args.member_epochs or args.epochs
+        config = TrainConfig(
+            max_epochs=epochs, device=args.device, compile=args.compile, progress=False
+        )
         result = fit_ensemble(
             path,
             ENSEMBLE_MODEL,
@@ -126,6 +131,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/static-accuracy"))
     parser.add_argument("--epochs", type=int, default=200, help="most epochs of every model")
     parser.add_argument("--members", type=int, default=5, help="ensemble members")
+    parser.add_argument(
+        "--member-epochs", type=int, help="most epochs of every ensemble member (default --epochs)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models")
     parser.add_argument("--models", nargs="+", default=[*BASELINES, "ensemble"])
@@ -140,6 +148,7 @@ def main() -> None:
         command = [sys.executable, __file__, "--one", name, "--preset", args.preset]
         command += ["--work", str(args.work), "--epochs", str(args.epochs)]
         command += ["--members", str(args.members), "--device", args.device]
+        command += ["--member-epochs", str(args.member_epochs)] if args.member_epochs else []
         command += ["--compile"] if args.compile else []
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -159,6 +168,7 @@ def main() -> None:
                 "recording": str(path),
                 "preset": args.preset,
                 "max_epochs": args.epochs,
+                "member_max_epochs": args.member_epochs or args.epochs,
                 "results": results,
                 "goals": goals,
             },
