@@ -20,8 +20,8 @@ demo: $(BIN)/.installed
 	$(BIN)/neurotwin demo
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tutorials docs/hooks
+	$(BIN)/ruff format --check src tests benchmarks tutorials docs/hooks
 	$(BIN)/mypy
 
 test: lint
