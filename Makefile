@@ -1,6 +1,6 @@
 # The two set-up commands of the README: `make demo` (the main job) and `make test`.
 # Both create the virtual environment on first use: CPU torch first (an unpinned torch
-# would pull the CUDA build), then the package with its development tools.
+# would pull the CUDA build), then the package with its development and documentation tools.
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
