@@ -26,5 +26,5 @@ def test_demo_runs_end_to_end_on_the_tiny_mouse(tmp_path, capsys):
     # a second run reuses the simulated mouse and the finished training, and scores the same
     args = ["demo", "--out", str(tmp_path), "--preset", "tiny", "--seed", "1", "--epochs", "2"]
     assert main([*args, "--no-progress"]) == 0
-    assert "reusing the simulated mouse" in capsys.readouterr().out
+    assert "reusing the mouse" in capsys.readouterr().out
     assert json.loads(result.report_path.read_text()) == saved

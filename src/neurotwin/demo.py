@@ -84,12 +84,8 @@ class DemoResult:
 def _simulated(out: Path, preset: str, seed: int, log: Callable[[str], None]) -> Path:
     """Return the demo recording, simulating it unless an identical one is there."""
     data = out / f"data-{preset}-seed{seed}"
-    recordings = sorted(p for p in data.glob("static*") if not p.name.endswith(".truth"))
-    if len(recordings) == 1 and recordings[0].with_name(recordings[0].name + ".truth").is_dir():
-        log(f"reusing the simulated mouse in {data}")
-        return recordings[0]
-    log(f"simulating a mouse (preset {preset!r}, seed {seed}) into {data}")
-    (simulated,) = simulate_static(data, preset=preset, seed=seed, overwrite=True)
+    (simulated,) = simulate_static(data, preset=preset, seed=seed, reuse=True)
+    log(f"{'reusing' if simulated.reused else 'simulated'} the mouse in {data}")
     return simulated.path
 
 

@@ -163,3 +163,13 @@ def test_response_scale_floor_and_time_axis():
     np.testing.assert_allclose(response_scale({"mean": mean_t, "std": std_t}), np.sqrt([2.0, 12.5]))
     per_frame = response_scale({"mean": mean_t, "std": std_t}, per_frame=True)
     assert per_frame.shape == (2, 2)
+
+
+def test_repeats_of_a_simulated_video_recording_are_grouped_by_stimulus(tmp_path):
+    from neurotwin.simulate import simulate_video
+
+    (mouse,) = simulate_video(tmp_path, preset="tiny", seed=0)
+    tier = make_truth("video-main", [mouse.path]).mice[0].tiers["live_test_main"]
+    # tiny preset: 2 test videos shown 2 times each
+    assert tier.n_trials == 4
+    assert len(set(tier.stimulus_ids.tolist())) == 2

@@ -254,3 +254,15 @@ def test_cli_simulate_and_ceiling(tmp_path, capsys):
     assert len(out["per_neuron"]) == 15
     assert out["mean"] == pytest.approx(exact_ceiling(truth, "test")[1])
     assert main(["ceiling", str(tmp_path), "--tier", "test"]) == 2
+
+
+def test_reuse_returns_an_identical_simulation_and_refuses_a_different_one(tmp_path):
+    (first,) = simulate_static(tmp_path, preset="tiny", seed=3, reuse=True)
+    assert not first.reused
+    stamp = (first.truth / "rates.npy").stat().st_mtime_ns
+    (again,) = simulate_static(tmp_path, preset="tiny", seed=3, reuse=True)
+    assert again.reused and again.path == first.path and again.ceilings == first.ceilings
+    assert (first.truth / "rates.npy").stat().st_mtime_ns == stamp
+    # same name, other config: not silently reused, and not overwritten either
+    with pytest.raises(NeurotwinError, match="another config"):
+        simulate_static(tmp_path, preset="tiny", seed=3, reuse=True, neurons=20)

@@ -67,6 +67,12 @@ def register(subparsers: Any) -> None:
         p.add_argument("--track", choices=TRACKS, default="behavior", help="competition track")
         p.add_argument("--zip", action="store_true", help="write each recording as a zip")
         p.add_argument("--overwrite", action="store_true", help="replace existing recordings")
+        p.add_argument(
+            "--reuse",
+            action="store_true",
+            help="return a recording already in --out that was simulated with the same options "
+            "instead of simulating it again (a different one is an error)",
+        )
         p.add_argument("--no-checks", action="store_true", help="skip the realism checks")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         _add_overrides(p, cls)
@@ -86,12 +92,14 @@ def register(subparsers: Any) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    overrides = {name: getattr(args, name, None) for name in args.overrides if name != "cells"}
+    overrides: dict[str, Any] = {
+        name: getattr(args, name, None) for name in args.overrides if name != "cells"
+    }
     simulate = simulate_static if args.kind == "static" else simulate_video
     recordings = simulate(
         args.out, preset=args.preset, seed=args.seed, mice=args.mice,
         competition=args.competition, as_zip=args.zip, track=args.track,
-        overwrite=args.overwrite, **overrides,
+        overwrite=args.overwrite, reuse=args.reuse, **overrides,
     )  # fmt: skip
     results = []
     for rec in recordings:

@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 from skimage.transform import resize
-from tqdm.auto import tqdm
 
 from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording, first_nan_frame
 from neurotwin.data.validate import check_trial
+from neurotwin.progress import progress_bar
 
 #: Bump when the cache layout changes; older caches are then rebuilt.
 CACHE_FORMAT = 1
@@ -223,7 +223,7 @@ def _build(
             raise RecordingError(errors)
         return arrays
 
-    bar = tqdm(total=n, desc=f"caching {recording.key}", unit="trial", disable=not progress)
+    bar = progress_bar(progress, total=n, desc=f"caching {recording.key}", unit="trial")
     with stack, ThreadPoolExecutor(max_workers=4) as pool:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)

@@ -78,6 +78,7 @@ class Layout:
         return shapes[field]
 
 
+#: The static (SENSORIUM 2022) layout: images, 3 behaviour channels, four tiers.
 STATIC = Layout(
     kind="static",
     stimulus="images",
@@ -87,6 +88,7 @@ STATIC = Layout(
     folder_prefix="static",
 )
 
+#: The video (SENSORIUM 2023) layout: videos, 2 behaviour channels, the 2023 tiers.
 VIDEO = Layout(
     kind="video",
     stimulus="videos",
@@ -104,4 +106,5 @@ VIDEO = Layout(
     folder_prefix="dynamic",
 )
 
+#: Both layouts by kind (``"static"``, ``"video"``).
 LAYOUTS: dict[str, Layout] = {"static": STATIC, "video": VIDEO}

@@ -37,7 +37,7 @@ from neurotwin.scoring.tracks import Track, get_track
 FORMAT = "neurotwin-truth"
 FORMAT_VERSION = 1
 #: Per-trial arrays that name the stimulus, tried in this order.
-STIMULUS_ID_FIELDS = ("frame_image_id", "video_id", "video_ids", "condition_hash")
+STIMULUS_ID_FIELDS = ("frame_image_id", "stimulus_id", "video_id", "video_ids", "condition_hash")
 
 
 @dataclass

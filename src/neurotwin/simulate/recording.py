@@ -11,6 +11,7 @@ position); the truth folder keeps everything for the scorer.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from neurotwin.simulate.config import (
     make_config,
 )
 from neurotwin.simulate.static_mouse import StaticMouse
-from neurotwin.simulate.truth import TruthWriter, truth_path
+from neurotwin.simulate.truth import TruthWriter, load_simulation, truth_path
 from neurotwin.simulate.video_mouse import VideoMouse
 
 #: Tiers whose responses a competition release withholds.
@@ -52,11 +53,14 @@ class SimulatedRecording:
         The ``*.truth`` folder beside it.
     ceilings
         Mean exact single-trial ceiling of every tier.
+    reused
+        True when an identical simulation already on disk was returned (``reuse=True``).
     """
 
     path: Path
     truth: Path
     ceilings: dict[str, float]
+    reused: bool = False
 
 
 def recording_name(kind: str, seed: int, mouse: int, competition: bool, track: str) -> str:
@@ -152,6 +156,7 @@ def simulate_static(
     *,
     track: str = "behavior",
     overwrite: bool = False,
+    reuse: bool = False,
     **overrides: Any,
 ) -> list[SimulatedRecording]:
     """Simulate static (SENSORIUM 2022) recordings, one per mouse, with their ground truth.
@@ -175,6 +180,11 @@ def simulate_static(
         held-out trials' behaviour and pupil centre.
     overwrite
         Replace existing recordings of the same name.
+    reuse
+        Return a recording already in ``dest`` instead of simulating it again when it was
+        made with the same config, preset, seed, mouse, competition mode and track (its
+        ``simulation.json`` says so); a different one of the same name is an error unless
+        ``overwrite``.
     **overrides
         Fields of :class:`~neurotwin.simulate.config.StaticConfig` or
         :class:`~neurotwin.simulate.config.NeuronConfig`.
@@ -188,7 +198,9 @@ def simulate_static(
     config = make_config("static", preset, **overrides)
     assert isinstance(config, StaticConfig)
     return [
-        _write_static(Path(dest), config, preset, seed, m, competition, as_zip, track, overwrite)
+        _write_static(
+            Path(dest), config, preset, seed, m, competition, as_zip, track, overwrite, reuse
+        )
         for m in range(mice)
     ]
 
@@ -203,6 +215,7 @@ def simulate_video(
     *,
     track: str = "behavior",
     overwrite: bool = False,
+    reuse: bool = False,
     **overrides: Any,
 ) -> list[SimulatedRecording]:
     """Simulate video (SENSORIUM 2023) recordings, one per mouse, with their ground truth.
@@ -226,6 +239,11 @@ def simulate_video(
         held-out trials' behaviour and pupil centre.
     overwrite
         Replace existing recordings of the same name.
+    reuse
+        Return a recording already in ``dest`` instead of simulating it again when it was
+        made with the same config, preset, seed, mouse, competition mode and track (its
+        ``simulation.json`` says so); a different one of the same name is an error unless
+        ``overwrite``.
     **overrides
         Fields of :class:`~neurotwin.simulate.config.VideoConfig` or
         :class:`~neurotwin.simulate.config.NeuronConfig`.
@@ -239,7 +257,9 @@ def simulate_video(
     config = make_config("video", preset, **overrides)
     assert isinstance(config, VideoConfig)
     return [
-        _write_video(Path(dest), config, preset, seed, m, competition, as_zip, track, overwrite)
+        _write_video(
+            Path(dest), config, preset, seed, m, competition, as_zip, track, overwrite, reuse
+        )
         for m in range(mice)
     ]
 
@@ -299,10 +319,15 @@ def _write_static(
     as_zip: bool,
     track: str,
     overwrite: bool,
+    reuse: bool,
 ) -> SimulatedRecording:
+    name = recording_name("static", seed, mouse, competition, track)
+    if reuse and not overwrite:
+        found = _existing(dest, name, as_zip, config, preset, seed, mouse, competition, track)
+        if found is not None:
+            return found
     started = time.perf_counter()
     sim = StaticMouse(config, seed, mouse)
-    name = recording_name("static", seed, mouse, competition, track)
     tiers, n = sim.plan["tiers"], sim.n_trials
     held = np.isin(tiers, HELD_OUT["static"]) if competition else np.zeros(n, bool)
     truth = TruthWriter(truth_path(dest, name), overwrite=overwrite)
@@ -359,6 +384,38 @@ def _write_static(
     return SimulatedRecording(path=path, truth=truth.close(), ceilings=ceilings)
 
 
+def _existing(
+    dest: Path,
+    name: str,
+    as_zip: bool,
+    config: StaticConfig | VideoConfig,
+    preset: str,
+    seed: int,
+    mouse: int,
+    competition: bool,
+    track: str,
+) -> SimulatedRecording | None:
+    """Return the simulation of ``name`` in ``dest`` if it was made exactly as asked.
+
+    None when there is none; an error when there is one made differently.
+    """
+    path = dest / (f"{name}.zip" if as_zip else name)
+    truth = truth_path(dest, name)
+    if not path.exists() or not (truth / "simulation.json").is_file():
+        return None
+    info = load_simulation(truth)
+    wanted = _simulation_json(config, preset, seed, mouse, name, competition, track, {}, {})
+    keys = ("kind", "preset", "seed", "mouse", "competition", "track", "config")
+    differ = [k for k in keys if info.get(k) != json.loads(json.dumps(wanted[k]))]
+    if differ:
+        raise NeurotwinError(
+            f"{path} was simulated with another {', '.join(differ)} than asked "
+            f"({truth / 'simulation.json'}); pass overwrite=True to replace it, "
+            "or simulate into another folder"
+        )
+    return SimulatedRecording(path=path, truth=truth, ceilings=info["ceiling_mean"], reused=True)
+
+
 def _image_sources(seed: int) -> tuple[str, ...]:
     from neurotwin.simulate.stimuli import source_images
 
@@ -375,10 +432,15 @@ def _write_video(
     as_zip: bool,
     track: str,
     overwrite: bool,
+    reuse: bool,
 ) -> SimulatedRecording:
+    name = recording_name("video", seed, mouse, competition, track)
+    if reuse and not overwrite:
+        found = _existing(dest, name, as_zip, config, preset, seed, mouse, competition, track)
+        if found is not None:
+            return found
     started = time.perf_counter()
     sim = VideoMouse(config, seed, mouse)
-    name = recording_name("video", seed, mouse, competition, track)
     plan = sim.plan
     tiers, n, pad = plan["tiers"], sim.n_trials, config.max_frames
     held = np.isin(tiers, HELD_OUT["video"]) if competition else np.zeros(n, bool)

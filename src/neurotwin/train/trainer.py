@@ -34,11 +34,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from neurotwin import __version__
 from neurotwin.data.loaders import Interleaved
 from neurotwin.errors import NeurotwinError
+from neurotwin.progress import progress_bar
 from neurotwin.train import checkpoint as files
 from neurotwin.train.config import TRAJECTORY_FIELDS, TrainConfig, resolve_device
 from neurotwin.train.distributed import DistEnv, all_reduce_sum, barrier, start, stop
@@ -414,11 +414,11 @@ class _Run:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         total, count = 0.0, 0
-        bar = tqdm(
+        bar = progress_bar(
+            config.progress and env.is_main,
             total=len(steps),
             desc=f"epoch {epoch}",
             leave=False,
-            disable=not (config.progress and env.is_main),
             unit="batch",
         )
         with bar:
