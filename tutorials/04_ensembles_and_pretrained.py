@@ -119,5 +119,6 @@ plt.show()
 loaded = load_model(result.out / "model.pt")
 print(type(loaded).__name__, "of", len(loaded.members), "members")
 bigger = Ensemble([*result.members, pretrained])
-print(f"pretrained alone: {live_score(pretrained).value:.3f}, "
+alone = report.phases["live"].metrics["single_trial_correlation"].value
+print(f"pretrained alone: {alone:.3f}, "
       f"averaged with the {MEMBERS} members: {live_score(bigger).value:.3f}")  # fmt: skip
