@@ -11,7 +11,8 @@ tiers against the exact ceilings, and checks the goals:
 
 Every model trains in its own subprocess (its peak memory is its own) into a resumable run
 folder under ``--work``: an interrupted benchmark continues where it stopped, and finished
-runs are only scored again. Prints JSON.
+runs are only scored again. Each model's epochs are logged to stderr as they finish; the
+JSON goes to stdout.
 
     python benchmarks/static_accuracy.py [--preset benchmark] [--work DIR] [--epochs 200]
         [--members 5] [--member-epochs N] [--device auto] [--compile]
@@ -67,6 +68,13 @@ def scores(model: Any, path: Path, track: str, work: Path) -> dict[str, Any]:
     return out
 
 
+def _log(name: str) -> Any:
+    def say(line: str) -> None:
+        print(f"[{name}] {line}", file=sys.stderr, flush=True)
+
+    return say
+
+
 def train_one(args: argparse.Namespace) -> dict[str, Any]:
     from neurotwin.train import TrainConfig, fit, fit_ensemble
 
@@ -87,7 +95,7 @@ def train_one(args: argparse.Namespace) -> dict[str, Any]:
             args.members,
             config,
             cache_dir=args.work / "cache",
-            log=None,
+            log=_log(args.one),
         )
         from neurotwin.models import Ensemble
 
@@ -104,7 +112,7 @@ def train_one(args: argparse.Namespace) -> dict[str, Any]:
             args.work / args.one,
             config,
             cache_dir=args.work / "cache",
-            log=None,
+            log=_log(args.one),
         )
         histories = [run.history]
         summary = {"scores": scores(run.model, path, BASELINES[args.one], args.work)}
@@ -150,7 +158,13 @@ def main() -> None:
         command += ["--members", str(args.members), "--device", args.device]
         command += ["--member-epochs", str(args.member_epochs)] if args.member_epochs else []
         command += ["--compile"] if args.compile else []
-        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)  # stderr: the log
+        if done.returncode != 0:
+            sys.exit(
+                f"static_accuracy: training or scoring {name!r} failed (exit "
+                f"{done.returncode}); its messages are above. Finished runs in {args.work} "
+                "are kept."
+            )
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
     goals: dict[str, Any] = {}
     if "sensorium+" in results:

@@ -22,6 +22,7 @@ from neurotwin.models import (
     recording_infos,
     save_model,
 )
+from neurotwin.train.checkpoint import save_checkpoint
 from tiny import write_static
 
 
@@ -48,6 +49,14 @@ def test_not_a_model_file(tmp_path: Path) -> None:
     torch.save(torch.nn.Linear(2, 2).state_dict(), bare)
     with pytest.raises(NeurotwinError, match=r"bare state_dict.*load_kit_state_dict"):
         load_model(bare)
+    training = tmp_path / "checkpoint.pt"
+    save_checkpoint(training, {"epoch": 1, "model": {}})
+    with pytest.raises(
+        NeurotwinError,
+        match=r"checkpoint.pt is not a neurotwin model but a "
+        r"training checkpoint: the trained model is model.pt",
+    ):
+        load_model(training)
     with pytest.raises(NeurotwinError, match=r"no such model file"):
         load_model(tmp_path / "missing.pt")
 

@@ -36,6 +36,9 @@ PathLike = str | os.PathLike[str]
 
 #: Value of the ``format`` entry of every saved model.
 FORMAT = "neurotwin-model"
+#: ``format`` of the trainer's resumable checkpoints (``neurotwin.train.checkpoint``
+#: defines it; repeated here so that loading a model does not import the trainer).
+TRAINING_CHECKPOINT_FORMAT = "neurotwin-train-checkpoint"
 #: Newest format version this code writes and reads.
 VERSION = 1
 
@@ -129,6 +132,12 @@ def _check_header(state: Any, source: str) -> dict[str, Any]:
             hint = (
                 " (it looks like a bare state_dict; a 2022 starting-kit checkpoint loads with "
                 "neurotwin.models.load_kit_state_dict)"
+            )
+        elif isinstance(state, dict) and state.get("format") == TRAINING_CHECKPOINT_FORMAT:
+            hint = (
+                " but a training checkpoint: the trained model is model.pt in the same run "
+                "folder once training has finished; fit() or neurotwin train on that folder "
+                "resumes the run"
             )
         raise NeurotwinError(f"{source} is not a neurotwin model{hint}")
     version = state.get("version")
