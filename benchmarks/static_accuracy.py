@@ -15,8 +15,11 @@ runs are only scored again. Each model's epochs are logged to stderr as they fin
 JSON goes to stdout.
 
     python benchmarks/static_accuracy.py [--preset benchmark] [--work DIR] [--epochs 200]
-        [--members 5] [--member-epochs N] [--device auto] [--compile]
-        [--models sensorium+ sensorium ensemble ...]
+        [--members 5] [--member-epochs N] [--epochs-of NAME=N ...] [--device auto]
+        [--compile] [--models sensorium+ sensorium ensemble ...]
+
+``--epochs`` caps every model, ``--member-epochs`` every ensemble member and ``--epochs-of``
+single models (``--epochs-of sensorium-ln=6``); a finished run given a larger cap trains on.
 """
 
 from __future__ import annotations
@@ -133,6 +136,20 @@ def live(scores: dict[str, Any], key: str = "fraction") -> float:
     return value
 
 
+def epoch_caps(args: argparse.Namespace) -> dict[str, int]:
+    """Return the ``--epochs-of`` caps by model name; exit with a message on a bad one."""
+    caps: dict[str, int] = {}
+    for item in args.epochs_of:
+        name, _, value = item.partition("=")
+        if name not in [*BASELINES] or not value.isdigit() or int(value) < 1:
+            sys.exit(
+                f"static_accuracy: --epochs-of takes NAME=N with NAME one of "
+                f"{', '.join(BASELINES)} and N a positive whole number; got {item!r}"
+            )
+        caps[name] = int(value)
+    return caps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="benchmark", help="simulator preset")
@@ -141,6 +158,9 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5, help="ensemble members")
     parser.add_argument(
         "--member-epochs", type=int, help="most epochs of every ensemble member (default --epochs)"
+    )
+    parser.add_argument(
+        "--epochs-of", nargs="+", default=[], metavar="NAME=N", help="most epochs of one model"
     )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models")
@@ -151,10 +171,11 @@ def main() -> None:
         print(json.dumps(train_one(args)))
         return
     path = recording(args.work, args.preset)
+    caps = epoch_caps(args)
     results: dict[str, Any] = {}
     for name in args.models:
         command = [sys.executable, __file__, "--one", name, "--preset", args.preset]
-        command += ["--work", str(args.work), "--epochs", str(args.epochs)]
+        command += ["--work", str(args.work), "--epochs", str(caps.get(name, args.epochs))]
         command += ["--members", str(args.members), "--device", args.device]
         command += ["--member-epochs", str(args.member_epochs)] if args.member_epochs else []
         command += ["--compile"] if args.compile else []
@@ -166,6 +187,9 @@ def main() -> None:
                 "are kept."
             )
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        results[name]["max_epochs"] = (
+            args.member_epochs or args.epochs if name == "ensemble" else caps.get(name, args.epochs)
+        )
     goals: dict[str, Any] = {}
     if "sensorium+" in results:
         goals["sensorium+_at_least_70%_of_ceiling"] = live(results["sensorium+"]["scores"]) >= 0.7
@@ -183,6 +207,7 @@ def main() -> None:
                 "preset": args.preset,
                 "max_epochs": args.epochs,
                 "member_max_epochs": args.member_epochs or args.epochs,
+                "epochs_of": caps,
                 "results": results,
                 "goals": goals,
             },
