@@ -32,10 +32,7 @@ TRACKS = {"sensorium": "sensorium", "sensorium+": "sensorium+",
 
 def demo_mouse(work: Path) -> Path:
     data = work / f"data-{PRESET}-seed{SEED}"
-    found = sorted(p for p in data.glob("static*") if not p.name.endswith(".truth"))
-    if found:
-        return found[0]
-    (simulated,) = simulate_static(data, preset=PRESET, seed=SEED, overwrite=True)
+    (simulated,) = simulate_static(data, preset=PRESET, seed=SEED, reuse=True)
     return simulated.path
 
 

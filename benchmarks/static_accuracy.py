@@ -45,11 +45,7 @@ ENSEMBLE_MODEL = "sensorium+"
 def recording(work: Path, preset: str) -> Path:
     from neurotwin.simulate import simulate_static
 
-    data = work / f"data-{preset}"
-    found = sorted(p for p in data.glob("static*") if not p.name.endswith(".truth"))
-    if found:
-        return found[0]
-    (simulated,) = simulate_static(data, preset=preset, seed=0, overwrite=True)
+    (simulated,) = simulate_static(work / f"data-{preset}", preset=preset, seed=0, reuse=True)
     return simulated.path
 
 

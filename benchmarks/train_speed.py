@@ -37,10 +37,7 @@ LR = 0.009
 def simulated(data: Path, preset: str) -> Path:
     from neurotwin.simulate import simulate_static
 
-    found = sorted(p for p in data.glob("static*") if not p.name.endswith(".truth"))
-    if found:
-        return found[0]
-    (recording,) = simulate_static(data, preset=preset, seed=0, overwrite=True)
+    (recording,) = simulate_static(data, preset=preset, seed=0, reuse=True)
     return recording.path
 
 
