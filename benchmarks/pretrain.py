@@ -16,11 +16,12 @@ import json
 import platform
 import time
 from pathlib import Path
+from typing import cast
 
 import torch
 
 import neurotwin
-from neurotwin.models import WEIGHTS_DIR, save_model
+from neurotwin.models import WEIGHTS_DIR, TwinModule, save_model
 from neurotwin.simulate import simulate_static
 from neurotwin.submit import evaluate
 from neurotwin.train import TrainConfig, fit
@@ -91,7 +92,7 @@ def main() -> None:
             },
         }
         WEIGHTS_DIR.mkdir(exist_ok=True)
-        save_model(result.model, WEIGHTS_DIR / f"{name}.pt")
+        save_model(cast(TwinModule, result.model), WEIGHTS_DIR / f"{name}.pt")
         tmp = WEIGHTS_DIR / f".{name}.json.tmp"
         tmp.write_text(json.dumps(record, indent=2) + "\n")
         tmp.replace(WEIGHTS_DIR / f"{name}.json")

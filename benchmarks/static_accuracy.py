@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 BASELINES = {
     "sensorium": "sensorium",
@@ -96,13 +96,14 @@ def train_one(args: argparse.Namespace) -> dict[str, Any]:
             cache_dir=args.work / "cache",
             log=_log(args.one),
         )
-        from neurotwin.models import Ensemble
+        from neurotwin.models import Ensemble, TwinModule
 
-        members = [scores(m, path, "sensorium+", args.work) for m in result.members]
+        twins = [cast(TwinModule, m) for m in result.members]
+        members = [scores(m, path, "sensorium+", args.work) for m in twins]
         histories = [r.history for r in result.results]
-        summary = {
+        summary: dict[str, Any] = {
             "members": members,
-            "ensemble": scores(Ensemble(result.members), path, "sensorium+", args.work),
+            "ensemble": scores(Ensemble(twins), path, "sensorium+", args.work),
         }
     else:
         run = fit(

@@ -86,7 +86,8 @@ def kit_recipe(path: Path, epochs: int, seed: int) -> dict[str, object]:
             }
 
     generator = torch.Generator().manual_seed(seed)
-    train = DataLoader(PerTrial("train"), batch_size=BATCH, shuffle=True, generator=generator)
+    train_set = PerTrial("train")
+    train = DataLoader(train_set, batch_size=BATCH, shuffle=True, generator=generator)
     validation = DataLoader(PerTrial("validation"), batch_size=BATCH)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)  # type: ignore[attr-defined]
     times, scores = [], []
@@ -96,7 +97,7 @@ def kit_recipe(path: Path, epochs: int, seed: int) -> dict[str, object]:
         for batch in train:
             prediction = model(batch, key)  # type: ignore[operator]
             loss = poisson_loss(prediction, batch["responses"]) * loss_scale(
-                len(train.dataset), len(batch["images"])
+                len(train_set), len(batch["images"])
             )
             loss = loss + model.regularizer(key)  # type: ignore[attr-defined]
             optimizer.zero_grad()

@@ -36,6 +36,16 @@ def test_state_holds_name_config_infos_and_weights(infos: dict) -> None:
     assert rebuilt.infos == model.infos and rebuilt.config == model.config
 
 
+def test_a_config_saved_before_a_field_existed_gets_the_class_default(infos: dict) -> None:
+    # sensorium+ now scales its behaviour planes by 1/81; a model saved before the field
+    # existed was trained with the kit's scale 1 and must be rebuilt with it
+    model = create_model("sensorium+", infos, **SMALL)
+    state = model_to_state(model)
+    del state["config"]["behavior_channel_scale"]
+    assert model_from_state(state).config.behavior_channel_scale == 1.0
+    assert model_from_state(model_to_state(model)).config == model.config
+
+
 def test_not_a_model_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file at all")

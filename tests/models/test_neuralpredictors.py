@@ -158,9 +158,19 @@ def test_sota_plus_checkpoint_loads_and_predicts_like_the_kit(tmp_path: Path) ->
     assert torch.equal(
         model.core.layers[2].norm.running_var, state["core.features.layer2.norm.running_var"]
     )
+    # our behaviour planes are scaled by 1/81, so their weights are stored 81 times larger
+    assert model.config.behavior_channel_scale == pytest.approx(1 / 81)
+    first = model.core.layers[0].conv.weight
+    kit_first = state["core.features.layer0.conv.weight"]
+    assert torch.equal(first[:, :1], kit_first[:, :1])
+    assert torch.allclose(first[:, 1:], kit_first[:, 1:] * 81)
     batch = make_batch(4, seed=5)
     with torch.no_grad():
         assert torch.allclose(model(batch, KEY), kit_forward(state, batch), atol=1e-5)
+    as_kit = load_kit_state_dict(state, infos, behavior_channel_scale=1.0)
+    assert torch.equal(as_kit.core.layers[0].conv.weight, kit_first)
+    with torch.no_grad():
+        assert torch.allclose(as_kit(batch, KEY), kit_forward(state, batch), atol=1e-5)
 
 
 def test_ln_checkpoint_needs_its_name_and_predicts_like_the_kit() -> None:
@@ -181,6 +191,9 @@ def test_filling_an_existing_model() -> None:
     model = create_model("sensorium+", {KEY: make_info(KEY, N)}, hidden_channels=C)
     assert load_kit_state_dict(state, model) is model
     assert torch.equal(model.readouts[KEY].bias, state[f"readout.{KEY}.bias"])
+    batch = make_batch(3, seed=7)
+    with torch.no_grad():
+        assert torch.allclose(model(batch, KEY), kit_forward(state, batch), atol=1e-5)
 
 
 def test_misfits_are_reported_together() -> None:

@@ -28,8 +28,15 @@ def test_behaviour_channels_are_constant_planes(infos: dict, batch: dict) -> Non
     x = model.core_input(batch)
     assert x.shape == (3, 4, 16, 24)
     assert torch.equal(x[:, 0], batch["images"][:, 0])
-    assert torch.equal(x[:, 1:, 5, 7], batch["behavior"])
+    # sensorium+ averages the behaviour over the 9x9 first filter instead of summing it
+    assert model.config.behavior_channel_scale == pytest.approx(1 / 81)
+    assert torch.allclose(x[:, 1:, 5, 7], batch["behavior"] / 81)
     assert torch.equal(x[:, 1:].amax(dim=(2, 3)), x[:, 1:].amin(dim=(2, 3)))
+    kit = create_model("sensorium+", infos, behavior_channel_scale=1.0, **SMALL)
+    assert torch.equal(kit.core_input(batch)[:, 1:, 5, 7], batch["behavior"])
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(NeurotwinError, match="behavior_channel_scale must be a positive"):
+            create_model("sensorium+", infos, behavior_channel_scale=bad, **SMALL)
 
 
 def test_missing_fields_and_unknown_keys_are_named(infos: dict, batch: dict) -> None:

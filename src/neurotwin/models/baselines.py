@@ -17,6 +17,14 @@ neuralpredictors 0.3.0):
                    it without a shifter
 =================  ======================================================================
 
+One change to the kit's recipe: the behaviour channels of ``sensorium+`` and
+``sensorium+-ln`` are multiplied by ``1 / input_kern**2`` (``behavior_channel_scale``). The
+model computes the same set of functions, but Adam no longer moves the behaviour term 81
+times faster than the image terms, which kept the kit's parametrisation near an
+images-only score for its first 5-8 epochs (measured in ``docs/benchmarks.md``).
+``behavior_channel_scale=1`` restores the kit's parametrisation exactly;
+:func:`~neurotwin.models.load_kit_state_dict` converts the kit's weights to either.
+
 The compositions ``sensorium+-gain`` (behaviour as a per-neuron gain instead of image
 channels, plus the shifter) and ``sensorium-factorized`` (the kit's core with a factorised
 readout) are ours.
@@ -39,6 +47,8 @@ KIT_LN_CORE = dataclasses.replace(KIT_CORE, linear=True, layers=3)
 #: The kit's readout and shifter.
 KIT_READOUT = GaussianReadoutConfig()
 KIT_SHIFTER = ShifterConfig(enabled=True, hidden_features=5, num_layers=3, gamma_shifter=0.0)
+#: Behaviour planes averaged, not summed, over the first filter (see the module docstring).
+MEAN_BEHAVIOR_SCALE = 1.0 / KIT_CORE.input_kern**2
 
 
 @register_model("sensorium")
@@ -49,9 +59,13 @@ def sensorium() -> TwinConfig:
 
 @register_model("sensorium+")
 def sensorium_plus() -> TwinConfig:
-    """2022 kit SOTA for sensorium+: behaviour as 3 image channels, pupil-centre shifter."""
+    """2022 kit SOTA for sensorium+: behaviour as 3 image channels (x 1/81), eye shifter."""
     return TwinConfig(
-        core=KIT_CORE, readout=KIT_READOUT, behavior_channels=True, shifter=KIT_SHIFTER
+        core=KIT_CORE,
+        readout=KIT_READOUT,
+        behavior_channels=True,
+        behavior_channel_scale=MEAN_BEHAVIOR_SCALE,
+        shifter=KIT_SHIFTER,
     )
 
 
@@ -63,8 +77,13 @@ def sensorium_ln() -> TwinConfig:
 
 @register_model("sensorium+-ln")
 def sensorium_plus_ln() -> TwinConfig:
-    """2022 kit LN model for sensorium+: linear core with behaviour channels, no shifter."""
-    return TwinConfig(core=KIT_LN_CORE, readout=KIT_READOUT, behavior_channels=True)
+    """2022 kit LN model for sensorium+: linear core, behaviour channels (x 1/81), no shifter."""
+    return TwinConfig(
+        core=KIT_LN_CORE,
+        readout=KIT_READOUT,
+        behavior_channels=True,
+        behavior_channel_scale=MEAN_BEHAVIOR_SCALE,
+    )
 
 
 @register_model("sensorium+-gain")

@@ -27,7 +27,7 @@ from torch import nn
 
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule
-from neurotwin.models.config import ConfigError, apply_overrides, config_to_dict
+from neurotwin.models.config import ConfigError, config_from_dict, config_to_dict
 from neurotwin.models.ensemble import Ensemble
 from neurotwin.models.info import RecordingInfo
 from neurotwin.models.registry import build_model, model_entry
@@ -182,8 +182,11 @@ def model_from_state(state: Mapping[str, Any], source: str = "model state") -> T
         entry = model_entry(str(name))
     except NeurotwinError as error:
         raise NeurotwinError(f"{source}: saved model {name!r} is not registered: {error}") from None
+    # The saved config is complete when written; a field it lacks was added to the class
+    # later, and the class default (not the named model's default) is what older
+    # versions did.
     try:
-        config = apply_overrides(entry.default_config(), state["config"], where=str(name))
+        config = config_from_dict(type(entry.default_config()), state["config"], where=str(name))
     except ConfigError as error:
         raise NeurotwinError(f"{source}: its config does not fit model {name!r}: {error}") from None
     infos = {key: RecordingInfo.from_dict(value) for key, value in state["infos"].items()}

@@ -33,6 +33,10 @@ mean predictor ``Linear(2, 30)``/``Linear(30, 2)`` at ``j = 0, 2``, shifter
 ``Linear(2, 5)``/``Linear(5, 5)``/``Linear(5, 2)`` at ``j = 0, 2, 4``. The full table is in
 ``docs/neuralpredictors-keymap.md``.
 
+The kit fed behaviour planes unscaled; a model whose ``behavior_channel_scale`` is ``s``
+(``sensorium+``: ``1/81``) gets the behaviour slice of the first convolution divided by
+``s``, so it predicts exactly what the kit's model predicted.
+
 Both layouts order their ``nn.Sequential`` layers the same way (Linear, ELU, Linear, Tanh
 for the mean predictor; Linear, Tanh three times for the shifter), and batch norm uses
 :class:`torch.nn.BatchNorm2d` in both, with the kit's ``momentum=0.9`` passed unchanged.
@@ -57,6 +61,8 @@ from neurotwin.models.info import RecordingInfo
 from neurotwin.models.registry import create_model
 
 PathLike = str | os.PathLike[str]
+#: Our key of the first convolution, whose channels after the first are behaviour planes.
+FIRST_CONV = "core.layers.0.conv.weight"
 Reshape = Callable[[torch.Tensor, tuple[int, ...]], torch.Tensor]
 
 _KEY = r"(?P<key>[^.]+)"
@@ -285,5 +291,9 @@ def load_kit_state_dict(
             + ", ".join(unmapped[:8])
             + (f" and {len(unmapped) - 8} more" if len(unmapped) > 8 else "")
         )
+    first = mapped.get(FIRST_CONV)
+    scale = float(getattr(twin.config, "behavior_channel_scale", 1.0))
+    if first is not None and first.ndim == 4 and first.shape[1] > 1 and scale != 1.0:
+        mapped[FIRST_CONV] = torch.cat([first[:, :1], first[:, 1:] / scale], dim=1)
     load_state_checked(twin, mapped, "the 2022 kit state dict", twin.name or type(twin).__name__)
     return twin.eval()

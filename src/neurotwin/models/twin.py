@@ -3,7 +3,7 @@
 One core is shared by all recordings; each recording key has its own readout (and
 shifter and modulator when enabled)::
 
-    images (B, 1, H, W) [+ behaviour as 3 constant channels]
+    images (B, 1, H, W) [+ behaviour x behavior_channel_scale as 3 constant channels]
       -> core -> features (B, C, h, w)
       -> readout[key] (positions shifted by shifter[key](pupil_center))  -> (B, n)
       -> ELU + 1 (or softplus)  [* modulator[key](behavior)]            -> rate (B, n)
@@ -50,6 +50,13 @@ class TwinConfig:
         The readout's config.
     behavior_channels
         Feed behaviour to the core as constant extra image channels (kit's sensorium+).
+    behavior_channel_scale
+        Factor on those channels (kit: 1). A constant plane through the unpadded first
+        convolution adds the sum of a filter's taps times the behaviour value, so Adam,
+        which moves every tap by about the learning rate, changes the behaviour term
+        ``input_kern**2`` times faster than a one-pixel image term. ``1 / input_kern**2``
+        turns that sum into a mean: the same set of functions, reached in fewer epochs (see
+        the named baselines). A saved config without this field predates it and means 1.
     shifter
         Eye-position shifter of the readout positions.
     modulator
@@ -71,6 +78,7 @@ class TwinConfig:
         metadata={"registry": "readout", "kind_field": "readout_type"},
     )
     behavior_channels: bool = False
+    behavior_channel_scale: float = 1.0
     shifter: ShifterConfig = field(default_factory=ShifterConfig)
     modulator: ModulatorConfig = field(default_factory=ModulatorConfig)
     nonlinearity: str = "elu1"
@@ -82,6 +90,11 @@ class TwinConfig:
             raise NeurotwinError(
                 f"nonlinearity must be one of {', '.join(NONLINEARITIES)}, "
                 f"got {self.nonlinearity!r}"
+            )
+        if not np.isfinite(self.behavior_channel_scale) or self.behavior_channel_scale <= 0:
+            raise NeurotwinError(
+                "behavior_channel_scale must be a positive number, "
+                f"got {self.behavior_channel_scale!r}"
             )
         for kind, name, section in (
             ("core", self.core_type, self.core),
@@ -188,7 +201,8 @@ class Twin(TwinModule):
             return images
         behavior = batch_field(batch, "behavior", self.name)
         b, _, h, w = images.shape
-        planes = behavior.to(images.dtype)[:, :, None, None].expand(b, -1, h, w)
+        behavior = behavior.to(images.dtype) * self.config.behavior_channel_scale
+        planes = behavior[:, :, None, None].expand(b, -1, h, w)
         x = torch.cat([images, planes], dim=1)
         if self._channels_last():
             x = x.contiguous(memory_format=torch.channels_last)
