@@ -15,15 +15,18 @@ from typing import Any
 import numpy as np
 
 from neurotwin.data import StaticRecording, open_recording, static_loaders
+from neurotwin.data.recording import Recording, recording_path
 from neurotwin.errors import NeurotwinError
 from neurotwin.scoring.scorer import ScoreReport, score
 from neurotwin.scoring.submission import StaticPredictions, write_submission
 from neurotwin.scoring.tracks import PHASES, Track, get_track
 
 PathLike = str | os.PathLike[str]
+#: A recording given by its folder or zip, or already open.
+RecordingLike = PathLike | Recording
 
 
-def _static(path: PathLike) -> StaticRecording:
+def _static(path: RecordingLike) -> StaticRecording:
     recording = open_recording(path)
     if not isinstance(recording, StaticRecording):
         raise NeurotwinError(
@@ -51,7 +54,7 @@ def _check_track_inputs(model: Any, track: Track) -> None:
 
 def predict_tiers(
     model: Any,
-    path: PathLike,
+    path: RecordingLike,
     tiers: Sequence[str],
     *,
     batch_size: int = 256,
@@ -66,7 +69,7 @@ def predict_tiers(
     model
         A neurotwin model (or ensemble) with a readout for this recording.
     path
-        The recording folder or zip.
+        The recording folder or zip, or the open recording.
     tiers
         Tiers to predict (``train``, ``validation``, ``test``, ``final_test``...).
     batch_size
@@ -92,6 +95,7 @@ def predict_tiers(
     from neurotwin.train import predict
 
     recording = _static(path)
+    path = recording_path(path)
     check_compatible(model, recording)
     info = model.infos[recording.key]
     present = [t for t, n in recording.tier_counts.items() if n]
@@ -124,7 +128,7 @@ def predict_tiers(
 
 
 def track_predictions(
-    model: Any, path: PathLike, track: str | Track, **options: Any
+    model: Any, path: RecordingLike, track: str | Track, **options: Any
 ) -> dict[str, StaticPredictions]:
     """Predict the tiers a track scores, by phase (``live``, ``final``).
 
@@ -153,7 +157,7 @@ def track_predictions(
 
 
 def make_submission(
-    model: Any, path: PathLike, track: str | Track, dest: PathLike, **options: Any
+    model: Any, path: RecordingLike, track: str | Track, dest: PathLike, **options: Any
 ) -> Path:
     """Write a track's submission files for a recording.
 
@@ -180,7 +184,7 @@ def make_submission(
 
 def evaluate(
     model: Any,
-    path: PathLike,
+    path: RecordingLike,
     track: str | Track,
     *,
     truth: PathLike | Sequence[PathLike] | None = None,
@@ -208,4 +212,4 @@ def evaluate(
         The scores, with exact ceilings where the simulator's truth is known.
     """
     predictions = track_predictions(model, path, track, **options)
-    return score(track, path if truth is None else truth, dict(predictions))
+    return score(track, recording_path(path) if truth is None else truth, dict(predictions))

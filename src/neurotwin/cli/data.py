@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
-from neurotwin.data import cache_for, open_recording, validate_recording
-from neurotwin.data.summary import summarize
+from neurotwin.errors import NeurotwinError
 
 
 def register(subparsers: Any) -> None:
@@ -30,10 +31,13 @@ def register(subparsers: Any) -> None:
         help="check a recording and list every problem",
         description="Read every file of a recording and list every problem found (errors, "
         "warnings, notes such as withheld responses), instead of stopping at the first. "
-        "Exits with status 1 when there is an error.",
+        "Every check runs (structure, parse, values, alignment) and all problems are "
+        "reported together. Exits with status 1 when there is an error, 2 when the path "
+        "cannot be read at all.",
     )
     p.add_argument("path", help="recording folder or zip")
     p.add_argument("--max", type=int, default=50, help="problems to print (default 50)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_validate)
 
     p = subparsers.add_parser(
@@ -43,12 +47,20 @@ def register(subparsers: Any) -> None:
         "stimulus resized once.",
     )
     p.add_argument("paths", nargs="+", help="recording folders or zips")
-    p.add_argument("--scale", type=float, default=None, help="resize factor (static: 0.25)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="resize factor of the stimulus, in (0, 1] (static default: 0.25)",
+    )
     p.add_argument("--cache-dir", default=None, help="cache folder (default: user cache)")
     p.set_defaults(func=_cache)
 
 
 def _info(args: argparse.Namespace) -> int:
+    from neurotwin.data.recording import open_recording
+    from neurotwin.data.summary import summarize
+
     info = summarize(open_recording(args.path), lengths=args.lengths)
     if args.json:
         print(json.dumps(info, indent=2))
@@ -78,7 +90,9 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    problems = validate_recording(args.path)
+    from neurotwin.data.validate import validate_recording
+
+    problems = validate_recording(args.path, progress=not args.no_progress)
     for problem in problems[: args.max]:
         print(f"{problem.severity:<7} {problem}")
     if len(problems) > args.max:
@@ -90,12 +104,37 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
+    from neurotwin.data.cache import cache_bytes, cache_for, default_cache_dir
+    from neurotwin.data.recording import open_recording
+
+    if args.scale is not None and not 0 < args.scale <= 1:
+        raise NeurotwinError(
+            f"--scale must be in (0, 1] (a resize factor; 1 keeps the size), got {args.scale:g}"
+        )
     for path in args.paths:
         recording = open_recording(path)
         scale = (
             args.scale if args.scale is not None else (0.25 if recording.kind == "static" else 1)
         )
         h, w = recording.stimulus_hw
-        cache = cache_for(recording, (round(h * scale), round(w * scale)), args.cache_dir)
-        print(f"{recording.key}: {cache.path}")
+        hw = (max(1, round(h * scale)), max(1, round(w * scale)))
+        needed = cache_bytes(recording, hw)
+        root = Path(args.cache_dir) if args.cache_dir is not None else default_cache_dir()
+        free = _free_bytes(root)
+        if free is not None and needed > free:
+            raise NeurotwinError(
+                f"the cache of {recording.key} at {hw[0]} x {hw[1]} needs {needed / 1e9:.2f} GB "
+                f"but {root} has {free / 1e9:.2f} GB free; use a smaller --scale or another "
+                "--cache-dir"
+            )
+        cache = cache_for(recording, hw, args.cache_dir)
+        print(f"{recording.key}: {cache.path} ({needed / 1e6:.1f} MB)")
     return 0
+
+
+def _free_bytes(path: Path) -> int | None:
+    """Free bytes on the disk holding ``path`` (or its nearest existing parent)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return shutil.disk_usage(candidate).free
+    return None

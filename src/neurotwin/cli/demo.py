@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from neurotwin.demo import run_demo
-
 
 def register(subparsers: Any) -> None:
     """Add ``demo`` to the command line."""
@@ -28,6 +26,8 @@ def register(subparsers: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from neurotwin.demo import run_demo
+
     run_demo(
         args.out,
         preset=args.preset,

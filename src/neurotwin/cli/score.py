@@ -6,9 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from neurotwin.scoring.scorer import score
 from neurotwin.scoring.tracks import get_track, list_tracks
-from neurotwin.scoring.truth import make_truth, save_truth
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +54,8 @@ def register(subparsers: Any) -> None:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from neurotwin.scoring.scorer import score
+
     truth = args.truth[0] if len(args.truth) == 1 else args.truth
     report = score(args.track, truth, args.submission, per_frame=args.per_frame)
     if args.json:
@@ -66,6 +66,8 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _make_truth(args: argparse.Namespace) -> int:
+    from neurotwin.scoring.truth import make_truth, save_truth
+
     truth = make_truth(
         args.track, args.recording, simulator=args.simulator_truth, per_frame=args.per_frame
     )

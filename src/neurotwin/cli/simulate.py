@@ -9,17 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from neurotwin.simulate import (
-    PRESETS,
-    NeuronConfig,
-    StaticConfig,
-    VideoConfig,
-    exact_ceiling,
-    simulate_static,
-    simulate_video,
-)
-from neurotwin.simulate.checks import realism_report
-from neurotwin.simulate.recording import TRACKS
+from neurotwin.simulate.config import PRESETS, TRACKS, NeuronConfig, StaticConfig, VideoConfig
 
 
 def _add_overrides(parser: argparse.ArgumentParser, cls: type[Any]) -> None:
@@ -95,6 +85,9 @@ def _simulate(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         name: getattr(args, name, None) for name in args.overrides if name != "cells"
     }
+    from neurotwin.simulate import simulate_static, simulate_video
+    from neurotwin.simulate.checks import realism_report
+
     simulate = simulate_static if args.kind == "static" else simulate_video
     recordings = simulate(
         args.out, preset=args.preset, seed=args.seed, mice=args.mice,
@@ -131,6 +124,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _ceiling(args: argparse.Namespace) -> int:
+    from neurotwin.simulate import exact_ceiling
+
     per_neuron, mean = exact_ceiling(args.truth, args.tier)
     if args.json:
         print(json.dumps({"tier": args.tier, "mean": mean, "per_neuron": per_neuron.tolist()}))

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.train import TrainConfig, fit, fit_ensemble
 
 
 def register(subparsers: Any) -> None:
@@ -18,13 +17,22 @@ def register(subparsers: Any) -> None:
         description="Train a model (the 2022 kit's recipe by default: Adam, learning rate "
         "decayed on plateau, early stopping on the validation correlation) on one or more "
         "static recordings. The run folder holds config.json, metrics.jsonl, checkpoint.pt "
-        "(resumed when the command is run again) and model.pt (best weights). Runs under "
+        "(resumed when the command is run again) and model.pt (best weights; also written "
+        "when interrupted with Ctrl-C). The run folder is locked while training: a second "
+        "command on it is refused, naming the process that holds it. Runs under "
         "torchrun for distributed data parallel training.",
     )
     p.add_argument("paths", nargs="+", help="static recording folders or zips")
     p.add_argument("--model", default="sensorium+", help="model name (default: sensorium+)")
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 200)")
+    p.add_argument(
+        "--max-epochs",
+        "--epochs",
+        dest="max_epochs",
+        type=int,
+        default=None,
+        help="most epochs (max_epochs in config.json; default 200); --epochs is an alias",
+    )
     p.add_argument("--batch-size", type=int, default=None, help="trials per batch (default 128)")
     p.add_argument("--lr", type=float, default=None, help="initial learning rate (default 0.009)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
@@ -76,8 +84,13 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from neurotwin.train.lock import check_run_folder
+
+    check_run_folder(args.out)  # before the slow imports and caches
+    from neurotwin.train import TrainConfig, fit, fit_ensemble
+
     changes = {
-        "max_epochs": args.epochs,
+        "max_epochs": args.max_epochs,
         "batch_size": args.batch_size,
         "lr": args.lr,
         "seed": args.seed,

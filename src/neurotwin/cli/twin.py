@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from neurotwin.scoring.submission import write_static_csv
 from neurotwin.scoring.tracks import get_track, list_tracks
 
 _MODEL_HELP = (
@@ -90,6 +89,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from neurotwin.scoring.submission import write_static_csv
     from neurotwin.submit import predict_tiers
 
     model = _model(args)

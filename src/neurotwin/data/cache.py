@@ -18,8 +18,11 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +34,17 @@ from skimage.transform import resize
 from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording, first_nan_frame
 from neurotwin.data.validate import check_trial
+from neurotwin.errors import NeurotwinError
 from neurotwin.progress import progress_bar
 
 #: Bump when the cache layout changes; older caches are then rebuilt.
 CACHE_FORMAT = 1
 #: Upper bound on the source bytes one build chunk holds in memory.
 CHUNK_BYTES = 64 * 1024**2
+#: A build folder of another host older than this (seconds) is taken as left over.
+LEFTOVER_AGE = 2 * 24 * 3600
+_HOST = socket.gethostname().replace("-", "_") or "host"
+_LEFTOVER = re.compile(r"^\..+\.(?:tmp|stale)-(.+)-(\d+)-\d+$")
 
 
 def default_cache_dir() -> Path:
@@ -83,9 +91,18 @@ class RecordingCache:
         self._arrays = {}
 
     def array(self, name: str) -> np.ndarray:
-        """Return one stacked field (or ``lengths``) as a read-only memory map."""
+        """Return one stacked field (or ``lengths``) as a read-only memory map.
+
+        Raises
+        ------
+        CacheError
+            When the file is missing or damaged (with how to rebuild the cache).
+        """
         if name not in self._arrays:
-            self._arrays[name] = np.load(self.path / f"{name}.npy", mmap_mode="r")
+            try:
+                self._arrays[name] = np.load(self.path / f"{name}.npy", mmap_mode="r")
+            except (OSError, ValueError, EOFError) as exc:
+                raise CacheError(self.path, f"{name}.npy cannot be read ({exc})") from exc
         return self._arrays[name]
 
     @property
@@ -141,9 +158,13 @@ def cache_for(
     fingerprint = recording.source.fingerprint()
     cached = _read_meta(path)
     if cached is not None and cached.get("fingerprint") == fingerprint:
-        return RecordingCache(path, cached)
+        damage = cache_damage(path, cached)
+        if damage is None:
+            return RecordingCache(path, cached)
+        warnings.warn(f"{path}: the cache is damaged ({damage}); rebuilding it", stacklevel=2)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
+    remove_leftovers(root)
+    tmp = root / f".{path.name}.tmp-{_HOST}-{os.getpid()}-{time.monotonic_ns()}"
     try:
         meta = _build(recording, (int(hw[0]), int(hw[1])), tmp, fingerprint, progress)
         _publish(tmp, path)
@@ -151,6 +172,159 @@ def cache_for(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return RecordingCache(path, meta)
+
+
+class CacheError(NeurotwinError):
+    """A built cache is damaged; the message says how to rebuild it.
+
+    Parameters
+    ----------
+    path
+        The cache folder.
+    what
+        What is wrong.
+    """
+
+    def __init__(self, path: Path, what: str) -> None:
+        super().__init__(
+            f"{path}: the cache is damaged: {what}; delete this folder and run "
+            "`neurotwin cache RECORDING` (or train again) to rebuild it"
+        )
+
+
+def _expected_files(meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Return the files of a cache and the shapes its ``meta.json`` says they have."""
+    n = int(meta["n_trials"])
+    t = int(meta["n_frames"])
+    hw = tuple(int(v) for v in meta["stimulus_hw"])
+    static = meta["kind"] == "static"
+    shapes: dict[str, tuple[int, ...]] = {"lengths": (n,)}
+    for field in meta["fields"]:
+        if field in ("images", "videos"):
+            shapes[field] = (n, 1, *hw) if static else (n, t, *hw)
+        elif field == "responses":
+            shapes[field] = (
+                (n, int(meta["n_neurons"])) if static else (n, t, int(meta["n_neurons"]))
+            )
+        else:
+            width = 2 if field == "pupil_center" else None
+            shapes[field] = (n, width) if static and width else (n, -1) if static else (n, t, -1)
+    return shapes
+
+
+def cache_damage(path: Path, meta: dict[str, Any]) -> str | None:
+    """Check a built cache's files against its ``meta.json`` without reading the data.
+
+    Each file must exist, be a ``.npy`` whose header declares the shape the metadata
+    implies, and hold exactly the bytes that shape needs (a truncated or padded file, a
+    file from another build, a garbled header are all found).
+
+    Parameters
+    ----------
+    path
+        The cache folder.
+    meta
+        Its parsed ``meta.json``.
+
+    Returns
+    -------
+    str or None
+        What is wrong, or None for a sound cache.
+    """
+    try:
+        expected = _expected_files(meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"meta.json lacks or garbles {exc}"
+    for name, shape in expected.items():
+        file = path / f"{name}.npy"
+        try:
+            with open(file, "rb") as handle:
+                version = np.lib.format.read_magic(handle)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                found, _, dtype = read_header(handle)
+                payload = os.fstat(handle.fileno()).st_size - handle.tell()
+        except FileNotFoundError:
+            return f"{name}.npy is missing"
+        except (OSError, ValueError, EOFError, SyntaxError) as exc:
+            return f"{name}.npy is not a .npy array ({exc})"
+        if len(found) != len(shape) or any(
+            e not in (-1, f) for e, f in zip(shape, found, strict=True)
+        ):
+            return f"{name}.npy has shape {found}, expected {shape}"
+        if payload != int(np.prod(found)) * dtype.itemsize:
+            return f"{name}.npy holds {payload:,} bytes, its shape {found} needs " + str(
+                int(np.prod(found)) * dtype.itemsize
+            )
+    return None
+
+
+def remove_leftovers(root: Path) -> list[Path]:
+    """Delete the temporary folders of cache builds that were killed.
+
+    A build works in ``.{name}.tmp-{host}-{pid}-{n}`` (and replaces a stale cache through
+    ``.{name}.stale-...``); a folder of this host whose process is gone, or of another host
+    and older than :data:`LEFTOVER_AGE` seconds, is left over from an interrupted build.
+
+    Parameters
+    ----------
+    root
+        The cache folder.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The folders deleted.
+    """
+    removed = []
+    for entry in root.glob(".*.*-*-*-*"):
+        match = _LEFTOVER.match(entry.name)
+        if match is None or not entry.is_dir():
+            continue
+        host, pid = match.group(1), int(match.group(2))
+        try:
+            age = time.time() - entry.stat().st_mtime
+        except OSError:
+            continue
+        if (host == _HOST and not _alive(pid)) or (host != _HOST and age > LEFTOVER_AGE):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host is running."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else
+        return True
+    return True
+
+
+def cache_bytes(recording: Recording, stimulus_hw: tuple[int, int]) -> int:
+    """Return the bytes the cache of a recording at a stimulus size will take on disk.
+
+    Parameters
+    ----------
+    recording
+        An open recording.
+    stimulus_hw
+        The stimulus size of the cache.
+
+    Returns
+    -------
+    int
+        The size of every stacked field (float32) and the trial lengths.
+    """
+    shapes = _stacked_shapes(recording, (int(stimulus_hw[0]), int(stimulus_hw[1])))
+    return sum(int(np.prod(s)) * 4 for s in shapes.values()) + recording.n_trials * 8
 
 
 def _read_meta(path: Path) -> dict[str, Any] | None:
@@ -166,7 +340,7 @@ def _read_meta(path: Path) -> dict[str, Any] | None:
 def _publish(tmp: Path, path: Path) -> None:
     """Move a finished build into place, replacing a stale cache."""
     if path.exists():
-        stale = path.with_name(f".{path.name}.stale-{os.getpid()}-{time.monotonic_ns()}")
+        stale = path.with_name(f".{path.name}.stale-{_HOST}-{os.getpid()}-{time.monotonic_ns()}")
         os.replace(path, stale)
         shutil.rmtree(stale, ignore_errors=True)
     try:

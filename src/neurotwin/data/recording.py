@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -17,6 +18,7 @@ import numpy as np
 from neurotwin.data.layout import LAYOUTS, STATISTIC_NAMES, Layout
 from neurotwin.data.problems import Problem, RecordingError
 from neurotwin.data.source import Source, open_source
+from neurotwin.errors import quote_untrusted
 
 _NAME = re.compile(r"^(?:static|dynamic)(\d+)-(\d+)-(\d+)-")
 _TRIAL_FILE = re.compile(r"^(\d+)\.npy$")
@@ -109,12 +111,24 @@ class Recording:
     @property
     def unit_ids(self) -> np.ndarray:
         """The neurons' ids, in the order of every response vector."""
+        if "unit_ids" not in self.neurons:
+            raise RecordingError(
+                Problem(self.source.where("meta/neurons/unit_ids.npy"), "file is missing")
+            )
         return self.neurons["unit_ids"]
 
     @property
     def n_neurons(self) -> int:
         """Number of neurons."""
-        return len(self.unit_ids)
+        ids = self.unit_ids
+        if ids.ndim != 1:
+            raise RecordingError(
+                Problem(
+                    self.source.where("meta/neurons/unit_ids.npy"),
+                    f"has shape {ids.shape}, expected one id per neuron",
+                )
+            )
+        return len(ids)
 
     @property
     def cell_motor_coordinates(self) -> np.ndarray | None:
@@ -133,6 +147,10 @@ class Recording:
     @property
     def tiers(self) -> np.ndarray:
         """The tier of each trial, as a unicode array."""
+        if "tiers" not in self.trial_info:
+            raise RecordingError(
+                Problem(self.source.where("meta/trials/tiers.npy"), "file is missing")
+            )
         return self.trial_info["tiers"].astype(str)
 
     @property
@@ -185,8 +203,10 @@ class Recording:
                 return rel
         return None
 
-    def statistics(self, field: str, subset: str = "all") -> dict[str, np.ndarray]:
-        """Return the statistics of one field.
+    def statistics(
+        self, field: str, subset: str = "all", *, check: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Return the statistics of one field, checked before anything divides by them.
 
         Parameters
         ----------
@@ -194,11 +214,20 @@ class Recording:
             ``images``/``videos``, ``responses``, ``behavior`` or ``pupil_center``.
         subset
             ``"all"`` (what normalisation uses) or ``"stimulus_frame"`` (either spelling).
+        check
+            Refuse statistics that :meth:`statistics_problems` finds wrong (the default;
+            the cache, training, the scorer's truth and ``validate`` all rely on it).
 
         Returns
         -------
         dict
             ``mean``, ``std``, ``min``, ``max``, ``median`` (those present), as float64 arrays.
+
+        Raises
+        ------
+        RecordingError
+            When the statistics are missing, not numbers, or (with ``check``) of the wrong
+            shape, NaN or infinite, negative, or zero where they divide.
         """
         rel = self._stats_dir(field, subset)
         if rel is None:
@@ -211,17 +240,126 @@ class Recording:
         out = {}
         for stat in STATISTIC_NAMES:
             if self.source.is_file(f"{rel}/{stat}.npy"):
-                out[stat] = np.asarray(self.source.load(f"{rel}/{stat}.npy"), dtype=np.float64)
+                arr = self.source.load(f"{rel}/{stat}.npy")
+                try:
+                    out[stat] = np.asarray(arr, dtype=np.float64)
+                except (TypeError, ValueError) as exc:
+                    raise RecordingError(
+                        Problem(
+                            self.source.where(f"{rel}/{stat}.npy"),
+                            f"has dtype {arr.dtype}, expected numbers",
+                        )
+                    ) from exc
         if "mean" not in out or "std" not in out:
             raise RecordingError(
                 Problem(self.source.where(rel), "needs at least mean.npy and std.npy")
             )
+        if check:
+            errors = [p for p in self.statistics_problems(field, out, rel) if p.severity == "error"]
+            if errors:
+                raise RecordingError(errors)
         return out
+
+    def statistics_problems(
+        self, field: str, stats: Mapping[str, np.ndarray], rel: str | None = None
+    ) -> list[Problem]:
+        """Check one field's statistics: the one set of checks used wherever they are used.
+
+        The mean and std must have one row per feature (neurons, behaviour channels, the
+        two pupil coordinates; stimulus statistics may be scalar or carry pixel or frame
+        axes, responses and behaviour a trailing time axis), be finite once reduced to one
+        value per feature, hold no negative std, and be non-zero where they divide: the
+        stimulus std, and the mean response std (each neuron is divided by its std floored
+        at 1% of that mean, so single silent neurons are fine). A behaviour or pupil channel
+        whose std is zero is left unscaled (documented in ``docs/data.md``).
+
+        Parameters
+        ----------
+        field
+            The field the statistics belong to.
+        stats
+            Its statistics, as :meth:`statistics` reads them (``check=False``).
+        rel
+            Their folder, for messages (default ``meta/statistics/{field}/all``).
+
+        Returns
+        -------
+        list of Problem
+            Errors naming ``std.npy`` or ``mean.npy``; empty when the statistics are sound.
+        """
+        from neurotwin.data.normalize import collapse_statistics
+
+        rel = rel or f"meta/statistics/{field}/all"
+        layout = self.layout
+        widths = {"responses": self.n_neurons, "behavior": layout.behavior_channels}
+        width = widths.get(field, 2 if field == "pupil_center" else None)
+        expected = "a scalar" if width is None else f"({width},)"
+        problems = []
+        arrays = {name: np.asarray(stats[name], dtype=np.float64) for name in ("mean", "std")}
+        for name, arr in arrays.items():
+            if width is None:
+                ok = True  # stimulus statistics may be scalar or carry pixel/time axes
+            else:
+                ok = arr.ndim in (1, 2) and arr.shape[0] == width
+            if not ok:
+                problems.append(
+                    Problem(
+                        self.source.where(f"{rel}/{name}.npy"),
+                        f"has shape {arr.shape}, expected {expected} (a trailing time axis is "
+                        "accepted)",
+                    )
+                )
+        if problems:
+            return problems
+        mean, std = arrays["mean"], arrays["std"]
+        if width is not None and std.ndim == 1 and mean.shape != std.shape:
+            return [
+                Problem(
+                    self.source.where(f"{rel}/mean.npy"),
+                    f"has shape {mean.shape} but std.npy has {std.shape}",
+                )
+            ]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: caught below
+            reduced_mean, reduced_std = collapse_statistics(mean, std, width)
+        where_std = self.source.where(f"{rel}/std.npy")
+        if not np.isfinite(reduced_std).all() or (reduced_std < 0).any():
+            bad = int(np.sum(~np.isfinite(reduced_std) | (reduced_std < 0)))
+            problems.append(
+                Problem(where_std, f"holds negative, NaN or infinite values ({bad} of them)")
+            )
+        elif not np.isfinite(reduced_mean).all():
+            problems.append(
+                Problem(self.source.where(f"{rel}/mean.npy"), "holds NaN or infinite values")
+            )
+        elif field == layout.stimulus and not (reduced_std > 0).all():
+            problems.append(Problem(where_std, "is zero: the stimulus cannot be normalised by it"))
+        elif field == "responses" and not float(np.mean(reduced_std)) > 0:
+            problems.append(
+                Problem(
+                    where_std,
+                    "is zero for every neuron: responses cannot be scaled (a ground truth "
+                    "made from it would be NaN)",
+                )
+            )
+        return problems
 
     # ------------------------------------------------------------------ trials
     @cached_property
     def _first_stimulus(self) -> np.ndarray:
-        return self.source.load(f"data/{self.layout.stimulus}/0.npy", mmap=True)
+        rel = f"data/{self.layout.stimulus}/0.npy"
+        arr = self.source.load(rel, mmap=True)
+        want = (1, None, None) if self.kind == "static" else (None, None, None)
+        if arr.ndim != len(want) or any(
+            w is not None and d != w for d, w in zip(arr.shape, want, strict=True)
+        ):
+            shape = "(1, height, width)" if self.kind == "static" else "(height, width, frames)"
+            raise RecordingError(
+                Problem(self.source.where(rel), f"has shape {arr.shape}, expected {shape}")
+            )
+        if min(arr.shape) < 1:
+            raise RecordingError(Problem(self.source.where(rel), f"has shape {arr.shape}"))
+        return arr
 
     @property
     def stimulus_hw(self) -> tuple[int, int]:
@@ -236,7 +374,8 @@ class Recording:
 
     def trial_shape(self, field: str) -> tuple[int, ...]:
         """Return the shape every ``data/{field}/{i}.npy`` must have."""
-        return self.layout.trial_shape(field, self.n_neurons, self.stimulus_hw, self.n_frames)
+        n_neurons = self.n_neurons if field == "responses" else 0  # only responses need it
+        return self.layout.trial_shape(field, n_neurons, self.stimulus_hw, self.n_frames)
 
     def load(self, field: str, index: int, *, mmap: bool = False) -> np.ndarray:
         """Load one trial's array, checking its shape.
@@ -267,8 +406,9 @@ class Recording:
         if not 0 <= index < self.n_trials:
             raise IndexError(f"trial {index} out of range 0..{self.n_trials - 1}")
         rel = f"data/{field}/{index}.npy"
-        arr = self.source.load(rel, mmap=mmap)
         expected = self.trial_shape(field)
+        # float64 at most, plus the header: anything larger is refused before it is read
+        arr = self.source.load(rel, mmap=mmap, max_bytes=int(np.prod(expected)) * 8 + 65536)
         if arr.shape != expected:
             message = f"has shape {arr.shape}, expected {expected}"
             if field == "responses":
@@ -359,9 +499,9 @@ class Recording:
         try:
             neurons = self.neurons
             trial_info = self.trial_info
+            n_neurons = self.n_neurons
         except RecordingError as exc:
             return exc.problems
-        n_neurons = len(neurons["unit_ids"])
         for stem, arr in neurons.items():
             rel = f"meta/neurons/{stem}.npy"
             if arr.ndim == 0 or arr.shape[0] != n_neurons:
@@ -372,7 +512,7 @@ class Recording:
                         "meta/neurons/unit_ids.npy",
                     )
                 )
-        if len(np.unique(neurons["unit_ids"])) != n_neurons:
+        if not problems and len(np.unique(neurons["unit_ids"])) != n_neurons:
             problems.append(Problem(src.where("meta/neurons/unit_ids.npy"), "ids are not unique"))
         coords = neurons.get("cell_motor_coordinates")
         if coords is not None and (coords.ndim != 2 or coords.shape[1] != 3):
@@ -382,6 +522,7 @@ class Recording:
                     f"has shape {coords.shape}, expected ({n_neurons}, 3)",
                 )
             )
+        n_before = len(problems)
         for stem, arr in trial_info.items():
             rel = f"meta/trials/{stem}.npy"
             if n_trials is not None and (arr.ndim == 0 or arr.shape[0] != n_trials):
@@ -392,12 +533,15 @@ class Recording:
                         f"in data/{self.layout.stimulus}",
                     )
                 )
+        if len(problems) > n_before:  # shapes are wrong: the checks below would repeat that
+            return problems
         unknown = sorted(set(trial_info["tiers"].astype(str).tolist()) - set(self.layout.tiers))
         if unknown:
+            shown = ", ".join(quote_untrusted(t, 30) for t in unknown[:5])
             problems.append(
                 Problem(
                     src.where("meta/trials/tiers.npy"),
-                    f"unknown tier(s) {unknown}; a {self.kind} recording uses {self.layout.tiers}",
+                    f"unknown tier(s) {shown}; a {self.kind} recording uses {self.layout.tiers}",
                 )
             )
         if "trial_idx" not in trial_info:
@@ -475,13 +619,44 @@ def first_nan_frame(series: np.ndarray) -> int:
     return int(hits[0]) if hits.size else int(series.shape[-1])
 
 
-def open_recording(path: str | os.PathLike[str]) -> StaticRecording | VideoRecording:
+def recording_path(recording: Recording | str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """Return where a recording is: its path, whether given a path or an open recording.
+
+    Functions that take "a recording" (``fit``, ``evaluate``, ``make_submission``...) accept
+    either; they pass it through this first.
+
+    Parameters
+    ----------
+    recording
+        A recording folder or zip, or a :class:`Recording` opened from one.
+
+    Returns
+    -------
+    str or os.PathLike
+        The folder or zip.
+
+    Raises
+    ------
+    TypeError
+        For anything else (with what was given).
+    """
+    if isinstance(recording, Recording):
+        return recording.location
+    if isinstance(recording, str | os.PathLike):
+        return recording
+    raise TypeError(f"expected a recording path or a Recording, got {type(recording).__name__}")
+
+
+def open_recording(
+    path: str | os.PathLike[str] | Recording,
+) -> StaticRecording | VideoRecording:
     """Open a SENSORIUM recording, static or video, from its folder or zip.
 
     Parameters
     ----------
     path
-        The recording folder (holding ``data/`` and ``meta/``) or a zip of it.
+        The recording folder (holding ``data/`` and ``meta/``) or a zip of it; an open
+        recording is returned as it is.
 
     Returns
     -------
@@ -493,7 +668,9 @@ def open_recording(path: str | os.PathLike[str]) -> StaticRecording | VideoRecor
     RecordingError
         Listing every structural problem, each with the file it concerns.
     """
-    recording = recording_for(open_source(path))
+    if isinstance(path, StaticRecording | VideoRecording):
+        return path
+    recording = recording_for(open_source(recording_path(path)))
     errors = [p for p in recording.structure_problems() if p.severity == "error"]
     if errors:
         raise RecordingError(errors)

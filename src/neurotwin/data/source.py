@@ -7,8 +7,8 @@ competition shipped: paths are always relative to the recording's root folder
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import io
 import os
 import zipfile
 from abc import ABC, abstractmethod
@@ -17,7 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin.data.npy import Reader, read_npy
 from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.errors import quote_untrusted
+
+#: The most bytes a ``meta/`` file may hold (the largest release's are a few megabytes).
+MAX_META_BYTES = 256 * 1024**2
+#: The most bytes a data file may hold when the shape it must have is not known yet.
+MAX_FILE_BYTES = 256 * 1024**2
 
 #: Entries of a zip that are packaging debris, never part of a recording.
 _IGNORED_PARTS = ("__MACOSX",)
@@ -51,15 +58,15 @@ class Source(ABC):
         """Return whether ``rel`` is a file."""
 
     @abstractmethod
-    def _read_bytes(self, rel: str) -> bytes | str:
-        """Return the file's bytes, or a filesystem path that numpy can open itself."""
+    def _open(self, rel: str) -> tuple[Reader, int, str | None]:
+        """Open a file: its handle, its (declared) size, and its path when on disk."""
 
     @abstractmethod
     def fingerprint(self) -> str:
         """Return a digest that changes whenever any file of the recording changes."""
 
-    def load(self, rel: str, *, mmap: bool = False) -> np.ndarray:
-        """Load one ``.npy`` file.
+    def load(self, rel: str, *, mmap: bool = False, max_bytes: int | None = None) -> np.ndarray:
+        """Load one ``.npy`` file, checking its header and size before decoding it.
 
         Parameters
         ----------
@@ -67,56 +74,44 @@ class Source(ABC):
             Path relative to the recording root.
         mmap
             Memory-map the file instead of reading it (folders only; zips are read).
+        max_bytes
+            The most bytes the file can need (from the shape it must have); a larger file
+            is refused before it is read. Default: :data:`MAX_META_BYTES` for ``meta/``
+            files, :data:`MAX_FILE_BYTES` for others.
 
         Returns
         -------
         numpy.ndarray
             The array. String arrays saved as Python objects (seen in some ``meta/`` files)
-            come back as unicode arrays.
+            come back as unicode arrays; no other pickled object is ever loaded.
 
         Raises
         ------
         RecordingError
-            When the file is missing, truncated or not a ``.npy`` array.
+            When the file is missing, a link out of the recording, too large for its place,
+            truncated, corrupt, a pickle of anything but strings or numbers, or not a
+            ``.npy`` array.
         """
         if not self.is_file(rel):
             raise RecordingError(Problem(self.where(rel), "file is missing"))
-        content = self._read_bytes(rel)
-        try:
-            return _load_npy(content, mmap=mmap, allow_pickle=False)
-        except ValueError as exc:
-            if "allow_pickle" not in str(exc) or not rel.startswith("meta/"):
-                raise RecordingError(
-                    Problem(self.where(rel), f"cannot be read as a .npy array ({exc})")
-                ) from exc
-        except Exception as exc:
-            raise RecordingError(
-                Problem(self.where(rel), f"cannot be read as a .npy array ({exc})")
-            ) from exc
-        # Some releases saved string metadata as object arrays, which only pickle can read.
-        # We accept that for meta/ files of a recording the user chose to open, and convert.
-        try:
-            arr = _load_npy(content, mmap=False, allow_pickle=True)
-        except Exception as exc:
-            raise RecordingError(
-                Problem(self.where(rel), f"cannot be read as a .npy array ({exc})")
-            ) from exc
-        return np.asarray(arr.tolist()) if arr.dtype == object else arr
+        meta = rel.startswith("meta/")
+        if max_bytes is None:
+            max_bytes = MAX_META_BYTES if meta else MAX_FILE_BYTES
+        handle, size, path = self._open(rel)
+        with handle:
+            return read_npy(
+                handle,
+                size,
+                self.where(rel),
+                max_bytes=max_bytes,
+                allow_strings=meta,
+                path=path if mmap else None,
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_zip", None)  # open handles do not cross into worker processes
         return state
-
-
-def _load_npy(content: bytes | str, *, mmap: bool, allow_pickle: bool) -> np.ndarray:
-    if isinstance(content, str):
-        arr = np.load(content, mmap_mode="r" if mmap else None, allow_pickle=allow_pickle)
-    else:
-        arr = np.load(io.BytesIO(content), allow_pickle=allow_pickle)
-    if not isinstance(arr, np.ndarray):  # an .npz or a pickle
-        raise ValueError(f"expected a single .npy array, found {type(arr).__name__}")
-    return arr
 
 
 class FolderSource(Source):
@@ -136,9 +131,14 @@ class FolderSource(Source):
         self.path = Path(path).resolve()
         self.name = self.path.name
         self._tree: dict[str, dict[str, tuple[int, int] | None]] | None = None
+        self._bad: dict[str, str] = {}
 
     def _scan(self) -> dict[str, dict[str, tuple[int, int] | None]]:
-        """Map each folder (relative path) to its entries: (size, mtime), or None for folders."""
+        """Map each folder (relative path) to its entries: (size, mtime), or None for folders.
+
+        Links are followed only while they stay inside the recording; a link out of it, a
+        broken link or a link loop is listed as a file that :meth:`load` refuses.
+        """
         if self._tree is None:
             tree: dict[str, dict[str, tuple[int, int] | None]] = {"": {}}
             pending = [top for top in ("data", "meta") if (self.path / top).is_dir()]
@@ -151,15 +151,35 @@ class FolderSource(Source):
                     for entry in it:
                         if _ignored(entry.name):
                             continue
-                        if entry.is_dir():
+                        child = f"{rel}/{entry.name}"
+                        refused = self._refused_link(child) if entry.is_symlink() else None
+                        if refused is not None:
+                            self._bad[child] = refused
+                            entries[entry.name] = (0, 0)
+                        elif entry.is_dir():
                             entries[entry.name] = None
-                            pending.append(f"{rel}/{entry.name}")
+                            pending.append(child)
                         else:
                             st = entry.stat()
                             entries[entry.name] = (st.st_size, st.st_mtime_ns)
                 tree[rel] = entries
             self._tree = tree
         return self._tree
+
+    def _refused_link(self, rel: str) -> str | None:
+        """Why the link ``rel`` may not be followed, or None when it stays inside."""
+        link = self.path / rel
+        try:
+            target = link.resolve(strict=True)
+        except RuntimeError:  # Python < 3.13 reports a loop this way
+            return "is a symbolic link loop"
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return "is a symbolic link loop"
+            return "is a broken symbolic link"
+        if not target.is_relative_to(self.path):
+            return "is a symbolic link to outside the recording; refused"
+        return None
 
     def _entry(self, rel: str) -> tuple[bool, tuple[int, int] | None]:
         parent, _, name = rel.rstrip("/").rpartition("/")
@@ -182,8 +202,18 @@ class FolderSource(Source):
         found, stat = self._entry(rel)
         return found and stat is not None
 
-    def _read_bytes(self, rel: str) -> str:
-        return str(self.path / rel)
+    def _open(self, rel: str) -> tuple[Reader, int, str | None]:
+        self._scan()
+        if rel in self._bad:
+            raise RecordingError(Problem(self.where(rel), self._bad[rel]))
+        path = self.path / rel
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            raise RecordingError(
+                Problem(self.where(rel), f"cannot be opened ({exc.strerror or exc})")
+            ) from exc
+        return handle, os.fstat(handle.fileno()).st_size, str(path)  # type: ignore[return-value]
 
     def fingerprint(self) -> str:  # noqa: D102
         digest = hashlib.sha1()
@@ -246,10 +276,17 @@ class ZipSource(Source):
     def is_file(self, rel: str) -> bool:  # noqa: D102
         return rel in self._files
 
-    def _read_bytes(self, rel: str) -> bytes:
-        if self._zip is None:
-            self._zip = zipfile.ZipFile(self.path)
-        return self._zip.read(self._files[rel])
+    def _open(self, rel: str) -> tuple[Reader, int, str | None]:
+        info = self._files[rel]
+        try:
+            if self._zip is None:
+                self._zip = zipfile.ZipFile(self.path)
+            handle = self._zip.open(info)
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+            raise RecordingError(
+                Problem(self.where(rel), f"cannot be read from the zip ({_first_line(exc)})")
+            ) from exc
+        return _ZipMember(handle, self.where(rel)), info.file_size, None
 
     def fingerprint(self) -> str:  # noqa: D102
         st = os.stat(self.path)
@@ -258,6 +295,48 @@ class ZipSource(Source):
             info = self._files[rel]
             digest.update(f"{rel}\0{info.file_size}\0{info.CRC}\n".encode())
         return digest.hexdigest()
+
+
+class _ZipMember:
+    """A zip member's reader whose corruption errors become one-line RecordingErrors."""
+
+    def __init__(self, handle: Any, where: str) -> None:
+        self._handle = handle
+        self._where = where
+
+    def _guard(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except Exception as exc:  # BadZipFile (CRC), zlib.error, EOFError, lzma/bz2 errors
+            raise RecordingError(
+                Problem(self._where, f"is corrupt in the zip ({_first_line(exc)})")
+            ) from exc
+
+    def read(self, n: int = -1) -> bytes:
+        return bytes(self._guard(self._handle.read, n))
+
+    def readinto(self, buffer: Any) -> int:
+        return int(self._guard(self._handle.readinto, buffer))
+
+    def readline(self, limit: int = -1) -> bytes:
+        return bytes(self._guard(self._handle.readline, limit))
+
+    def tell(self) -> int:
+        return int(self._handle.tell())
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> _ZipMember:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return quote_untrusted(text, 120)[1:-1]
 
 
 def _find_root(path: Path, names: list[str]) -> tuple[str, str]:

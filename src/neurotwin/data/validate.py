@@ -10,9 +10,12 @@ import numpy as np
 from neurotwin.data.problems import Problem, RecordingError
 from neurotwin.data.recording import Recording, first_nan_frame, recording_for
 from neurotwin.data.source import open_source
+from neurotwin.progress import progress_bar
 
 
-def check_trial(recording: Recording, index: int) -> tuple[dict[str, np.ndarray], list[Problem]]:
+def check_trial(
+    recording: Recording, index: int, fields: tuple[str, ...] | None = None
+) -> tuple[dict[str, np.ndarray], list[Problem]]:
     """Load every field of one trial and check its shape and values.
 
     Static trials must be finite; video trials may end in NaN frames (padding) but hold no
@@ -25,6 +28,8 @@ def check_trial(recording: Recording, index: int) -> tuple[dict[str, np.ndarray]
         An open recording.
     index
         The file index of the trial.
+    fields
+        The fields to check (default: every field of the recording).
 
     Returns
     -------
@@ -36,7 +41,7 @@ def check_trial(recording: Recording, index: int) -> tuple[dict[str, np.ndarray]
     arrays: dict[str, np.ndarray] = {}
     problems: list[Problem] = []
     lengths: dict[str, int] = {}
-    for field in recording.fields:
+    for field in recording.fields if fields is None else fields:
         rel = f"data/{field}/{index}.npy"
         where = recording.source.where(rel)
         try:
@@ -89,13 +94,6 @@ def check_trial(recording: Recording, index: int) -> tuple[dict[str, np.ndarray]
 
 
 def _statistics_problems(recording: Recording) -> Iterator[Problem]:
-    n = recording.n_neurons
-    expected = {
-        recording.layout.stimulus: "a scalar",
-        "responses": f"({n},)",
-        "behavior": f"({recording.layout.behavior_channels},)",
-        "pupil_center": "(2,)",
-    }
     for field in recording.fields:
         if field not in recording.statistics_fields:
             yield Problem(
@@ -105,42 +103,37 @@ def _statistics_problems(recording: Recording) -> Iterator[Problem]:
             )
             continue
         try:
-            stats = recording.statistics(field)
+            stats = recording.statistics(field, check=False)
         except RecordingError as exc:
             yield from exc.problems
             continue
-        std = stats["std"]
-        lead = n if field == "responses" else (None if field == recording.layout.stimulus else 0)
-        if lead is None:
-            ok = True  # stimulus statistics may be scalar or carry pixel/time axes
-        elif field == "responses":
-            ok = std.ndim in (1, 2) and std.shape[0] == n
-        else:
-            width = recording.layout.behavior_channels if field == "behavior" else 2
-            ok = std.ndim in (1, 2) and std.shape[0] == width
-        if not ok:
-            yield Problem(
-                recording.source.where(f"meta/statistics/{field}/all/std.npy"),
-                f"has shape {std.shape}, expected {expected[field]} (a trailing time axis is "
-                "accepted)",
-            )
-        if not np.isfinite(std).all() or (std < 0).any():
-            yield Problem(
-                recording.source.where(f"meta/statistics/{field}/all/std.npy"),
-                "holds negative, NaN or infinite values",
-            )
+        yield from recording.statistics_problems(field, stats)
 
 
-def validate_recording(path: str | os.PathLike[str]) -> list[Problem]:
+#: ``validate`` stops reading trials once this many problems are found.
+MAX_PROBLEMS = 1000
+
+
+def validate_recording(
+    path: str | os.PathLike[str],
+    *,
+    max_problems: int = MAX_PROBLEMS,
+    progress: bool = False,
+) -> list[Problem]:
     """Check a recording and return every problem found.
 
-    Structure first (folders, file numbering, metadata lengths); when that is sound, every
-    trial file is read and checked, and the statistics are checked against the neurons.
+    Every stage runs, whatever the earlier ones found: structure (folders, file
+    numbering, metadata lengths), statistics, and every trial file that exists (read and
+    checked for shape, dtype and values); problems found twice are listed once.
 
     Parameters
     ----------
     path
         A recording folder or zip.
+    max_problems
+        Stop reading trials once this many problems are found (a note says so).
+    progress
+        Show a progress bar over the trials.
 
     Returns
     -------
@@ -152,21 +145,50 @@ def validate_recording(path: str | os.PathLike[str]) -> list[Problem]:
     except RecordingError as exc:
         return exc.problems
     problems = recording.structure_problems()
-    if any(p.severity == "error" for p in problems):
+    if not recording.source.is_dir("data"):
         return problems
     try:
         recording.trial_shape(recording.layout.stimulus)
     except RecordingError as exc:
-        return problems + exc.problems
-    problems.extend(_statistics_problems(recording))
+        return _unique(problems + exc.problems)
+    fields = recording.fields
+    try:
+        _ = recording.n_neurons
+    except RecordingError:  # reported above; trials whose shape needs it cannot be checked
+        fields = tuple(f for f in fields if f != "responses")
+    else:
+        problems.extend(_statistics_problems(recording))
     nonzero = np.zeros(recording.n_trials, dtype=bool)
-    for index in range(recording.n_trials):
-        arrays, trial_problems = check_trial(recording, index)
-        problems.extend(trial_problems)
-        if "responses" in arrays:
-            nonzero[index] = bool(np.nan_to_num(arrays["responses"]).any())
-    problems.extend(withheld_notes(recording, nonzero))
-    return problems
+    bar = progress_bar(
+        progress, total=recording.n_trials, desc=f"validating {recording.key}", unit="trial"
+    )
+    with bar:
+        for index in range(recording.n_trials):
+            if len(problems) >= max_problems:
+                problems.append(
+                    Problem(
+                        recording.source.where("data"),
+                        f"stopped after {len(problems)} problems, at trial {index} of "
+                        f"{recording.n_trials}",
+                        "note",
+                    )
+                )
+                break
+            arrays, trial_problems = check_trial(recording, index, fields)
+            problems.extend(trial_problems)
+            if "responses" in arrays:
+                nonzero[index] = bool(np.nan_to_num(arrays["responses"]).any())
+            bar.update()
+    try:
+        problems.extend(withheld_notes(recording, nonzero))
+    except RecordingError:
+        pass  # the tiers file is unusable: already reported by the structure checks
+    return _unique(problems)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """Drop repeated problems (a missing file found by two stages), keeping the order."""
+    return list(dict.fromkeys(problems))
 
 
 def withheld_notes(recording: Recording, nonzero: np.ndarray) -> list[Problem]:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
+import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -217,11 +219,22 @@ def write_submission(
             ProblemList.single(str(dest), f"predictions for phase(s) {missing} are missing")
         )
     if track.kind == "static":
-        for phase in PHASES:
-            pred = predictions[phase]
-            if not isinstance(pred, StaticPredictions):
-                raise TypeError(f"track {track.identifier} needs StaticPredictions")
-            write_static_csv(dest / track.submission_files[phase], pred)
+        if not all(isinstance(predictions[p], StaticPredictions) for p in PHASES):
+            raise TypeError(f"track {track.identifier} needs StaticPredictions")
+        # both files are written into a temporary folder first and moved together, so a
+        # full disk leaves the previous submission (or nothing), never one file of two
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".submission-", dir=dest))
+        try:
+            for phase in PHASES:
+                pred = predictions[phase]
+                assert isinstance(pred, StaticPredictions)
+                write_static_csv(tmp / track.submission_files[phase], pred)
+            for phase in PHASES:
+                name = track.submission_files[phase]
+                os.replace(tmp / name, dest / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         return dest
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:

@@ -15,6 +15,8 @@ from neurotwin.errors import NeurotwinError
 
 #: Names accepted by ``preset``.
 PRESETS = ("tiny", "demo", "benchmark")
+#: Competition tracks a simulated release can be cut for (behaviour given or withheld).
+TRACKS = ("behavior", "stimulus_only")
 
 
 @dataclass(frozen=True)

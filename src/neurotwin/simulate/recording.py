@@ -24,6 +24,7 @@ from neurotwin.data import RecordingWriter
 from neurotwin.errors import NeurotwinError
 from neurotwin.simulate.ceiling import ceiling_from_arrays
 from neurotwin.simulate.config import (
+    TRACKS,
     StaticConfig,
     VideoConfig,
     config_to_dict,
@@ -38,7 +39,6 @@ HELD_OUT = {
     "static": ("test", "final_test"),
     "video": ("live_test_main", "live_test_bonus", "final_test_main", "final_test_bonus"),
 }
-TRACKS = ("behavior", "stimulus_only")
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,24 @@ CHECKPOINT_FORMAT = "neurotwin-train-checkpoint"
 CHECKPOINT_VERSION = 1
 
 
+def current_umask() -> int:
+    """Return the process's umask (the permission bits new files do not get).
+
+    Returns
+    -------
+    int
+        E.g. ``0o022``.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Any) -> None:
     """Write a file through a temporary file in the same folder and :func:`os.replace`.
+
+    The file gets the permissions of any new file (``0o666`` less the umask), not the
+    owner-only ``0o600`` of the temporary file.
 
     Parameters
     ----------
@@ -40,6 +56,7 @@ def atomic_write(path: Path, write: Any) -> None:
         write(Path(tmp))
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; follow the umask
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,29 +13,32 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from neurotwin.data.loaders import scaled_hw, static_loaders
-from neurotwin.data.recording import open_recording
+from neurotwin.data.recording import Recording, open_recording, recording_path
 from neurotwin.errors import NeurotwinError
 from neurotwin.train.config import TrainConfig, resolve_device
 from neurotwin.train.distributed import DistEnv, barrier, start, stop
 from neurotwin.train.ensemble import EnsembleResult, train_ensemble
+from neurotwin.train.lock import check_run_folder
 from neurotwin.train.trainer import Log, TrainResult
 from neurotwin.train.trainer import train as run_training
 
 PathLike = str | os.PathLike[str]
+#: A recording given by its folder or zip, or already open.
+RecordingLike = PathLike | Recording
 #: Resize factor of the images when no size is given (144 x 256 -> 36 x 64, as the kit).
 DEFAULT_SCALE = 0.25
 
 
-def _paths(paths: PathLike | Sequence[PathLike]) -> list[PathLike]:
-    if isinstance(paths, str | os.PathLike):
-        return [paths]
+def _paths(paths: RecordingLike | Sequence[RecordingLike]) -> list[PathLike]:
+    if isinstance(paths, str | os.PathLike | Recording):
+        return [recording_path(paths)]
     if not paths:
         raise NeurotwinError("no recording paths given")
-    return list(paths)
+    return [recording_path(p) for p in paths]
 
 
 def model_image_size(
-    paths: PathLike | Sequence[PathLike], size: tuple[int, int] | None = None
+    paths: RecordingLike | Sequence[RecordingLike], size: tuple[int, int] | None = None
 ) -> tuple[int, int]:
     """Return the image size the models see: ``size``, or the first recording's x 0.25.
 
@@ -57,7 +60,7 @@ def model_image_size(
 
 
 def _prepare(
-    paths: PathLike | Sequence[PathLike],
+    paths: RecordingLike | Sequence[RecordingLike],
     model: str,
     config: TrainConfig,
     cache_dir: PathLike | None,
@@ -108,7 +111,7 @@ def _process_group(config: TrainConfig) -> Iterator[None]:
 
 
 def fit(
-    paths: PathLike | Sequence[PathLike],
+    paths: RecordingLike | Sequence[RecordingLike],
     model: str = "sensorium+",
     out: PathLike | None = None,
     train: TrainConfig | None = None,
@@ -124,7 +127,7 @@ def fit(
     Parameters
     ----------
     paths
-        Static recording folders or zips (one readout per recording).
+        Static recording folders or zips, or open recordings (one readout per recording).
     model
         Registry name (:func:`neurotwin.models.list_models`).
     out
@@ -149,13 +152,15 @@ def fit(
         The trained model (best weights) and its history.
     """
     config = train or TrainConfig()
+    if out is not None:
+        check_run_folder(out)
     with _process_group(config):
         _, net, loaders = _prepare(paths, model, config, cache_dir, image_size, model_config)
         return run_training(net, loaders, config, out, resume, log)
 
 
 def fit_ensemble(
-    paths: PathLike | Sequence[PathLike],
+    paths: RecordingLike | Sequence[RecordingLike],
     model: str = "sensorium+",
     out: PathLike = "ensemble",
     n_members: int = 5,

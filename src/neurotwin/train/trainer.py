@@ -43,6 +43,7 @@ from neurotwin.train import checkpoint as files
 from neurotwin.train.config import TRAJECTORY_FIELDS, TrainConfig, resolve_device
 from neurotwin.train.distributed import DistEnv, all_reduce_sum, barrier, start, stop
 from neurotwin.train.evaluate import batch_loader, validation_correlation
+from neurotwin.train.lock import RunLock
 from neurotwin.train.losses import loss_scale, poisson_loss
 from neurotwin.train.predict import to_device
 from neurotwin.train.sampling import epoch_batches, epoch_seed, shard
@@ -151,11 +152,15 @@ def train(
         torch.set_num_threads(config.num_threads)
     say: Log = log if log is not None and env.is_main else _silent  # rank 0 speaks
     run = _Run(model, train_sets, val_sets, workers, config, out, env, device, say)
-    started = start(env, device)
-    try:
-        return run.run(resume)
-    finally:
-        stop(started)
+    lock: contextlib.AbstractContextManager[Any] = (
+        RunLock(out) if out is not None and env.is_main else contextlib.nullcontext()
+    )
+    with lock:
+        started = start(env, device)
+        try:
+            return run.run(resume)
+        finally:
+            stop(started)
 
 
 def _silent(message: str) -> None:
@@ -279,9 +284,25 @@ class _Run:
         self._wrap()
         if not resumed:
             self._start()
-        while self.stopping.stop_reason is None:
-            self._epoch()
+        try:
+            while self.stopping.stop_reason is None:
+                self._epoch()
+        except KeyboardInterrupt:
+            self._save_interrupted()
+            raise
         return self._finish()
+
+    def _save_interrupted(self) -> None:
+        """After Ctrl-C: write the best weights so far to ``model.pt``, then stop."""
+        if self.out is None or not self.env.is_main or not self.best_state:
+            return
+        self.model.load_state_dict(self.best_state)
+        files.save_best(self.model, self.out / files.MODEL)
+        self.log(
+            f"interrupted: the best weights so far (epoch {self.stopping.best_epoch}, validation "
+            f"correlation {self.stopping.best_correlation:.4f}) are in {self.out / files.MODEL}; "
+            "run the same command again to resume from the checkpoint"
+        )
 
     def _start(self) -> None:
         """Score the untrained model (epoch 0): the first best, as in the kit."""
