@@ -54,6 +54,7 @@ def register(subparsers: Any) -> None:
         help="resize factor of the stimulus, in (0, 1] (static default: 0.25)",
     )
     p.add_argument("--cache-dir", default=None, help="cache folder (default: user cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cache)
 
 
@@ -127,7 +128,7 @@ def _cache(args: argparse.Namespace) -> int:
                 f"but {root} has {free / 1e9:.2f} GB free; use a smaller --scale or another "
                 "--cache-dir"
             )
-        cache = cache_for(recording, hw, args.cache_dir)
+        cache = cache_for(recording, hw, args.cache_dir, progress=not args.no_progress)
         print(f"{recording.key}: {cache.path} ({needed / 1e6:.1f} MB)")
     return 0
 

@@ -241,15 +241,14 @@ class Recording:
         for stat in STATISTIC_NAMES:
             if self.source.is_file(f"{rel}/{stat}.npy"):
                 arr = self.source.load(f"{rel}/{stat}.npy")
-                try:
-                    out[stat] = np.asarray(arr, dtype=np.float64)
-                except (TypeError, ValueError) as exc:
+                if arr.dtype.kind not in "iuf":  # strings, booleans, complex, dates...
                     raise RecordingError(
                         Problem(
                             self.source.where(f"{rel}/{stat}.npy"),
-                            f"has dtype {arr.dtype}, expected numbers",
+                            f"has dtype {arr.dtype}, expected real numbers",
                         )
-                    ) from exc
+                    )
+                out[stat] = np.asarray(arr, dtype=np.float64)
         if "mean" not in out or "std" not in out:
             raise RecordingError(
                 Problem(self.source.where(rel), "needs at least mean.npy and std.npy")

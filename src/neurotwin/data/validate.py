@@ -183,7 +183,8 @@ def validate_recording(
             bar.update()
     checked = done == recording.n_trials and "responses" in fields
     try:
-        if checked:  # a partial scan would call unread tiers withheld
+        # a partial scan, or tiers that do not fit the trials, would name the wrong tiers
+        if checked and recording.tiers.shape == (recording.n_trials,):
             problems.extend(withheld_notes(recording, nonzero))
     except RecordingError:
         pass  # the tiers file is unusable: already reported by the structure checks
