@@ -171,3 +171,17 @@ def test_max_epochs_flag_and_its_epochs_alias():
     for flag in ("--max-epochs", "--epochs"):
         args = parser.parse_args(["train", "rec", "--out", "run", flag, "7"])
         assert args.max_epochs == 7
+
+
+@pytest.mark.parametrize("package", ["neurotwin.data", "neurotwin.scoring", "neurotwin.simulate"])
+def test_lazy_exports_stay_the_objects_once_every_submodule_is_imported(package):
+    import importlib
+    import pkgutil
+    import types
+
+    pkg = importlib.import_module(package)
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"{package}.{info.name}")
+    for name in pkg.__all__:
+        value = getattr(pkg, name)
+        assert not isinstance(value, types.ModuleType), name  # a submodule shadowing a name

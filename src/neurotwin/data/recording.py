@@ -311,6 +311,11 @@ class Recording:
         if problems:
             return problems
         mean, std = arrays["mean"], arrays["std"]
+        for name, arr in arrays.items():
+            if arr.size == 0:
+                problems.append(Problem(self.source.where(f"{rel}/{name}.npy"), "is empty"))
+        if problems:
+            return problems
         if width is not None and std.ndim == 1 and mean.shape != std.shape:
             return [
                 Problem(

@@ -243,9 +243,9 @@ class ZipSource(Source):
         try:
             with zipfile.ZipFile(self.path) as zf:
                 infos = [i for i in zf.infolist() if not _ignored(i.filename)]
-        except (zipfile.BadZipFile, OSError) as exc:
+        except Exception as exc:  # BadZipFile, OSError, NotImplementedError (version), ...
             raise RecordingError(
-                Problem(str(self.path), f"cannot be opened as a zip ({exc})")
+                Problem(str(self.path), f"cannot be opened as a zip ({_first_line(exc)})")
             ) from exc
         self._prefix, self.name = _find_root(self.path, [i.filename for i in infos])
         self._files: dict[str, zipfile.ZipInfo] = {}

@@ -8,36 +8,12 @@
 - :func:`fit`: recordings + model name -> trained model.
 """
 
-from typing import TYPE_CHECKING
-
-from neurotwin._lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from neurotwin.train.config import TrainConfig, resolve_device
-    from neurotwin.train.ensemble import EnsembleResult, resplit_loaders, train_ensemble
-    from neurotwin.train.fit import fit, fit_ensemble
-    from neurotwin.train.losses import loss_scale, poisson_loss
-    from neurotwin.train.predict import predict
-    from neurotwin.train.trainer import TrainingDiverged, TrainResult, train
-
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "TrainConfig": "neurotwin.train.config",
-        "resolve_device": "neurotwin.train.config",
-        "EnsembleResult": "neurotwin.train.ensemble",
-        "resplit_loaders": "neurotwin.train.ensemble",
-        "train_ensemble": "neurotwin.train.ensemble",
-        "fit": "neurotwin.train.fit",
-        "fit_ensemble": "neurotwin.train.fit",
-        "loss_scale": "neurotwin.train.losses",
-        "poisson_loss": "neurotwin.train.losses",
-        "predict": "neurotwin.train.predict",
-        "TrainingDiverged": "neurotwin.train.trainer",
-        "TrainResult": "neurotwin.train.trainer",
-        "train": "neurotwin.train.trainer",
-    },
-)
+from neurotwin.train.config import TrainConfig, resolve_device
+from neurotwin.train.ensemble import EnsembleResult, resplit_loaders, train_ensemble
+from neurotwin.train.fit import fit, fit_ensemble
+from neurotwin.train.losses import loss_scale, poisson_loss
+from neurotwin.train.predict import predict
+from neurotwin.train.trainer import TrainingDiverged, TrainResult, train
 
 __all__ = [
     "EnsembleResult",
