@@ -7,8 +7,6 @@ import json
 from dataclasses import fields
 from typing import Any
 
-import numpy as np
-
 from neurotwin.simulate.config import PRESETS, TRACKS, NeuronConfig, StaticConfig, VideoConfig
 
 
@@ -124,6 +122,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _ceiling(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from neurotwin.simulate import exact_ceiling
 
     per_neuron, mean = exact_ceiling(args.truth, args.tier)

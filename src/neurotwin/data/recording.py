@@ -316,7 +316,9 @@ class Recording:
                 problems.append(Problem(self.source.where(f"{rel}/{name}.npy"), "is empty"))
         if problems:
             return problems
-        if width is not None and std.ndim == 1 and mean.shape != std.shape:
+        if (width is None and mean.size not in (1, std.size)) or (
+            width is not None and std.ndim == 1 and mean.shape != std.shape
+        ):
             return [
                 Problem(
                     self.source.where(f"{rel}/mean.npy"),
