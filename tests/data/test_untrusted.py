@@ -14,7 +14,6 @@ import pytest
 
 from neurotwin.data import RecordingError, cache_for, open_recording, validate_recording
 from neurotwin.data.normalize import Normalizer
-from neurotwin.errors import quote_untrusted
 from tiny import write_static
 
 
@@ -310,6 +309,8 @@ def test_interrupted_cache_builds_are_cleaned_up(tmp_path):
 
 # ---------------------------------------------------------------------- quoting
 def test_untrusted_text_is_quoted_safely_and_briefly():
+    from neurotwin.errors import quote_untrusted
+
     assert quote_untrusted("\x1b[31mred\x1b[0m") == "'\\x1b[31mred\\x1b[0m'"
     assert quote_untrusted("a\u202eb") == "'a\\u202eb'"
     assert quote_untrusted("x" * 500, 10) == "'" + "x" * 10 + "...'"
@@ -324,3 +325,16 @@ def test_an_unknown_tier_with_escape_codes_is_quoted(tmp_path):
     np.save(path / "meta/trials/tiers.npy", tiers)
     (problem,) = _errors(path)
     assert "\x1b" not in problem.message and "\\x1b" in problem.message
+
+
+def test_garbled_unicode_in_a_meta_file_is_one_clear_problem(tmp_path):
+    path = write_static(tmp_path / "rec")
+    tiers = open_recording(path).tiers
+    raw = bytearray(tiers.tobytes())
+    raw[0:4] = (0x110000).to_bytes(4, "little")  # beyond the last code point
+    buffer = io.BytesIO()
+    header = {"descr": tiers.dtype.str, "fortran_order": False, "shape": tiers.shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    (path / "meta/trials/tiers.npy").write_bytes(buffer.getvalue() + bytes(raw))
+    (problem,) = _errors(path)
+    assert problem.where.endswith("tiers.npy") and "not valid unicode" in problem.message

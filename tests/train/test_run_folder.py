@@ -17,10 +17,12 @@ from neurotwin.data import open_recording
 from neurotwin.errors import NeurotwinError
 from neurotwin.train import TrainConfig, train
 from neurotwin.train import checkpoint as files
-from neurotwin.train.lock import LOCK, RunFolderBusy, RunLock
 from train.standin import make_standin
 
 FAST = TrainConfig(device="cpu", progress=False, batch_size=4, seed=1, max_epochs=2)
+
+
+LOCK = ".lock"
 
 
 def _lock_of(out, pid):
@@ -32,6 +34,8 @@ def _lock_of(out, pid):
 def test_a_second_run_on_a_locked_folder_is_refused_naming_the_holder(tiny_loaders, tmp_path):
     out = tmp_path / "run"
     _lock_of(out, os.getpid())  # a live process holds it
+    from neurotwin.train.lock import RunFolderBusy
+
     with pytest.raises(RunFolderBusy, match=rf"pid {os.getpid()} on host .*2026-11-29T10:00"):
         train(make_standin(tiny_loaders), tiny_loaders, FAST, out, log=None)
     assert not (out / files.METRICS).exists()
@@ -49,6 +53,8 @@ def test_a_stale_lock_is_taken_over_and_released(tiny_loaders, tmp_path):
 
 
 def test_the_lock_is_exclusive_within_one_process(tmp_path):
+    from neurotwin.train.lock import RunFolderBusy, RunLock
+
     with RunLock(tmp_path / "run"), pytest.raises(RunFolderBusy):
         RunLock(tmp_path / "run").__enter__()
     with RunLock(tmp_path / "run"):  # released on exit

@@ -136,16 +136,22 @@ def read_npy(
         )
     try:
         if path is not None:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        data = bytearray(payload)
-        got = handle.readinto(data)
-        if got != payload:
-            raise ValueError(f"read {got:,} of {payload:,} bytes")
-        return np.frombuffer(data, dtype=dtype, count=count).reshape(
-            shape, order="F" if fortran else "C"
-        )
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        else:
+            data = bytearray(payload)
+            got = handle.readinto(data)
+            if got != payload:
+                raise ValueError(f"read {got:,} of {payload:,} bytes")
+            arr = np.frombuffer(data, dtype=dtype, count=count).reshape(
+                shape, order="F" if fortran else "C"
+            )
     except Exception as exc:
         raise _refuse(where, f"cannot be read ({_short(exc)})") from exc
+    if dtype.kind == "U" and arr.size and dtype.itemsize:
+        codes = np.ravel(arr, order="K").view(np.dtype("u4").newbyteorder(dtype.byteorder))
+        if int(codes.max()) > 0x10FFFF:
+            raise _refuse(where, "holds text that is not valid unicode (garbled?)")
+    return arr
 
 
 def _read_object_array(handle: Reader, where: str) -> np.ndarray:
