@@ -338,3 +338,13 @@ def test_garbled_unicode_in_a_meta_file_is_one_clear_problem(tmp_path):
     (path / "meta/trials/tiers.npy").write_bytes(buffer.getvalue() + bytes(raw))
     (problem,) = _errors(path)
     assert problem.where.endswith("tiers.npy") and "not valid unicode" in problem.message
+
+
+def test_a_top_level_folder_linked_out_of_the_recording_is_refused(tmp_path):
+    path = write_static(tmp_path / "rec")
+    shutil.move(path / "meta", tmp_path / "meta-elsewhere")
+    (path / "meta").symlink_to(tmp_path / "meta-elsewhere", target_is_directory=True)
+    errors = _errors(path)
+    assert [p.message for p in errors if p.where.endswith("meta")] == [
+        "is a symbolic link to outside the recording; refused"
+    ]

@@ -462,9 +462,12 @@ class Recording:
             Errors (the recording cannot be used) and warnings, each naming its file.
         """
         src = self.source
-        problems: list[Problem] = []
+        refused = src.refused_links()
+        problems: list[Problem] = [
+            Problem(src.where(rel), why) for rel, why in refused.items() if "/" not in rel
+        ]
         for top in ("data", "meta"):
-            if not src.is_dir(top):
+            if not src.is_dir(top) and top not in refused:
                 problems.append(Problem(src.where(top), "folder is missing"))
         if problems:
             return problems

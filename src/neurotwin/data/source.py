@@ -65,6 +65,16 @@ class Source(ABC):
     def fingerprint(self) -> str:
         """Return a digest that changes whenever any file of the recording changes."""
 
+    def refused_links(self) -> dict[str, str]:
+        """Return the links that are not followed (out of the recording, broken, loops).
+
+        Returns
+        -------
+        dict
+            Why each one is refused, by path relative to the recording root.
+        """
+        return {}
+
     def load(self, rel: str, *, mmap: bool = False, max_bytes: int | None = None) -> np.ndarray:
         """Load one ``.npy`` file, checking its header and size before decoding it.
 
@@ -141,9 +151,14 @@ class FolderSource(Source):
         """
         if self._tree is None:
             tree: dict[str, dict[str, tuple[int, int] | None]] = {"": {}}
-            pending = [top for top in ("data", "meta") if (self.path / top).is_dir()]
-            for top in pending:
-                tree[""][top] = None
+            pending = []
+            for top in ("data", "meta"):
+                refused = self._refused_link(top) if (self.path / top).is_symlink() else None
+                if refused is not None:
+                    self._bad[top] = refused
+                elif (self.path / top).is_dir():
+                    pending.append(top)
+                    tree[""][top] = None
             while pending:
                 rel = pending.pop()
                 entries: dict[str, tuple[int, int] | None] = {}
@@ -201,6 +216,10 @@ class FolderSource(Source):
     def is_file(self, rel: str) -> bool:  # noqa: D102
         found, stat = self._entry(rel)
         return found and stat is not None
+
+    def refused_links(self) -> dict[str, str]:  # noqa: D102
+        self._scan()
+        return dict(self._bad)
 
     def _open(self, rel: str) -> tuple[Reader, int, str | None]:
         self._scan()
