@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from neurotwin.cli import main
-from neurotwin.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_PROBLEMS
 from tiny import write_static
 
 
@@ -58,15 +57,15 @@ def test_a_closed_pipe_in_a_real_process_prints_no_traceback(static_path):
 def test_exit_codes_tell_problems_bad_input_and_bugs_apart(tmp_path, monkeypatch, capsys):
     path = write_static(tmp_path / "rec")
     np.save(path / "data/responses/3.npy", np.ones(2, dtype=np.float32))
-    assert main(["validate", str(path)]) == EXIT_PROBLEMS == 1
-    assert main(["info", str(tmp_path / "missing")]) == EXIT_BAD_INPUT == 2
+    assert main(["validate", str(path)]) == 1
+    assert main(["info", str(tmp_path / "missing")]) == 2
     import neurotwin.data.summary
 
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(neurotwin.data.summary, "summarize", bug)
-    assert main(["info", str(write_static(tmp_path / "ok"))]) == EXIT_INTERNAL == 3
+    assert main(["info", str(write_static(tmp_path / "ok"))]) == 3
     assert "internal error" in capsys.readouterr().err
 
 
