@@ -19,6 +19,34 @@ class NeurotwinError(Exception):
     """
 
 
+def printable(text: str) -> str:
+    r"""Escape every character of ``text`` that could act on a terminal, keeping the rest.
+
+    Parameters
+    ----------
+    text
+        A message or a path that may hold names taken from an untrusted file or folder.
+
+    Returns
+    -------
+    str
+        The text with control characters, bidirectional overrides and unpaired surrogates
+        shown as Python escapes (``\x1b``), on one line.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
 def quote_untrusted(text: object, limit: int = 60) -> str:
     r"""Quote text from an untrusted file (a name, a value) for a message, safely and briefly.
 

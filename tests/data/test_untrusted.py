@@ -348,3 +348,13 @@ def test_a_top_level_folder_linked_out_of_the_recording_is_refused(tmp_path):
     assert [p.message for p in errors if p.where.endswith("meta")] == [
         "is a symbolic link to outside the recording; refused"
     ]
+
+
+def test_file_names_with_escape_codes_are_printed_escaped(tmp_path, capsys):
+    from neurotwin.cli import main
+
+    path = write_static(tmp_path / "rec")
+    (path / "data/images/\x1b[2J\x1b]0;title\x07.npy").write_bytes(b"x")
+    assert main(["validate", "--no-progress", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "unexpected file" in out and "\x1b" not in out and "\\x1b[2J" in out

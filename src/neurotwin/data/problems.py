@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from neurotwin.errors import NeurotwinError
+from neurotwin.errors import NeurotwinError, printable
 
 Severity = Literal["error", "warning", "note"]
 
@@ -31,7 +31,8 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        # names come from the recording's folder or zip: no escape code reaches a terminal
+        return printable(f"{self.where}: {self.message}")
 
 
 class ProblemsError(NeurotwinError, ValueError):
