@@ -358,3 +358,13 @@ def test_file_names_with_escape_codes_are_printed_escaped(tmp_path, capsys):
     assert main(["validate", "--no-progress", str(path)]) == 0
     out = capsys.readouterr().out
     assert "unexpected file" in out and "\x1b" not in out and "\\x1b[2J" in out
+
+
+def test_a_zip_member_present_twice_is_refused(tmp_path):
+    path = write_static(tmp_path / "rec")
+    archive = _zip_with(path, tmp_path / "twice.zip", {})
+    with zipfile.ZipFile(archive, "a") as zf, pytest.warns(UserWarning, match="Duplicate"):
+        zf.writestr(f"{path.name}/data/responses/4.npy", b"second copy")
+    errors = _errors(archive)
+    assert [p.message for p in errors] == ["appears twice in the zip; refused"]
+    assert errors[0].where.endswith("data/responses/4.npy")

@@ -462,7 +462,7 @@ class Recording:
             Errors (the recording cannot be used) and warnings, each naming its file.
         """
         src = self.source
-        refused = src.refused_links()
+        refused = src.refused_entries()
         problems: list[Problem] = [
             Problem(src.where(rel), why) for rel, why in refused.items() if "/" not in rel
         ]

@@ -65,8 +65,8 @@ class Source(ABC):
     def fingerprint(self) -> str:
         """Return a digest that changes whenever any file of the recording changes."""
 
-    def refused_links(self) -> dict[str, str]:
-        """Return the links that are not followed (out of the recording, broken, loops).
+    def refused_entries(self) -> dict[str, str]:
+        """Return the entries never read: links out, broken links, loops, zip duplicates.
 
         Returns
         -------
@@ -217,7 +217,7 @@ class FolderSource(Source):
         found, stat = self._entry(rel)
         return found and stat is not None
 
-    def refused_links(self) -> dict[str, str]:  # noqa: D102
+    def refused_entries(self) -> dict[str, str]:  # noqa: D102
         self._scan()
         return dict(self._bad)
 
@@ -259,6 +259,7 @@ class ZipSource(Source):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).resolve()
         self._zip: zipfile.ZipFile | None = None
+        self._bad: dict[str, str] = {}
         try:
             with zipfile.ZipFile(self.path) as zf:
                 infos = [i for i in zf.infolist() if not _ignored(i.filename)]
@@ -280,6 +281,8 @@ class ZipSource(Source):
                 parent = "/".join(parts[:depth])
                 self._dirs.setdefault(parent, set()).add(parts[depth])
             if not info.is_dir():
+                if rel in self._files:  # which copy would be read is arbitrary: neither
+                    self._bad[rel] = "appears twice in the zip; refused"
                 self._files[rel] = info
 
     def where(self, rel: str = "") -> str:  # noqa: D102
@@ -295,7 +298,12 @@ class ZipSource(Source):
     def is_file(self, rel: str) -> bool:  # noqa: D102
         return rel in self._files
 
+    def refused_entries(self) -> dict[str, str]:  # noqa: D102
+        return dict(self._bad)
+
     def _open(self, rel: str) -> tuple[Reader, int, str | None]:
+        if rel in self._bad:
+            raise RecordingError(Problem(self.where(rel), self._bad[rel]))
         info = self._files[rel]
         try:
             if self._zip is None:
