@@ -163,7 +163,9 @@ class ScoreReport:
         """Return the scores as a text table: raw, ceiling and fraction of each metric."""
 
         def fmt(x: float | None) -> str:
-            return f"{'-':>8}" if x is None else f"{x:8.4f}"
+            if x is None:
+                return f"{'-':>8}"
+            return f"{x:8.4f}" if np.isfinite(x) else f"{'n/a':>8}"
 
         lines = [
             f"track {self.track} v{self.track_version} (ranked by {self.ranking_metric})",
@@ -172,7 +174,7 @@ class ScoreReport:
         notes = list(self.notes)
         for phase, ps in self.phases.items():
             for name, ms in ps.metrics.items():
-                raw = fmt(ms.value) if np.isfinite(ms.value) else f"{'n/a':>8}"
+                raw = fmt(ms.value)
                 lines.append(
                     f"  {phase:<6} {name:<26} {raw} {fmt(ms.ceiling)} "
                     f"{fmt(ms.normalized)}  {ms.ceiling_kind or '-'}"

@@ -611,6 +611,8 @@ def read_video_parquet(
         if limits is not None:
             _check_parquet_metadata(pf.metadata, columns, limits, name)
         table = pf.read(columns=columns)
+    except SubmissionError:
+        raise
     except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
         raise SubmissionError(
             ProblemList.single(name, f"is not a readable parquet file ({quote(exc, 160)})")
