@@ -11,7 +11,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from neurotwin.cli import main
-from neurotwin.scoring import SubmissionError, TruthError, make_truth, save_truth, score
+from neurotwin.scoring import (
+    SubmissionError,
+    TruthError,
+    get_track,
+    make_truth,
+    oracle_correlation,
+    save_truth,
+    score,
+)
 from neurotwin.scoring.ceilings import estimated_ceiling
 from neurotwin.scoring.submission import (
     StaticPredictions,
@@ -58,7 +66,7 @@ def test_zip_with_one_phase_scores_like_the_bare_file(video_recordings, tmp_path
     both = write_submission(
         "video-bonus",
         tmp_path / "both.zip",
-        {p: _video_preds(truth, truth.mice[0] and t) for p, t in truth_tiers("video-bonus")},
+        _both(truth, "video-bonus", _video_preds),
     )
     with zipfile.ZipFile(both) as zf:
         live_name = "predictions_live_test_bonus_ood.parquet.brotli"
@@ -78,10 +86,12 @@ def test_zip_with_one_phase_scores_like_the_bare_file(video_recordings, tmp_path
 
 
 def truth_tiers(track):
-    from neurotwin.scoring import get_track
-
     t = get_track(track)
     return [(p, t.tier(p)) for p in ("live", "final")]
+
+
+def _both(truth, track, make):
+    return {p: make(truth, t) for p, t in truth_tiers(track)}
 
 
 def _withhold_final(rec):
@@ -123,7 +133,7 @@ def test_recording_without_final_tier_scores_live(tmp_path):
     assert set(score("sensorium", rec, tmp_path / LIVE_CSV).phases) == {"live"}
     # a final file alone against a truth without final: refused, saying why
     (tmp_path / FINAL_CSV).write_bytes(static_csv_bytes(_static_preds(truth, "test")))
-    with pytest.raises(SubmissionError, match="nothing to score.*no trials"):
+    with pytest.raises(SubmissionError, match=r"nothing to score.*no trials"):
         score("sensorium", rec, tmp_path / FINAL_CSV)
 
 
@@ -171,7 +181,7 @@ def test_nan_per_frame_statistics_are_an_error(tmp_path):
     std[:, 60] = np.nan  # frame 60 lies in every scored window (frames 50..)
     np.save(recs[0] / "meta/statistics/responses/all/std.npy", std)
     np.save(recs[0] / "meta/statistics/responses/all/mean.npy", np.ones((4, 330)))
-    with pytest.raises(TruthError, match="NaN or infinite inside the scored window.*frame 60"):
+    with pytest.raises(TruthError, match=r"NaN or infinite inside the scored window.*frame 60"):
         make_truth("video-main", recs, per_frame=True)
 
 
@@ -189,8 +199,6 @@ def test_estimated_ceiling_is_corrected_for_the_noise_of_the_averaged_repeats():
     assert est is not None
     assert abs(est.mean() - true.mean()) < 0.02
     assert abs(est.mean() - perfect.mean()) < 0.02
-    from neurotwin.scoring import oracle_correlation
-
     assert oracle_correlation(responses, stim).mean() < est.mean() - 0.05
 
 
@@ -233,7 +241,8 @@ def test_images_only_track_gets_the_images_only_exact_ceiling(tiny_static):
     # sensorium+ sees behaviour: no images-only ceiling there
     plus = make_truth("sensorium+", [tiny_static.path])
     plus_report = score("sensorium+", plus, preds)
-    assert plus_report.phases["live"].metrics["single_trial_correlation"].ceiling_stimulus_only is None
+    plus_live = plus_report.phases["live"].metrics["single_trial_correlation"]
+    assert plus_live.ceiling_stimulus_only is None
 
 
 def test_simulator_truth_folder_is_accepted_as_truth(tiny_static, tmp_path):
@@ -266,8 +275,8 @@ def test_every_number_in_a_report_is_finite_or_explained(static_recording, video
     static = make_truth("sensorium", [static_recording])
     video = make_truth("video-bonus", video_recordings)
     reports = [
-        score("sensorium", static, {p: _static_preds(static, t) for p, t in truth_tiers("sensorium")}),
-        score("video-bonus", video, {p: _video_preds(video, t) for p, t in truth_tiers("video-bonus")}),
+        score("sensorium", static, _both(static, "sensorium", _static_preds)),
+        score("video-bonus", video, _both(video, "video-bonus", _video_preds)),
     ]
     for report in reports:
         for ps in report.phases.values():
@@ -282,7 +291,7 @@ def test_feve_ceiling_above_one_is_explained(static_recording):
     t.rates = t.responses.copy()  # a "noiseless" rate equal to the responses: FEVE > 1
     f = truth.mice[0].tiers["final_test"]
     f.rates = f.responses.copy()
-    report = score("sensorium", truth, {p: _static_preds(truth, tt) for p, tt in truth_tiers("sensorium")})
+    report = score("sensorium", truth, _both(truth, "sensorium", _static_preds))
     feve = report.phases["live"].metrics["feve"]
     assert feve.ceiling > 1 and "exceeds 1" in (feve.note or "")
 
@@ -349,8 +358,9 @@ def test_non_utf8_header_is_a_clear_error(static_recording, tmp_path):
     text = _live_csv(
         static_recording,
         tmp_path,
-        lambda ls: b"trial_indices,image\xff_ids,prediction,neuron_ids\n"
-        + "\n".join(ls[1:]).encode(),
+        lambda ls: (
+            b"trial_indices,image\xff_ids,prediction,neuron_ids\n" + "\n".join(ls[1:]).encode()
+        ),
     )
     assert "is not UTF-8 text (line 1" in text and len(text.splitlines()) == 1
 
