@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import zipfile
 
 import numpy as np
@@ -451,3 +452,17 @@ def test_cli_json_reports_notes(tmp_path, capsys):
     assert main([*args, "--submission", str(tmp_path / LIVE_CSV), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert any("withheld" in n for n in data["notes"])
+
+
+def test_evaluate_scores_the_phases_with_responses(tiny_static, tmp_path):
+    from neurotwin.models import recording_infos
+    from neurotwin.models.registry import create_model
+    from neurotwin.submit import evaluate
+
+    rec = tmp_path / tiny_static.path.name
+    shutil.copytree(tiny_static.path, rec)  # without the simulator's truth, like a release
+    _withhold_final(rec)
+    model = create_model("sensorium-ln", recording_infos(rec))
+    report = evaluate(model, rec, "sensorium", cache_dir=tmp_path / "cache", progress=False)
+    assert set(report.phases) == {"live"}
+    assert any("withheld" in n for n in report.notes)
