@@ -311,6 +311,14 @@ def test_missing_trial_and_nan_are_reported_together(static_recording, tmp_path)
     text = str(exc.value)
     assert "line 3: 1 prediction(s) are NaN" in text
     assert "1 trial(s) of the tier are missing" in text
+    # a value that is not a number does not hide the alignment problems either
+    lines[2] = lines[2].replace("[nan,", "[abc,")
+    (tmp_path / LIVE_CSV).write_text("\n".join(lines) + "\n")
+    with pytest.raises(SubmissionError) as exc:
+        score("sensorium", static_recording, tmp_path / LIVE_CSV)
+    text = str(exc.value)
+    assert "line 3: prediction value 0 ('abc') is not a number" in text
+    assert "1 trial(s) of the tier are missing" in text
 
 
 # ---------------------------------------------------------------- 24: hostile submissions
@@ -466,3 +474,24 @@ def test_evaluate_scores_the_phases_with_responses(tiny_static, tmp_path):
     report = evaluate(model, rec, "sensorium", cache_dir=tmp_path / "cache", progress=False)
     assert set(report.phases) == {"live"}
     assert any("withheld" in n for n in report.notes)
+
+
+def test_video_nan_and_missing_trial_are_reported_together(video_recordings, tmp_path):
+    truth = make_truth("video-main", video_recordings)
+    preds = _video_preds(truth, "live_test_main")
+    preds.values[0] = preds.values[0].copy()
+    preds.values[0][1, 3] = np.nan
+    keep = np.arange(len(preds.values)) != 2
+    preds = VideoPredictions(
+        preds.mice[keep],
+        preds.trial_ids[keep],
+        preds.neuron_ids,
+        [v for v, k in zip(preds.values, keep, strict=True) if k],
+    )
+    f = tmp_path / "predictions_live_main.parquet.brotli"
+    f.write_bytes(video_parquet_bytes(preds))
+    with pytest.raises(SubmissionError) as exc:
+        score("video-main", video_recordings, f)
+    text = str(exc.value)
+    assert "row 0: 1 prediction(s) are NaN" in text
+    assert "1 trial(s) of the tier are missing" in text

@@ -551,7 +551,7 @@ def score(
                     parsed[phase] = (name, read_static_csv(data, name, problems))
                 else:
                     limits = ReadLimits.for_tier(truth, track.tier(phase))
-                    parsed[phase] = (name, read_video_parquet(data, name, limits))
+                    parsed[phase] = (name, read_video_parquet(data, name, limits, problems))
             except SubmissionError as exc:
                 for p in exc.problems:
                     problems.add(p.where, p.message)

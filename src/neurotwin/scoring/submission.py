@@ -327,9 +327,9 @@ def read_static_csv(
     name
         How messages name the file (its path by default).
     problems
-        Where value problems (NaN or infinite predictions) are recorded while the rows are
-        still returned, so that alignment problems can be reported in the same answer. By
-        default they are raised.
+        Where problems of the predictions (text that is not a number, NaN or infinite
+        values) are recorded while the rows are still returned (unparsable values as NaN), so
+        that alignment problems are reported in the same answer. By default they are raised.
 
     Returns
     -------
@@ -415,11 +415,19 @@ def read_static_csv(
             f"prediction rows hold {values.shape[1]} values but neuron_ids list "
             f"{len(neuron_ids)} neurons",
         )
-    parse.raise_if_any()
-    assert values is not None
-    with np.errstate(over="ignore"):
-        values32 = values.astype(np.float32)
-    _check_finite(values32, lambda r: f"{name} line {r + 2}", values_problems, values)
+    if len(parse) and (own is not None or ids is None or len(neuron_ids) == 0):
+        parse.raise_if_any()
+    if len(parse):
+        # the predictions cannot be parsed, but the rows can still be aligned: report both
+        for p in parse.items:
+            values_problems.add(p.where, p.message)
+        values_problems.dropped += parse.dropped
+        values32 = np.full((table.num_rows, len(neuron_ids)), np.nan, np.float32)
+    else:
+        assert values is not None
+        with np.errstate(over="ignore"):
+            values32 = values.astype(np.float32)
+        _check_finite(values32, lambda r: f"{name} line {r + 2}", values_problems, values)
     if own is not None:
         own.raise_if_any()
     return StaticPredictions(
@@ -574,6 +582,7 @@ def read_video_parquet(
     data: bytes | str | os.PathLike[str],
     name: str | None = None,
     limits: ReadLimits | None = None,
+    problems: ProblemList | None = None,
 ) -> VideoPredictions:
     """Parse one 2023 parquet submission file.
 
@@ -586,6 +595,9 @@ def read_video_parquet(
     limits
         The most the file may decode to, checked on its metadata before decoding
         (:meth:`ReadLimits.for_tier`); None reads whatever the file holds.
+    problems
+        Where NaN or infinite predictions are recorded while the rows are still returned,
+        so that alignment problems are reported in the same answer; raised by default.
 
     Returns
     -------
@@ -617,7 +629,9 @@ def read_video_parquet(
         raise SubmissionError(
             ProblemList.single(name, f"is not a readable parquet file ({quote(exc, 160)})")
         ) from exc
+    external = problems
     problems = ProblemList()
+    values_problems = external if external is not None else problems
     missing = [c for c in VIDEO_COLUMNS if c not in table.column_names]
     if missing:
         problems.add(
@@ -666,7 +680,7 @@ def read_video_parquet(
             continue
         start, stop = inner[outer[r]], inner[outer[r + 1]]
         row = flat[start:stop].reshape(int(n_neurons[r]), int(lens[0]))
-        _check_finite(row[None], lambda _r, w=where: w, problems)
+        _check_finite(row[None], lambda _r, w=where: w, values_problems)
         values.append(row)
     neuron_ids = _video_neuron_ids(table, mice, name, problems)
     for r, (m, row) in enumerate(zip(mice, values, strict=True)):
