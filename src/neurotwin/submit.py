@@ -17,7 +17,7 @@ import numpy as np
 from neurotwin.data import StaticRecording, open_recording, static_loaders
 from neurotwin.data.recording import Recording, recording_path
 from neurotwin.errors import NeurotwinError
-from neurotwin.scoring.scorer import ScoreReport, score
+from neurotwin.scoring.scorer import ScoreReport, resolve_truth, score
 from neurotwin.scoring.submission import StaticPredictions, write_submission
 from neurotwin.scoring.tracks import PHASES, Track, get_track
 
@@ -128,7 +128,11 @@ def predict_tiers(
 
 
 def track_predictions(
-    model: Any, path: RecordingLike, track: str | Track, **options: Any
+    model: Any,
+    path: RecordingLike,
+    track: str | Track,
+    phases: Sequence[str] = PHASES,
+    **options: Any,
 ) -> dict[str, StaticPredictions]:
     """Predict the tiers a track scores, by phase (``live``, ``final``).
 
@@ -140,6 +144,8 @@ def track_predictions(
         The recording of the track.
     track
         A static track (``sensorium`` or ``sensorium+``).
+    phases
+        The phases to predict (both by default).
     **options
         Passed to :func:`predict_tiers`.
 
@@ -152,8 +158,8 @@ def track_predictions(
     if track.kind != "static":
         raise NeurotwinError(f"track {track.identifier!r} is a video track; static twins cannot")
     _check_track_inputs(model, track)
-    by_tier = predict_tiers(model, path, [track.tier(p) for p in PHASES], **options)
-    return {phase: by_tier[track.tier(phase)] for phase in PHASES}
+    by_tier = predict_tiers(model, path, [track.tier(p) for p in phases], **options)
+    return {phase: by_tier[track.tier(phase)] for phase in phases}
 
 
 def make_submission(
@@ -197,8 +203,8 @@ def evaluate(
     model
         The model.
     path
-        The recording; its scored tiers need their responses (or the simulator's truth
-        folder beside it).
+        The recording; the phases whose tiers hold responses (all of them with the
+        simulator's truth folder beside it) are scored, the others noted in the report.
     track
         A static track.
     truth
@@ -210,6 +216,14 @@ def evaluate(
     -------
     ScoreReport
         The scores, with exact ceilings where the simulator's truth is known.
+
+    Raises
+    ------
+    TruthError
+        When no scored tier holds responses.
     """
-    predictions = track_predictions(model, path, track, **options)
-    return score(track, recording_path(path) if truth is None else truth, dict(predictions))
+    track = get_track(track)
+    resolved = resolve_truth(track, recording_path(path) if truth is None else truth)
+    phases = [p for p in PHASES if all(track.tier(p) in m.tiers for m in resolved.mice)]
+    predictions = track_predictions(model, path, track, phases, **options)
+    return score(track, resolved, dict(predictions))

@@ -22,10 +22,15 @@ def register(subparsers: Any) -> None:
         "--truth",
         required=True,
         nargs="+",
-        help="a ground-truth file (.npz), or recording folder(s) whose scored tiers hold "
-        "their responses (video: one per mouse)",
+        help="a ground-truth file (.npz), recording folder(s) whose scored tiers hold "
+        "their responses or the simulator's {name}.truth folder(s) (video: one per mouse); "
+        "a tier without responses is left out with a note",
     )
-    p.add_argument("--submission", required=True, help="submission file, folder or zip")
+    p.add_argument(
+        "--submission",
+        required=True,
+        help="submission file, folder or zip (holding one phase's file or both)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--per-neuron", action="store_true", help="JSON: include per-neuron values")
     p.add_argument(
@@ -74,6 +79,8 @@ def _make_truth(args: argparse.Namespace) -> int:
     path = save_truth(truth, args.out)
     tiers = ", ".join(f"{m.name}: {list(m.tiers)}" for m in truth.mice)
     print(f"wrote {path} ({args.track}; {tiers}; exact ceiling: {truth.has_rates})")
+    for note in truth.notes:
+        print(f"note: {note}")
     return 0
 
 

@@ -1,8 +1,10 @@
 """Ceilings: what no model can beat on a tier, from repeats or from the simulator's rates.
 
-- From repeats: the leave-one-out oracle correlation (spec/metrics.md) bounds the
-  single-trial correlation; the fraction of explainable variance says how much of each
-  neuron's variance is stimulus-driven at all.
+- From repeats: the leave-one-out oracle correlation (spec/metrics.md), the fraction of
+  explainable variance (how much of each neuron's variance is stimulus-driven at all), and
+  an estimated single-trial ceiling derived from it (:func:`estimated_ceiling`). The
+  oracle correlation is not a ceiling: it correlates one trial with the mean of the other
+  repeats, itself noisy, so a perfect model can beat it.
 - Exact (simulated data only): any metric evaluated with the noiseless rates as the
   prediction. For the single-trial correlation this is ``correlation(rates, responses)``
   per neuron over the scored trials (video: the same frames as the metric).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurotwin.scoring.metrics import (
+    _repeated_videos,
     explainable_variance,
     oracle_correlation,
     video_oracle_correlation,
@@ -61,3 +64,55 @@ def tier_explainable_variance(truth: TierTruth) -> np.ndarray | None:
     if truth.n_frames is not None or not has_repeats(truth):
         return None
     return explainable_variance(truth.responses, truth.stimulus_ids)
+
+
+def estimated_ceiling(truth: TierTruth) -> np.ndarray | None:
+    """Per-neuron estimated ceiling of the single-trial correlation, from repeats.
+
+    Write a response as ``r = s + e``: the stimulus-driven part ``s`` and trial-to-trial
+    noise ``e`` of variance ``sigma2``, independent of ``s``. A perfect model predicts ``s``
+    and reaches ``corr(s, r) = sqrt(Var(s) / Var(r)) = sqrt(1 - sigma2 / Var(r))``. Here
+    ``Var(r)`` is the variance over every scored trial (video: every scored frame of every
+    trial) and ``sigma2`` the variance between repeats of one stimulus (video: of one frame
+    of one video), averaged over repeated stimuli (ddof 1), as in the fraction of
+    explainable variance. Equivalently, the leave-one-out oracle correlation divided by
+    ``sqrt(Var(s) / (Var(s) + sigma2 / (n - 1)))``, the reliability of the mean of the
+    ``n - 1`` other repeats it correlates with: the oracle is lowered by the noise of that
+    mean, this estimate is not. It is an estimate (noise assumed equal for every stimulus,
+    ``sigma2`` from a finite number of repeats), so a model can exceed it by chance.
+
+    Parameters
+    ----------
+    truth
+        One tier's ground truth.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_neurons,)`` in ``[0, 1]`` (0 for a constant neuron, which every model scores
+        0 on); None when nothing is repeated.
+    """
+    if not has_repeats(truth):
+        return None
+    r = np.asarray(truth.responses, dtype=np.float64)
+    if truth.n_frames is None:
+        fev = explainable_variance(r, truth.stimulus_ids)
+    else:
+        n_frames = np.asarray(truth.n_frames)
+        valid = np.arange(r.shape[2])[None, None, :] < n_frames[:, None, None]
+        count = int(n_frames.sum())
+        total_var = np.full(r.shape[1], np.nan)
+        if count > 1:
+            mean = np.where(valid, r, 0.0).sum(axis=(0, 2)) / count
+            centred = np.where(valid, r - mean[None, :, None], 0.0)
+            total_var = (centred**2).sum(axis=(0, 2)) / (count - 1)
+        noise_sum, noise_n = np.zeros(r.shape[1]), 0
+        for trials, frames in _repeated_videos(truth.stimulus_ids, n_frames):
+            if frames > 0:
+                noise_sum += np.var(r[trials, :, :frames], axis=0, ddof=1).sum(axis=1)
+                noise_n += frames
+        if noise_n == 0:
+            return None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fev = 1.0 - (noise_sum / noise_n) / total_var
+    return np.sqrt(np.clip(np.nan_to_num(fev, nan=0.0), 0.0, 1.0))

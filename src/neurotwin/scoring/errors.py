@@ -50,3 +50,26 @@ class ProblemList:
                 more = f"{self.dropped} more problem(s) not listed (limit {self.limit})"
                 problems.append(Problem("...", more))
             raise error(problems, max_listed=self.limit + 1)
+
+
+def quote(text: object, limit: int = 40) -> str:
+    r"""Quote untrusted text for a message: briefly, with control characters escaped.
+
+    Parameters
+    ----------
+    text
+        Text from a submission (a cell, an id, a parser's message that echoes content).
+    limit
+        Characters kept; longer text is cut and marked with ``...``.
+
+    Returns
+    -------
+    str
+        A Python-style quoted literal: terminal escape codes, newlines, bidirectional
+        overrides and every other non-printable character appear as ``\x..``/``\u....``
+        escapes, so a message never drives the terminal or spans lines.
+    """
+    s = str(text)
+    cut = len(s) > limit
+    out = repr(s[:limit])
+    return out + "..." if cut else out

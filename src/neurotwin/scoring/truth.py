@@ -35,6 +35,8 @@ from neurotwin.scoring.normalize import standardize
 from neurotwin.scoring.tracks import Track, get_track
 
 FORMAT = "neurotwin-truth"
+#: Suffix of the simulator's ground-truth folder beside a recording (``{name}.truth/``).
+TRUTH_SUFFIX = ".truth"
 FORMAT_VERSION = 1
 #: Per-trial arrays that name the stimulus, tried in this order.
 STIMULUS_ID_FIELDS = ("frame_image_id", "stimulus_id", "video_id", "video_ids", "condition_hash")
@@ -61,6 +63,12 @@ class TierTruth:
         The simulator's noiseless rates, same shape and unit as ``responses``, or None.
     ood_class
         Bonus tiers: ``(n_trials,)`` str out-of-domain class of each trial, or None.
+    file_indices
+        ``(n_trials,)`` int64 file index of each trial (``data/*/N.npy``), the trial id of
+        the 2023 kit's submissions; None in ground-truth files cut before it was kept.
+    rates_stimulus_only
+        Static simulated tiers: the noiseless rates with behaviour and eye position at their
+        means (what a model that sees only the images can reach), or None.
     """
 
     trial_ids: np.ndarray
@@ -70,6 +78,8 @@ class TierTruth:
     lengths: np.ndarray | None = None
     rates: np.ndarray | None = None
     ood_class: np.ndarray | None = None
+    file_indices: np.ndarray | None = None
+    rates_stimulus_only: np.ndarray | None = None
 
     @property
     def n_trials(self) -> int:
@@ -112,6 +122,8 @@ class Truth:
         One entry per recording.
     normalisation
         ``"per_neuron"`` (the benchmark) or ``"per_frame"`` (2023 compatibility).
+    notes
+        Why a scored tier is absent (no trials, responses withheld), one line each.
     """
 
     track: str
@@ -119,6 +131,7 @@ class Truth:
     kind: str
     mice: list[MouseTruth]
     normalisation: str = "per_neuron"
+    notes: list[str] = field(default_factory=list)
 
     def mouse(self, name: str) -> MouseTruth | None:
         """Return the mouse of that recording name, or None."""
@@ -168,6 +181,7 @@ def save_truth(truth: Truth, path: str | os.PathLike[str]) -> Path:
         "kind": truth.kind,
         "normalisation": truth.normalisation,
         "mice": [{"name": m.name, "tiers": list(m.tiers)} for m in truth.mice],
+        "notes": list(truth.notes),
     }
     arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(header))}
     for k, mouse in enumerate(truth.mice):
@@ -185,6 +199,12 @@ def save_truth(truth: Truth, path: str | os.PathLike[str]) -> Path:
                 arrays[pre + "rates"] = np.asarray(t.rates, dtype=np.float32)
             if t.ood_class is not None:
                 arrays[pre + "ood_class"] = np.asarray(t.ood_class).astype(str)
+            if t.file_indices is not None:
+                arrays[pre + "file_indices"] = np.asarray(t.file_indices, dtype=np.int64)
+            if t.rates_stimulus_only is not None:
+                arrays[pre + "rates_stimulus_only"] = np.asarray(
+                    t.rates_stimulus_only, dtype=np.float32
+                )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -258,6 +278,8 @@ def load_truth(path: str | os.PathLike[str]) -> Truth:
                     "lengths",
                     "rates",
                     "ood_class",
+                    "file_indices",
+                    "rates_stimulus_only",
                 )
             }
             t = _tier_from_arrays(got, header["kind"], len(unit_ids), f"{where}!{pre}", problems)
@@ -273,6 +295,7 @@ def load_truth(path: str | os.PathLike[str]) -> Truth:
         kind=str(header["kind"]),
         mice=mice,
         normalisation=str(header.get("normalisation", "per_neuron")),
+        notes=[str(n) for n in header.get("notes", [])],
     )
 
 
@@ -298,11 +321,14 @@ def _tier_from_arrays(
             + (", frames)" if kind == "video" else ")"),
         )
         return None
-    for name in ("stimulus_ids", "n_frames", "lengths", "ood_class"):
+    for name in ("stimulus_ids", "n_frames", "lengths", "ood_class", "file_indices"):
         if got[name] is not None and len(got[name]) != n:
             problems.add(where + name, f"has {len(got[name])} rows, expected {n}")
-    if got["rates"] is not None and got["rates"].shape != resp.shape:
-        problems.add(where + "rates", f"has shape {got['rates'].shape}, expected {resp.shape}")
+    for name in ("rates", "rates_stimulus_only"):
+        if got[name] is not None and got[name].shape != resp.shape:
+            problems.add(where + name, f"has shape {got[name].shape}, expected {resp.shape}")
+    if not problems.items:
+        _check_finite_truth(resp, got["n_frames"], where + "responses", problems)
     if len(np.unique(got["trial_ids"])) != n:
         problems.add(where + "trial_ids", "are not unique")
     return TierTruth(
@@ -313,7 +339,29 @@ def _tier_from_arrays(
         lengths=got["lengths"],
         rates=got["rates"],
         ood_class=None if got["ood_class"] is None else got["ood_class"].astype(str),
+        file_indices=got["file_indices"],
+        rates_stimulus_only=got["rates_stimulus_only"],
     )
+
+
+def _check_finite_truth(
+    values: np.ndarray, n_frames: np.ndarray | None, where: str, problems: ProblemList
+) -> None:
+    """Record a problem when ground-truth values are not finite where they are scored."""
+    if n_frames is None:
+        bad = ~np.isfinite(values)
+    else:
+        inside = np.arange(values.shape[2])[None, None, :] < np.asarray(n_frames)[:, None, None]
+        bad = inside & ~np.isfinite(values)
+    if bad.any():
+        trials, neurons = np.nonzero(bad.reshape(bad.shape[0], bad.shape[1], -1).any(axis=2))
+        frames = "" if n_frames is None else f", frame {int(np.nonzero(bad)[2][0]) + SKIP_FRAMES}"
+        problems.add(
+            where,
+            f"{int(bad.sum())} value(s) are NaN or infinite inside the scored window (first: "
+            f"trial {int(trials[0])}, neuron {int(neurons[0])}{frames}); every score would be "
+            "wrong",
+        )
 
 
 def _problem(where: str, message: str) -> Problem:
@@ -333,11 +381,16 @@ class SimulatorTruth:
         Noiseless expected responses, raw units, rows in file-index order.
     responses
         Full noisy responses (withheld ones included), same shape.
+    rates_stimulus_only
+        Static recordings: the noiseless rates with behaviour and eye position at their
+        means (``rates_stimulus_only.npy``); None for video and for folders written before
+        the simulator kept them.
     """
 
     path: Path
     rates: np.ndarray
     responses: np.ndarray
+    rates_stimulus_only: np.ndarray | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], recording: Recording) -> SimulatorTruth:
@@ -386,14 +439,23 @@ class SimulatorTruth:
             )
         if not np.array_equal(np.asarray(arrays["unit_ids"]), recording.unit_ids):
             problems.add(str(path / "unit_ids.npy"), f"differs from {recording.name}'s unit_ids")
+        optional = path / "rates_stimulus_only.npy"
+        stimulus_only = None
+        if optional.is_file():
+            stimulus_only = np.load(optional, mmap_mode="r", allow_pickle=False)
+            if stimulus_only.shape != arrays["rates"].shape:
+                problems.add(
+                    str(optional),
+                    f"has shape {stimulus_only.shape}, expected {arrays['rates'].shape}",
+                )
         problems.raise_if_any(TruthError)
-        return cls(path, arrays["rates"], arrays["responses"])
+        return cls(path, arrays["rates"], arrays["responses"], stimulus_only)
 
 
 def simulator_truth_path(recording: Recording) -> Path | None:
     """Return the simulator's ``{name}.truth/`` folder beside a recording folder, if any."""
     location = Path(recording.location)
-    candidate = location.parent / f"{recording.name}.truth"
+    candidate = location.parent / f"{recording.name}{TRUTH_SUFFIX}"
     return candidate if candidate.is_dir() else None
 
 
@@ -456,7 +518,9 @@ def tier_truth(
         "trial_ids": recording.trial_ids[idx].astype(str),
         "stimulus_ids": stimulus_ids(recording)[idx],
         "ood_class": None if ood is None else np.asarray(ood)[idx].astype(str),
+        "file_indices": np.asarray(idx, dtype=np.int64),
     }
+    stats = f"{recording.location}/meta/statistics/responses"
 
     def raw(i: int) -> np.ndarray:
         if simulator is not None:
@@ -474,7 +538,14 @@ def tier_truth(
             raise TruthError(
                 _problem(where, "responses are all zeros (withheld); give the ground truth")
             )
-        return TierTruth(responses=responses, rates=rates, **common)
+        only = simulator.rates_stimulus_only if simulator is not None else None
+        stimulus_only = (
+            None if only is None else standardize(np.asarray(only[idx], dtype=np.float32), scale)
+        )
+        _raise_if_not_finite(responses, None, where, stats)
+        return TierTruth(
+            responses=responses, rates=rates, rates_stimulus_only=stimulus_only, **common
+        )
 
     lengths = np.array([recording.trial_length(int(i)) for i in idx], dtype=np.int64)
     if simulator is not None:
@@ -506,7 +577,23 @@ def tier_truth(
         raise TruthError(
             _problem(where, "responses are all zeros (withheld); give the ground truth")
         )
+    _raise_if_not_finite(responses, n_frames, where, stats)
     return TierTruth(responses=responses, rates=rates, n_frames=n_frames, lengths=lengths, **common)
+
+
+def _raise_if_not_finite(
+    responses: np.ndarray, n_frames: np.ndarray | None, where: str, stats: str
+) -> None:
+    """Refuse standardised responses that are NaN or infinite where they are scored."""
+    problems = ProblemList()
+    _check_finite_truth(responses, n_frames, where, problems)
+    if len(problems):
+        message = problems.items[0].message.replace(
+            "every score would be wrong",
+            f"the responses or the statistics in {stats} (mean/std, per frame with "
+            "--per-frame) hold NaN, infinite or zero values there",
+        )
+        raise TruthError(_problem(where, message))
 
 
 def make_truth(
@@ -536,7 +623,14 @@ def make_truth(
     Returns
     -------
     Truth
-        The ground truth of both scored tiers of every recording.
+        The ground truth of the scored tiers that hold responses; a tier without trials or
+        with withheld responses is left out with a note in :attr:`Truth.notes`.
+
+    Raises
+    ------
+    TruthError
+        When no scored tier of a recording can be cut (each reason listed), or when the
+        recordings do not fit the track.
     """
     track = get_track(track)
     recs = [r if isinstance(r, Recording) else open_recording(r) for r in recordings]
@@ -546,6 +640,7 @@ def make_truth(
     if track.kind == "static" and len(recs) != 1:
         raise TruthError(_problem("recordings", f"track {track.identifier} scores one recording"))
     mice = []
+    notes: list[str] = []
     for rec, sim_path in zip(recs, sims, strict=True):
         if rec.kind != track.kind:
             raise TruthError(
@@ -559,9 +654,18 @@ def make_truth(
             sim_path = simulator_truth_path(rec)
         sim = None if sim_path is None else SimulatorTruth.open(sim_path, rec)
         mouse = MouseTruth(rec.name, np.asarray(rec.unit_ids, dtype=np.int64))
+        absent: list[Problem] = []
         for phase in ("live", "final"):
             tier = track.tier(phase)
-            mouse.tiers[tier] = tier_truth(rec, tier, simulator=sim, per_frame=per_frame)
+            try:
+                mouse.tiers[tier] = tier_truth(rec, tier, simulator=sim, per_frame=per_frame)
+            except TruthError as exc:
+                if not all(_is_absence(p.message) for p in exc.problems):
+                    raise
+                absent += exc.problems
+        if not mouse.tiers:
+            raise TruthError(absent)
+        notes += [f"{p.where}: {p.message}; phase not scored" for p in absent]
         mice.append(mouse)
     return Truth(
         track=track.identifier,
@@ -569,4 +673,10 @@ def make_truth(
         kind=track.kind,
         mice=mice,
         normalisation="per_frame" if per_frame else "per_neuron",
+        notes=notes,
     )
+
+
+def _is_absence(message: str) -> bool:
+    """Whether a tier's problem only says that it holds nothing to score."""
+    return message == "has no trials" or message.startswith("responses are all zeros")

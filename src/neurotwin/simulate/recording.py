@@ -335,12 +335,17 @@ def _write_static(
     try:
         rates = truth.open_array("rates", (n, config.neurons))
         responses = truth.open_array("responses", (n, config.neurons))
+        # the best an images-only model can do: behaviour and eye position at their means
+        stimulus_only = truth.open_array("rates_stimulus_only", (n, config.neurons))
         for chunk_id, start in enumerate(range(0, n, config.chunk)):
             trials = np.arange(start, min(start + config.chunk, n))
             images = sim.images(sim.plan["image_ids"][trials])
             rate = sim.rates(images, trials)
             response = sim.responses(rate, trials, chunk_id)
             rates[trials] = rate
+            stimulus_only[trials] = sim.rates(
+                images, trials, use_behavior=False, use_eye_position=False
+            )
             responses[trials] = response
             behavior, pupil_center = sim.behavior_arrays(trials)
             public = np.where(held[trials, None], np.float32(0), response)
