@@ -50,6 +50,15 @@ from neurotwin.train.sampling import epoch_batches, epoch_seed, shard
 #: Stop reasons.
 STOP_PATIENCE = "patience"
 STOP_MAX_EPOCHS = "max_epochs"
+STOP_TIME_LIMIT = "time_limit"
+
+#: What ``compile="auto"`` assumes of :func:`torch.compile` on a CPU (measured on 2 cores with
+#: the demo mouse: 36 s an eager epoch, 24 s compiled, a minute or more to compile): an epoch
+#: takes this fraction of its eager time ...
+COMPILED_EPOCH_FRACTION = 2 / 3
+#: ... and compiling costs this many eager epochs, at least :data:`MIN_COMPILE_SECONDS`.
+COMPILE_EPOCHS = 2.0
+MIN_COMPILE_SECONDS = 60.0
 
 Log = Callable[[str], Any]
 
@@ -73,7 +82,8 @@ class TrainResult:
     history
         One dict per epoch (what ``metrics.jsonl`` holds), epoch 0 first.
     stop_reason
-        ``"patience"`` (no improvement after every decay step) or ``"max_epochs"``.
+        ``"patience"`` (no improvement after every decay step), ``"max_epochs"`` or
+        ``"time_limit"`` (the next epoch would not have ended within ``config.time_limit``).
     out
         The run folder, if any.
     """
@@ -201,7 +211,38 @@ def _stop_message(reason: str, config: TrainConfig) -> str:
         return (
             f"no improvement for {config.patience} epochs after {config.lr_decay_steps} decay steps"
         )
+    if reason == STOP_TIME_LIMIT:
+        return f"the next epoch would not end within the time limit ({config.time_limit:.0f} s)"
     return f"reached max_epochs ({config.max_epochs})"
+
+
+def compile_pays(epoch_seconds: float, seconds_left: float) -> bool:
+    """Decide whether compiling now gives more epochs within the time left than eager mode.
+
+    The rule behind ``TrainConfig(compile="auto")``: with ``E`` the measured eager epoch
+    time, compiling is assumed to cost ``max(COMPILE_EPOCHS * E, MIN_COMPILE_SECONDS)`` and
+    to make every later epoch take ``COMPILED_EPOCH_FRACTION * E`` (measured on 2 CPU cores:
+    36 s an eager epoch, 24 s compiled, a minute or more to compile). Compiling pays when
+    the epochs that then fit in ``seconds_left`` outnumber the eager ones.
+
+    Parameters
+    ----------
+    epoch_seconds
+        Time of an eager epoch (training and validation), in seconds.
+    seconds_left
+        Time left in the budget, in seconds.
+
+    Returns
+    -------
+    bool
+        True when compiling is expected to leave time for more epochs.
+    """
+    if epoch_seconds <= 0:
+        return False
+    cost = max(COMPILE_EPOCHS * epoch_seconds, MIN_COMPILE_SECONDS)
+    eager = math.floor(seconds_left / epoch_seconds)
+    compiled = math.floor(max(seconds_left - cost, 0.0) / (COMPILED_EPOCH_FRACTION * epoch_seconds))
+    return compiled > eager
 
 
 class _Run:
@@ -232,6 +273,7 @@ class _Run:
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] = {}
         self.last_score: float | None = None
+        self.started = time.perf_counter()
 
     # ------------------------------------------------------------------ setup
     def _build(self) -> None:
@@ -260,9 +302,32 @@ class _Run:
                 find_unused_parameters=True,  # readouts of the other recordings sit idle
             )
             net = self.ddp
+        self.eager_net: Callable[..., torch.Tensor] = net
         self.net: Callable[..., torch.Tensor] = (
-            CompiledOrEager(net, self.log) if self.config.compile else net
+            CompiledOrEager(net, self.log) if self.config.compile is True else net
         )
+        self.compile_decided = self.config.compile != "auto"
+
+    def _decide_compile(self, epoch_seconds: float) -> None:
+        """Under ``compile="auto"``, after the first epoch of this call: compile or not."""
+        if self.compile_decided:
+            return
+        self.compile_decided = True
+        if self.config.compile != "auto":
+            return
+        limit = self.config.time_limit
+        if limit is None:
+            self.net = CompiledOrEager(self.eager_net, self.log)
+            return
+        left = limit - (time.perf_counter() - self.started)
+        if compile_pays(epoch_seconds, left):
+            self.log(f"compiling pays for the {left:.0f} s left: compiling from the next epoch")
+            self.net = CompiledOrEager(self.eager_net, self.log)
+        else:
+            self.log(
+                f"not compiling: at {epoch_seconds:.1f} s an epoch, compiling would not leave "
+                f"time for more epochs in the {left:.0f} s left"
+            )
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -270,6 +335,7 @@ class _Run:
 
     # ------------------------------------------------------------------ main
     def run(self, resume: bool) -> TrainResult:
+        self.started = time.perf_counter()
         self._build()
         path = self.checkpoint_path
         resumed = resume and path is not None and path.exists()
@@ -324,6 +390,11 @@ class _Run:
         else:
             stopping.patience_counter += 1
         restored = False
+        compile_seconds = None
+        if isinstance(self.net, CompiledOrEager) and self.net.compiled_in_epoch:
+            compile_seconds = self.net.compile_seconds
+            self.net.compiled_in_epoch = False
+        self._decide_compile(time.perf_counter() - start_time)
         if epoch >= config.max_epochs:
             stopping.stop_reason = STOP_MAX_EPOCHS
         elif stopping.patience_counter >= config.patience:
@@ -334,8 +405,11 @@ class _Run:
             restored = True
             if stopping.decay_step >= config.lr_decay_steps:
                 stopping.stop_reason = STOP_PATIENCE
+        if stopping.stop_reason is None and self._out_of_time(start_time, compile_seconds):
+            stopping.stop_reason = STOP_TIME_LIMIT
         stopping.epoch = epoch
         entry = self._entry(epoch, loss, score, per_recording, start_time, restored, lr)
+        entry["compile_seconds"] = compile_seconds
         self.history.append(entry)
         self._save()
         if self.out is not None and self.env.is_main:
@@ -346,6 +420,27 @@ class _Run:
             f"lr {lr:.3g}  {entry['seconds']:.1f}s"
             + ("  (best weights restored)" if restored else "")
         )
+
+    def _out_of_time(self, epoch_start: float, compile_seconds: float | None) -> bool:
+        """Whether the next epoch, as long as this one, would end after the time limit.
+
+        An epoch that compiled predicts the next one from its time minus the compilation;
+        one after which compiling starts adds the compilation estimate. Under DDP every
+        process follows rank 0's clock.
+        """
+        limit = self.config.time_limit
+        if limit is None:
+            return False
+        now = time.perf_counter()
+        epoch_seconds = now - epoch_start
+        if compile_seconds is not None:  # this epoch compiled; the next one will not
+            epoch_seconds = max(epoch_seconds - compile_seconds, 0.0)
+        elif isinstance(self.net, CompiledOrEager) and self.net.compile_seconds is None:
+            epoch_seconds += max(COMPILE_EPOCHS * epoch_seconds, MIN_COMPILE_SECONDS)
+        late = float(now - self.started + epoch_seconds > limit)
+        if self.env.distributed:
+            late = all_reduce_sum([late if self.env.is_main else 0.0], self.device)[0]
+        return late > 0
 
     def _entry(
         self,
@@ -368,6 +463,8 @@ class _Run:
             "best_epoch": self.stopping.best_epoch,
             "decay_step": self.stopping.decay_step,
             "restored_best": restored,
+            "compile_seconds": None,
+            "stop_reason": self.stopping.stop_reason,
         }
 
     def _finish(self) -> TrainResult:
@@ -414,10 +511,16 @@ class _Run:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         total, count = 0.0, 0
+        compiling = isinstance(self.net, CompiledOrEager) and self.net.compile_seconds is None
+        if compiling:
+            self.log(
+                "compiling the model with torch.compile before the first batch "
+                "(a minute or more on a CPU; the progress bar waits)"
+            )
         bar = progress_bar(
             config.progress and env.is_main,
             total=len(steps),
-            desc=f"epoch {epoch}",
+            desc=f"epoch {epoch} (compiling)" if compiling else f"epoch {epoch}",
             leave=False,
             unit="batch",
         )
@@ -435,6 +538,10 @@ class _Run:
                     self.optimizer.zero_grad(set_to_none=True)
                 total += value
                 count += 1
+                if compiling:  # the ETA should not count the compilation
+                    compiling = False
+                    bar.reset(total=len(steps))
+                    bar.set_description(f"epoch {epoch}", refresh=False)
                 bar.update()
                 postfix = {"loss": f"{total / count:.4g}"}
                 if self.last_score is not None:
@@ -538,6 +645,9 @@ class _Run:
         stopping = self.stopping
         if stopping.stop_reason == STOP_MAX_EPOCHS and stopping.epoch < self.config.max_epochs:
             stopping.stop_reason = None  # a larger max_epochs continues the run
+        saved_limit = state.get("config", {}).get("time_limit")
+        if stopping.stop_reason == STOP_TIME_LIMIT and saved_limit != self.config.time_limit:
+            stopping.stop_reason = None  # another budget: this call may train more epochs
         if stopping.stop_reason is None and stopping.epoch >= self.config.max_epochs:
             stopping.stop_reason = STOP_MAX_EPOCHS
         if self.out is not None and self.env.is_main:
@@ -563,17 +673,30 @@ class CompiledOrEager:
         self.eager = net
         self.compiled: Callable[..., torch.Tensor] | None = torch.compile(net)
         self.log = log
+        #: Seconds the first call took (compilation included); None before it.
+        self.compile_seconds: float | None = None
+        #: Whether the first call happened since the trainer last looked.
+        self.compiled_in_epoch = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Run the compiled module, or the eager one once compiling has failed."""
-        if self.compiled is not None:
-            try:
-                return self.compiled(*args, **kwargs)
-            except Exception as exc:
-                self.compiled = None
-                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                self.log(f"torch.compile failed ({first[:200]}); training without compiling")
-        return self.eager(*args, **kwargs)
+        first_call = self.compile_seconds is None
+        start = time.perf_counter()
+        try:
+            if self.compiled is not None:
+                try:
+                    return self.compiled(*args, **kwargs)
+                except Exception as exc:
+                    self.compiled = None
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    self.log(f"torch.compile failed ({first[:200]}); training without compiling")
+            return self.eager(*args, **kwargs)
+        finally:
+            if first_call:
+                self.compile_seconds = time.perf_counter() - start
+                self.compiled_in_epoch = True
+                if self.compiled is not None:
+                    self.log(f"compiled in {self.compile_seconds:.0f} s")
 
 
 def _check_same_recipe(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
