@@ -14,6 +14,7 @@ import torch
 from neurotwin.errors import NeurotwinError
 from neurotwin.train import TrainConfig, train
 from neurotwin.train import trainer as trainer_module
+from neurotwin.train.checkpoint import load_checkpoint
 from neurotwin.train.trainer import compile_pays
 from train.standin import make_standin
 
@@ -64,10 +65,21 @@ def test_training_stops_after_the_last_epoch_that_fits(tiny_loaders, tmp_path, c
     assert len(more.history) == 6 and more.stop_reason == "time_limit"
 
 
-def test_the_first_epoch_always_runs(tiny_loaders, clock):
-    config = FAST.replace(max_epochs=50, time_limit=0.5)
-    result = train(make_standin(tiny_loaders), tiny_loaders, config, log=None)
-    assert len(result.history) == 2 and result.stop_reason == "time_limit"
+def test_an_epoch_that_would_end_late_is_abandoned(tiny_loaders, tmp_path, clock):
+    model = make_standin(tiny_loaders)
+    untrained = {k: v.clone() for k, v in model.state_dict().items()}
+    lines: list[str] = []
+    config = FAST.replace(max_epochs=50, time_limit=4.0)
+    result = train(model, tiny_loaders, config, tmp_path, log=lines.append)
+    # after the first batch (1 s) the epoch's end is projected at 6 s > 4 s
+    assert clock.now == 1001.0
+    assert result.stop_reason == "time_limit" and len(result.history) == 1
+    assert any("epoch   1  abandoned: after 1 of 6 batches" in line for line in lines)
+    for name, value in result.model.state_dict().items():
+        assert torch.equal(value, untrained[name]), name  # the partial epoch left no trace
+    metrics = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [m["stop_reason"] for m in metrics] == ["time_limit"]
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["stopping"]["stop_reason"] == "time_limit"
 
 
 def test_no_time_limit_keeps_the_epoch_count(tiny_loaders, clock):

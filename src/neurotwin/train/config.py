@@ -97,9 +97,11 @@ class TrainConfig:
         Wall-clock budget of one call of the trainer in seconds (None: no limit). After
         each epoch the trainer predicts the next epoch's time from the last one and stops
         when it would not end within the budget (stop reason ``"time_limit"``), keeping
-        the best weights. The first epoch of each call always runs. A run stopped by its
-        time limit stays finished when resumed with the same limit; with another one (or
-        none) it trains on, the limit counting the time of the new call.
+        the best weights. Within an epoch it extrapolates the batches done (plus the last
+        validation's time); an epoch projected to end late (the first one, on a slow
+        machine) is abandoned and the run returns to its last finished epoch. A run
+        stopped by its time limit stays finished when resumed with the same limit; with
+        another one (or none) it trains on, the limit counting the time of the new call.
     """
 
     lr: float = 0.009

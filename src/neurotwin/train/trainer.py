@@ -63,6 +63,10 @@ MIN_COMPILE_SECONDS = 60.0
 Log = Callable[[str], Any]
 
 
+class _OutOfTime(Exception):
+    """The epoch under way would end after the time limit."""
+
+
 class TrainingDiverged(NeurotwinError):
     """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
 
@@ -274,6 +278,7 @@ class _Run:
         self.best_state: dict[str, torch.Tensor] = {}
         self.last_score: float | None = None
         self.started = time.perf_counter()
+        self.validation_seconds = 0.0
 
     # ------------------------------------------------------------------ setup
     def _build(self) -> None:
@@ -353,6 +358,7 @@ class _Run:
         """Score the untrained model (epoch 0): the first best, as in the kit."""
         start_time = time.perf_counter()
         score, per_recording = self._validate()
+        self.validation_seconds = time.perf_counter() - start_time
         self.stopping.best_correlation = score
         self.best_state = _cpu_copy(self.model)
         entry = self._entry(0, None, score, per_recording, start_time, restored=False)
@@ -378,9 +384,15 @@ class _Run:
         epoch = stopping.epoch + 1
         start_time = time.perf_counter()
         lr = float(self.optimizer.param_groups[0]["lr"])
-        loss = self._train_epoch(epoch)
+        try:
+            loss = self._train_epoch(epoch)
+        except _OutOfTime as exc:
+            self._abandon(epoch, str(exc))
+            return
         self._check_weights(epoch)
+        validation_start = time.perf_counter()
         score, per_recording = self._validate()
+        self.validation_seconds = time.perf_counter() - validation_start
         self.last_score = score
         self.scheduler.step(score)
         if score > stopping.best_correlation + config.tolerance:
@@ -420,6 +432,48 @@ class _Run:
             f"lr {lr:.3g}  {entry['seconds']:.1f}s"
             + ("  (best weights restored)" if restored else "")
         )
+
+    def _abandon(self, epoch: int, why: str) -> None:
+        """Stop inside an epoch that would end late: back to the last epoch's state.
+
+        The model, optimiser, scheduler and random state return to the checkpoint of the
+        last finished epoch (the best weights, without a run folder), which then records
+        the stop, so the run's files stay those of whole epochs.
+        """
+        path = self.checkpoint_path
+        if path is not None and path.exists():
+            state = files.load_checkpoint(path)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
+        else:
+            self.model.load_state_dict(self.best_state)
+        self.stopping.stop_reason = STOP_TIME_LIMIT
+        self.history[-1]["stop_reason"] = STOP_TIME_LIMIT
+        self._save()
+        if self.out is not None and self.env.is_main:
+            files.write_metrics(self.out / files.METRICS, self.history)
+        self.log(f"epoch {epoch:3d}  abandoned: {why}")
+
+    def _check_time(self, epoch_start: float, done: int, total: int) -> None:
+        """Raise :class:`_OutOfTime` when this epoch's projected end passes the time limit.
+
+        The projection extrapolates the batches done (after any compilation) to the whole
+        epoch and adds the last validation's time. Not under DDP (processes would have to
+        agree after every batch): there only the check between epochs applies.
+        """
+        limit = self.config.time_limit
+        if limit is None or self.env.distributed or done < 1:
+            return
+        now = time.perf_counter()
+        left = (now - epoch_start) / done * (total - done) + self.validation_seconds
+        if now - self.started + left > limit:
+            end = now - self.started + left
+            raise _OutOfTime(
+                f"after {done} of {total} batches it would end at {end:.0f} s, after the "
+                f"time limit ({limit:.0f} s); the last finished epoch is kept"
+            )
 
     def _out_of_time(self, epoch_start: float, compile_seconds: float | None) -> bool:
         """Whether the next epoch, as long as this one, would end after the time limit.
@@ -524,6 +578,7 @@ class _Run:
             leave=False,
             unit="batch",
         )
+        timed_from, timed_batches = time.perf_counter(), 0
         with bar:
             for number, (key, batch) in enumerate(steps):
                 batch = to_device(batch, self.device, config.channels_last)
@@ -538,11 +593,14 @@ class _Run:
                     self.optimizer.zero_grad(set_to_none=True)
                 total += value
                 count += 1
-                if compiling:  # the ETA should not count the compilation
+                if compiling:  # neither the ETA nor the time check counts the compilation
                     compiling = False
                     bar.reset(total=len(steps))
                     bar.set_description(f"epoch {epoch}", refresh=False)
+                    timed_from, timed_batches = time.perf_counter(), -1
                 bar.update()
+                timed_batches += 1
+                self._check_time(timed_from, timed_batches, len(steps) - number - 1 + timed_batches)
                 postfix = {"loss": f"{total / count:.4g}"}
                 if self.last_score is not None:
                     postfix["val"] = f"{self.last_score:.4f}"
