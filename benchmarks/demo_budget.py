@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from typing import Any
 
@@ -38,7 +39,8 @@ def main() -> None:
     if not args.keep and os.path.exists(args.out):
         shutil.rmtree(args.out)
     start = time.perf_counter()
-    result = run_demo(args.out, preset=args.preset, budget=args.budget, progress=False)
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731 - stdout holds the JSON
+    result = run_demo(args.out, preset=args.preset, budget=args.budget, progress=False, log=log)
     elapsed = time.perf_counter() - start
     history = [
         json.loads(line)

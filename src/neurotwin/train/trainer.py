@@ -406,7 +406,6 @@ class _Run:
         if isinstance(self.net, CompiledOrEager) and self.net.compiled_in_epoch:
             compile_seconds = self.net.compile_seconds
             self.net.compiled_in_epoch = False
-        self._decide_compile(time.perf_counter() - start_time)
         if epoch >= config.max_epochs:
             stopping.stop_reason = STOP_MAX_EPOCHS
         elif stopping.patience_counter >= config.patience:
@@ -417,8 +416,10 @@ class _Run:
             restored = True
             if stopping.decay_step >= config.lr_decay_steps:
                 stopping.stop_reason = STOP_PATIENCE
-        if stopping.stop_reason is None and self._out_of_time(start_time, compile_seconds):
-            stopping.stop_reason = STOP_TIME_LIMIT
+        if stopping.stop_reason is None:
+            self._decide_compile(time.perf_counter() - start_time)
+            if self._out_of_time(start_time, compile_seconds):
+                stopping.stop_reason = STOP_TIME_LIMIT
         stopping.epoch = epoch
         entry = self._entry(epoch, loss, score, per_recording, start_time, restored, lr)
         entry["compile_seconds"] = compile_seconds
