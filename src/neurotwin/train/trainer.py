@@ -279,6 +279,7 @@ class _Run:
         self.last_score: float | None = None
         self.started = time.perf_counter()
         self.validation_seconds = 0.0
+        self.compile_seconds: float | None = None  # of the epoch under way
 
     # ------------------------------------------------------------------ setup
     def _build(self) -> None:
@@ -384,6 +385,7 @@ class _Run:
         epoch = stopping.epoch + 1
         start_time = time.perf_counter()
         lr = float(self.optimizer.param_groups[0]["lr"])
+        self.compile_seconds = None
         try:
             loss = self._train_epoch(epoch)
         except _OutOfTime as exc:
@@ -402,10 +404,7 @@ class _Run:
         else:
             stopping.patience_counter += 1
         restored = False
-        compile_seconds = None
-        if isinstance(self.net, CompiledOrEager) and self.net.compiled_in_epoch:
-            compile_seconds = self.net.compile_seconds
-            self.net.compiled_in_epoch = False
+        compile_seconds = self.compile_seconds
         if epoch >= config.max_epochs:
             stopping.stop_reason = STOP_MAX_EPOCHS
         elif stopping.patience_counter >= config.patience:
@@ -433,6 +432,13 @@ class _Run:
             f"lr {lr:.3g}  {entry['seconds']:.1f}s"
             + ("  (best weights restored)" if restored else "")
         )
+
+    def _compiled(self, seconds: float) -> None:
+        """Record the first compiled batch (forward and backward compilation included)."""
+        assert isinstance(self.net, CompiledOrEager)
+        self.net.compile_seconds = self.compile_seconds = seconds
+        if self.net.compiled is not None:
+            self.log(f"compiled in {seconds:.0f} s (the first batch included)")
 
     def _abandon(self, epoch: int, why: str) -> None:
         """Stop inside an epoch that would end late: back to the last epoch's state.
@@ -579,7 +585,8 @@ class _Run:
             leave=False,
             unit="batch",
         )
-        timed_from, timed_batches = time.perf_counter(), 0
+        first_start = timed_from = time.perf_counter()
+        timed_batches = 0
         with bar:
             for number, (key, batch) in enumerate(steps):
                 batch = to_device(batch, self.device, config.channels_last)
@@ -596,6 +603,7 @@ class _Run:
                 count += 1
                 if compiling:  # neither the ETA nor the time check counts the compilation
                     compiling = False
+                    self._compiled(time.perf_counter() - first_start)
                     bar.reset(total=len(steps))
                     bar.set_description(f"epoch {epoch}", refresh=False)
                     timed_from, timed_batches = time.perf_counter(), -1
@@ -732,30 +740,20 @@ class CompiledOrEager:
         self.eager = net
         self.compiled: Callable[..., torch.Tensor] | None = torch.compile(net)
         self.log = log
-        #: Seconds the first call took (compilation included); None before it.
+        #: Seconds of the first training batch, compilation included (set by the trainer);
+        #: None before it.
         self.compile_seconds: float | None = None
-        #: Whether the first call happened since the trainer last looked.
-        self.compiled_in_epoch = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Run the compiled module, or the eager one once compiling has failed."""
-        first_call = self.compile_seconds is None
-        start = time.perf_counter()
-        try:
-            if self.compiled is not None:
-                try:
-                    return self.compiled(*args, **kwargs)
-                except Exception as exc:
-                    self.compiled = None
-                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                    self.log(f"torch.compile failed ({first[:200]}); training without compiling")
-            return self.eager(*args, **kwargs)
-        finally:
-            if first_call:
-                self.compile_seconds = time.perf_counter() - start
-                self.compiled_in_epoch = True
-                if self.compiled is not None:
-                    self.log(f"compiled in {self.compile_seconds:.0f} s")
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as exc:
+                self.compiled = None
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                self.log(f"torch.compile failed ({first[:200]}); training without compiling")
+        return self.eager(*args, **kwargs)
 
 
 def _check_same_recipe(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
