@@ -71,14 +71,17 @@ def test_an_epoch_that_would_end_late_is_abandoned(tiny_loaders, tmp_path, clock
     lines: list[str] = []
     config = FAST.replace(max_epochs=50, time_limit=4.0)
     result = train(model, tiny_loaders, config, tmp_path, log=lines.append)
-    # after the first batch (1 s) the epoch's end is projected at 6 s > 4 s
-    assert clock.now == 1001.0
+    # the first batch warms up; after two more (3 s) the epoch's end is projected at 6 s > 4 s
+    assert clock.now == 1003.0
     assert result.stop_reason == "time_limit" and len(result.history) == 1
-    assert any("epoch   1  abandoned: after 1 of 6 batches" in line for line in lines)
+    assert any(
+        "epoch   1  abandoned: after 3 of 6 batches it would end at 6 s" in line for line in lines
+    )
     for name, value in result.model.state_dict().items():
         assert torch.equal(value, untrained[name]), name  # the partial epoch left no trace
     metrics = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [m["stop_reason"] for m in metrics] == ["time_limit"]
+    assert metrics[0]["abandoned_epoch_seconds"] == 6.0  # what a longer budget would need
     assert load_checkpoint(tmp_path / "checkpoint.pt")["stopping"]["stop_reason"] == "time_limit"
 
 
@@ -136,3 +139,19 @@ def test_compiling_is_announced_timed_and_left_out_of_the_forecast(
     assert result.history[2]["compile_seconds"] is None
     # epochs end at 36, 42 and 48 s: the forecast after epoch 1 is 5 s, not 36 s
     assert len(result.history) == 4 and result.stop_reason == "time_limit"
+
+
+def test_a_reserve_in_validation_passes_is_kept_free(tiny_loaders, clock, monkeypatch):
+    validate = trainer_module._Run._validate
+
+    def two_second_validation(self):
+        clock.now += 2.0
+        return validate(self)
+
+    monkeypatch.setattr(trainer_module._Run, "_validate", two_second_validation)
+    # epoch 0 ends at 2 s, each epoch takes 6 + 2 s; 3 validations (6 s) stay free of 30 s
+    config = FAST.replace(max_epochs=50, time_limit=30.0, reserve_validations=3.0)
+    result = train(make_standin(tiny_loaders), tiny_loaders, config, log=None)
+    assert len(result.history) == 3 and clock.now == 1018.0  # a third epoch would end at 26 s
+    without = train(make_standin(tiny_loaders), tiny_loaders, config.replace(reserve_validations=0))
+    assert len(without.history) == 4

@@ -102,6 +102,10 @@ class TrainConfig:
         machine) is abandoned and the run returns to its last finished epoch. A run
         stopped by its time limit stays finished when resumed with the same limit; with
         another one (or none) it trains on, the limit counting the time of the new call.
+    reserve_validations
+        Time the limit keeps free after training, in validation passes (measured on the
+        validation tier at every epoch): e.g. the test tiers' size over the validation
+        tier's, to predict them within the same budget (0).
     """
 
     lr: float = 0.009
@@ -122,6 +126,7 @@ class TrainConfig:
     num_threads: int | None = None
     progress: bool = True
     time_limit: float | None = None
+    reserve_validations: float = 0.0
 
     def __post_init__(self) -> None:
         positive_int = ("lr_decay_steps", "patience", "max_epochs", "batch_size")
@@ -160,6 +165,9 @@ class TrainConfig:
             isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0
         ):
             raise NeurotwinError(f"time_limit must be a positive number of seconds, got {limit!r}")
+        reserve = self.reserve_validations
+        if isinstance(reserve, bool) or not isinstance(reserve, int | float) or not reserve >= 0:
+            raise NeurotwinError(f"reserve_validations must be a number >= 0, got {reserve!r}")
         _check_device_syntax(self.device)
 
     def replace(self, **changes: Any) -> TrainConfig:

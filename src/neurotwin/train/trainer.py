@@ -64,7 +64,7 @@ Log = Callable[[str], Any]
 
 
 class _OutOfTime(Exception):
-    """The epoch under way would end after the time limit."""
+    """The epoch under way would end after the time limit (``args``: message, epoch seconds)."""
 
 
 class TrainingDiverged(NeurotwinError):
@@ -321,7 +321,7 @@ class _Run:
         self.compile_decided = True
         if self.config.compile != "auto":
             return
-        limit = self.config.time_limit
+        limit = self._limit()
         if limit is None:
             self.net = CompiledOrEager(self.eager_net, self.log)
             return
@@ -389,7 +389,7 @@ class _Run:
         try:
             loss = self._train_epoch(epoch)
         except _OutOfTime as exc:
-            self._abandon(epoch, str(exc))
+            self._abandon(epoch, *exc.args)
             return
         self._check_weights(epoch)
         validation_start = time.perf_counter()
@@ -433,6 +433,13 @@ class _Run:
             + ("  (best weights restored)" if restored else "")
         )
 
+    def _limit(self) -> float | None:
+        """Return the time limit less the reserve kept for after training, in seconds."""
+        limit = self.config.time_limit
+        if limit is None:
+            return None
+        return limit - self.config.reserve_validations * self.validation_seconds
+
     def _compiled(self, seconds: float) -> None:
         """Record the first compiled batch (forward and backward compilation included)."""
         assert isinstance(self.net, CompiledOrEager)
@@ -440,7 +447,7 @@ class _Run:
         if self.net.compiled is not None:
             self.log(f"compiled in {seconds:.0f} s (the first batch included)")
 
-    def _abandon(self, epoch: int, why: str) -> None:
+    def _abandon(self, epoch: int, why: str, projected: float) -> None:
         """Stop inside an epoch that would end late: back to the last epoch's state.
 
         The model, optimiser, scheduler and random state return to the checkpoint of the
@@ -458,6 +465,7 @@ class _Run:
             self.model.load_state_dict(self.best_state)
         self.stopping.stop_reason = STOP_TIME_LIMIT
         self.history[-1]["stop_reason"] = STOP_TIME_LIMIT
+        self.history[-1]["abandoned_epoch_seconds"] = projected
         self._save()
         if self.out is not None and self.env.is_main:
             files.write_metrics(self.out / files.METRICS, self.history)
@@ -466,21 +474,25 @@ class _Run:
     def _check_time(self, epoch_start: float, done: int, total: int) -> None:
         """Raise :class:`_OutOfTime` when this epoch's projected end passes the time limit.
 
-        The projection extrapolates the batches done (after any compilation) to the whole
-        epoch and adds the last validation's time. Not under DDP (processes would have to
-        agree after every batch): there only the check between epochs applies.
+        The projection extrapolates the batches timed (all but the first, which warms up
+        or compiles) to the whole epoch and adds the last validation's time; it starts
+        after two timed batches. Not under DDP (processes would have to agree after every
+        batch): there only the check between epochs applies.
         """
-        limit = self.config.time_limit
-        if limit is None or self.env.distributed or done < 1:
+        limit = self._limit()
+        if limit is None or self.env.distributed or done < 2:
             return
         now = time.perf_counter()
-        left = (now - epoch_start) / done * (total - done) + self.validation_seconds
+        per_batch = (now - epoch_start) / done
+        left = per_batch * (total - done) + self.validation_seconds
         if now - self.started + left > limit:
             end = now - self.started + left
-            raise _OutOfTime(
-                f"after {done} of {total} batches it would end at {end:.0f} s, after the "
-                f"time limit ({limit:.0f} s); the last finished epoch is kept"
+            message = (
+                f"after {done + 1} of {total + 1} batches it "
+                f"would end at {end:.0f} s, after the time limit ({limit:.0f} s); the last "
+                "finished epoch is kept"
             )
+            raise _OutOfTime(message, per_batch * (total + 1) + self.validation_seconds)
 
     def _out_of_time(self, epoch_start: float, compile_seconds: float | None) -> bool:
         """Whether the next epoch, as long as this one, would end after the time limit.
@@ -489,7 +501,7 @@ class _Run:
         one after which compiling starts adds the compilation estimate. Under DDP every
         process follows rank 0's clock.
         """
-        limit = self.config.time_limit
+        limit = self._limit()
         if limit is None:
             return False
         now = time.perf_counter()
@@ -586,7 +598,6 @@ class _Run:
             unit="batch",
         )
         first_start = timed_from = time.perf_counter()
-        timed_batches = 0
         with bar:
             for number, (key, batch) in enumerate(steps):
                 batch = to_device(batch, self.device, config.channels_last)
@@ -601,15 +612,16 @@ class _Run:
                     self.optimizer.zero_grad(set_to_none=True)
                 total += value
                 count += 1
-                if compiling:  # neither the ETA nor the time check counts the compilation
+                if compiling:  # the ETA should not count the compilation
                     compiling = False
                     self._compiled(time.perf_counter() - first_start)
                     bar.reset(total=len(steps))
                     bar.set_description(f"epoch {epoch}", refresh=False)
-                    timed_from, timed_batches = time.perf_counter(), -1
                 bar.update()
-                timed_batches += 1
-                self._check_time(timed_from, timed_batches, len(steps) - number - 1 + timed_batches)
+                if number == 0:  # the time check leaves out the first batch (warm-up, compiling)
+                    timed_from = time.perf_counter()
+                else:
+                    self._check_time(timed_from, number, len(steps) - 1)
                 postfix = {"loss": f"{total / count:.4g}"}
                 if self.last_score is not None:
                     postfix["val"] = f"{self.last_score:.4f}"
