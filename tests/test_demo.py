@@ -1,7 +1,9 @@
 import json
 
+from neurotwin import demo as demo_module
 from neurotwin.cli import main
 from neurotwin.demo import run_demo
+from neurotwin.train import trainer as trainer_module
 
 
 def test_demo_runs_end_to_end_on_the_tiny_mouse(tmp_path, capsys):
@@ -28,3 +30,43 @@ def test_demo_runs_end_to_end_on_the_tiny_mouse(tmp_path, capsys):
     assert main([*args, "--no-progress"]) == 0
     assert "reusing the mouse" in capsys.readouterr().out
     assert json.loads(result.report_path.read_text()) == saved
+
+
+class Clock:
+    """A clock that only training batches move (1 s each): timing without a timed test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def test_demo_keeps_a_budget_of_a_few_seconds(tmp_path, capsys, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(demo_module, "time", clock)
+    monkeypatch.setattr(trainer_module, "time", clock)
+    objective = trainer_module._Run._objective
+
+    def one_second_batch(self, batch, key):
+        clock.now += 1.0
+        return objective(self, batch, key)
+
+    monkeypatch.setattr(trainer_module._Run, "_objective", one_second_batch)
+    # the tiny mouse: 200 training trials in batches of 128, so an epoch takes 2 s; a
+    # budget of 8 s keeps 4 s for the steps after training, which leaves 4 s: two epochs
+    result = run_demo(tmp_path, preset="tiny", epochs=200, budget=8.0, progress=False)
+    assert result.stop_reason == "time_limit" and result.epochs == 2
+    assert clock.now == 4.0
+    assert list(result.steps) == [
+        "simulate", "validate", "cache", "train", "predict", "score", "report"
+    ]  # fmt: skip
+    assert result.steps["train"] == 4.0 and sum(result.steps.values()) <= 8.0
+    html = result.html.read_text()
+    assert "<th>epochs trained</th><td>2</td>" in html
+    assert (
+        "<th>time per step</th><td>simulate 0.0 s, validate 0.0 s, cache 0.0 s, train 4.0 s" in html
+    )
+    assert "ended by the time budget; an epoch took 2.0 s" in html
+    out = capsys.readouterr().out
+    assert "trained 2 epoch(s), stopped by time_limit" in out and "(budget 8 s)" in out

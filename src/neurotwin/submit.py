@@ -108,6 +108,7 @@ def predict_tiers(
         path,
         batch_size,
         image_size=tuple(info.image_hw),
+        preprocessing=info.preprocessing,
         include_behavior=model.needs_behavior,
         include_eye_position=model.needs_eye_position,
         tiers=list(tiers),

@@ -215,3 +215,12 @@ def test_misfits_are_reported_together() -> None:
         load_kit_state_dict(kit_state(), no_coords)
     with pytest.raises(NeurotwinError, match=r"layer0.conv.weight is missing"):
         load_kit_state_dict({"x": torch.zeros(1)}, infos)
+
+
+def test_kit_weights_record_the_kits_preprocessing() -> None:
+    info = make_info(KEY, N, hw=(18, 32))
+    converted = load_kit_state_dict(kit_state(), {KEY: info})
+    assert converted.infos[KEY].preprocessing == "kit"  # predictions then use the kit's rescale
+    own = load_kit_state_dict(kit_state(), {KEY: info}, preprocessing="neurotwin")
+    assert own.infos[KEY].preprocessing == "neurotwin"
+    assert create_model("sensorium+", {KEY: info}).infos[KEY].preprocessing == "neurotwin"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from neurotwin.cli.train import duration
+
 
 def register(subparsers: Any) -> None:
     """Add ``demo`` to the command line."""
@@ -14,25 +16,38 @@ def register(subparsers: Any) -> None:
         description="The main job on the built-in default: simulate the demo mouse (or reuse "
         "it), train the sensorium+ baseline, predict the two test tiers, write the submission "
         "files, score them beside the exact ceilings of the simulation and write an HTML "
-        "report.",
+        "report, all within a wall-clock budget (10 minutes by default): training stops after "
+        "the last epoch that fits.",
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--preset", default="demo", choices=["tiny", "demo"], help="simulator preset")
     p.add_argument("--seed", type=int, default=0, help="simulation and training seed")
     p.add_argument("--epochs", type=int, default=None, help="most training epochs")
+    p.add_argument(
+        "--budget",
+        type=duration,
+        default=None,
+        metavar="TIME",
+        help="wall-clock budget of the whole demo (seconds, or 90s, 10m, 1h; default 10m)",
+    )
+    p.add_argument(
+        "--no-budget", action="store_true", help="train the preset's epochs whatever they take"
+    )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from neurotwin.demo import run_demo
+    from neurotwin.demo import DEFAULT_BUDGET, run_demo
 
+    budget = DEFAULT_BUDGET if args.budget is None else args.budget
     run_demo(
         args.out,
         preset=args.preset,
         seed=args.seed,
         epochs=args.epochs,
+        budget=None if args.no_budget else budget,
         device=args.device,
         progress=not args.no_progress,
     )

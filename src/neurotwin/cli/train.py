@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 from neurotwin.errors import NeurotwinError
@@ -37,7 +38,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lr", type=float, default=None, help="initial learning rate (default 0.009)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
-    p.add_argument("--compile", action="store_true", help="use torch.compile")
+    p.add_argument(
+        "--compile",
+        nargs="?",
+        const="on",
+        choices=["on", "auto"],
+        default=None,
+        help="use torch.compile; 'auto': only when it pays within --time-limit",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=duration,
+        default=None,
+        metavar="TIME",
+        help="wall-clock budget of the training (seconds, or with a unit: 90s, 10m, 1.5h): "
+        "stop after the last epoch that fits, keeping the best weights",
+    )
     p.add_argument("--no-resume", action="store_true", help="start over, ignoring a checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
@@ -56,6 +72,39 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--cache-dir", default=None, help="cache folder (default: user cache)")
     p.set_defaults(func=_train)
+
+
+def duration(text: str) -> float:
+    """Parse a duration: seconds (``"600"``) or with a unit (``"90s"``, ``"10m"``, ``"1h"``).
+
+    Parameters
+    ----------
+    text
+        The command-line value.
+
+    Returns
+    -------
+    float
+        Seconds, positive.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        For anything else (argparse prints it as a one-line usage error).
+    """
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    value = text.strip().lower()
+    factor = units.get(value[-1:], None)
+    number = value[:-1] if factor is not None else value
+    try:
+        seconds = float(number) * (factor or 1.0)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive duration such as 600, 90s, 10m or 1.5h, got {text!r}"
+        )
+    return seconds
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -95,9 +144,11 @@ def _train(args: argparse.Namespace) -> int:
         "lr": args.lr,
         "seed": args.seed,
         "device": args.device,
+        "time_limit": args.time_limit,
     }
     config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
-    config = config.replace(compile=args.compile, progress=not args.no_progress)
+    compile_mode = {None: False, "on": True, "auto": "auto"}[args.compile]
+    config = config.replace(compile=compile_mode, progress=not args.no_progress)
     model_config = parse_overrides(args.set)
     common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
     if args.ensemble is not None:

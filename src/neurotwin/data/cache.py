@@ -10,6 +10,21 @@ recording's location and the stimulus size. It is built in a temporary folder an
 into place, so an interrupted build is never trusted; it records a fingerprint of the
 source files (names, sizes, modification times) and is rebuilt when they change. Nothing is
 written into the recording's own folder.
+
+Two preprocessings of the images are offered, each with its own cache (the folder name and
+digest say which), recorded in ``meta.json`` and, for models, in
+:class:`neurotwin.models.RecordingInfo`:
+
+- ``"neurotwin"`` (default): each image is resized once, anti-aliased (Gaussian smoothing
+  before bilinear interpolation), then normalised by the loaders. Anti-aliasing keeps the
+  fine texture of a 144 x 256 image from folding into false coarse patterns at 36 x 64, so
+  neurotwin's own models train and predict on it.
+- ``"kit"``: the 2022 starting kit's, for kit weights: the kit normalises each image and
+  then calls scikit-image ``rescale(image, scale, mode="reflect", anti_aliasing=False,
+  clip=True, preserve_range=True)`` (neuralpredictors' ``ScaleInputs``). Its bilinear
+  interpolation and clipping to the image's range commute with the scalar normalisation
+  ``(x - mean) / std``, so the cache rescales the raw image and the loaders normalise after,
+  which equals the kit's order up to float rounding.
 """
 
 from __future__ import annotations
@@ -45,6 +60,8 @@ CHUNK_BYTES = 64 * 1024**2
 LEFTOVER_AGE = 2 * 24 * 3600
 _HOST = socket.gethostname().replace("-", "_") or "host"
 _LEFTOVER = re.compile(r"^\..+\.(?:tmp|stale)-(.+)-(\d+)-\d+$")
+#: Image preprocessings a cache can hold (see the module's notes).
+PREPROCESSINGS = ("neurotwin", "kit")
 
 
 def default_cache_dir() -> Path:
@@ -120,6 +137,11 @@ class RecordingCache:
         """Tiers whose responses are all zero (held out in a competition release)."""
         return tuple(self.meta["withheld_tiers"])
 
+    @property
+    def preprocessing(self) -> str:
+        """How the stimulus was resized: ``"neurotwin"`` or ``"kit"``."""
+        return str(self.meta.get("preprocessing", "neurotwin"))
+
 
 def cache_for(
     recording: Recording,
@@ -127,6 +149,7 @@ def cache_for(
     cache_dir: str | os.PathLike[str] | None = None,
     *,
     progress: bool = True,
+    preprocessing: str = "neurotwin",
 ) -> RecordingCache:
     """Return the recording's cache, building or rebuilding it when needed.
 
@@ -141,20 +164,36 @@ def cache_for(
         Where caches live; :func:`default_cache_dir` when None.
     progress
         Show a progress bar while building.
+    preprocessing
+        ``"neurotwin"`` (resize anti-aliased) or ``"kit"`` (the 2022 kit's rescale, without
+        anti-aliasing; static recordings only); see the module's notes.
 
     Returns
     -------
     RecordingCache
         A complete cache whose fingerprint matches the source files.
+
+    Raises
+    ------
+    ValueError
+        For a bad size, an unknown preprocessing or ``"kit"`` on a video recording.
     """
     hw = tuple(stimulus_hw) if stimulus_hw is not None else recording.stimulus_hw
     if len(hw) != 2 or min(hw) < 1:
         raise ValueError(f"stimulus size must be two positive integers, got {stimulus_hw}")
+    if preprocessing not in PREPROCESSINGS:
+        raise ValueError(
+            f"unknown preprocessing {preprocessing!r}; known: {', '.join(PREPROCESSINGS)}"
+        )
+    if preprocessing == "kit" and recording.kind != "static":
+        raise ValueError(f"{recording.location}: the kit's preprocessing is for static images")
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    kit = "\0kit" if preprocessing == "kit" else ""  # neurotwin caches keep their old digest
     digest = hashlib.sha1(
-        f"{recording.location}\0{hw[0]}x{hw[1]}\0{CACHE_FORMAT}".encode()
+        f"{recording.location}\0{hw[0]}x{hw[1]}\0{CACHE_FORMAT}{kit}".encode()
     ).hexdigest()[:12]
-    path = root / f"{recording.name}-{hw[0]}x{hw[1]}-{digest}"
+    suffix = "-kit" if preprocessing == "kit" else ""
+    path = root / f"{recording.name}-{hw[0]}x{hw[1]}{suffix}-{digest}"
     fingerprint = recording.source.fingerprint()
     cached = _read_meta(path)
     if cached is not None and cached.get("fingerprint") == fingerprint:
@@ -166,7 +205,8 @@ def cache_for(
     remove_leftovers(root)
     tmp = root / f".{path.name}.tmp-{_HOST}-{os.getpid()}-{time.monotonic_ns()}"
     try:
-        meta = _build(recording, (int(hw[0]), int(hw[1])), tmp, fingerprint, progress)
+        size = (int(hw[0]), int(hw[1]))
+        meta = _build(recording, size, tmp, fingerprint, progress, preprocessing)
         _publish(tmp, path)
     finally:
         if tmp.exists():
@@ -372,6 +412,7 @@ def _build(
     tmp: Path,
     fingerprint: str,
     progress: bool,
+    preprocessing: str = "neurotwin",
 ) -> dict[str, Any]:
     tmp.mkdir(parents=True)
     shapes = _stacked_shapes(recording, hw)
@@ -408,7 +449,11 @@ def _build(
                     if not static:
                         block = np.moveaxis(block, -1, 1)  # (k, H, W, T) -> (k, T, H, W)
                     if block.shape[-2:] != hw:
-                        block = _resize(block, hw)
+                        block = (
+                            _kit_rescale(block, hw)
+                            if preprocessing == "kit"
+                            else _resize(block, hw)
+                        )
                 elif not static:
                     block = np.swapaxes(block, 1, 2)  # (k, C, T) -> (k, T, C)
                 out[field].write(np.ascontiguousarray(block, dtype="<f4").tobytes())
@@ -434,6 +479,7 @@ def _build(
         "source_hw": list(recording.stimulus_hw),
         "fields": list(recording.fields),
         "withheld_tiers": withheld,
+        "preprocessing": preprocessing,
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -444,3 +490,24 @@ def _resize(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """Resize the last two axes of a stack (anti-aliased, bilinear, values preserved)."""
     shape = (*block.shape[:-2], *hw)
     return resize(block, shape, order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)
+
+
+def _kit_rescale(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """Resize each image of a ``(k, 1, H, W)`` stack as the 2022 kit's ``ScaleInputs`` does.
+
+    The kit calls ``skimage.transform.rescale(image, scale, mode="reflect",
+    anti_aliasing=False, clip=True, preserve_range=True)`` on each ``(1, H, W)`` image;
+    ``rescale`` resizes to ``round(scale * shape)`` (at least 1), which is ``(1, *hw)``.
+    """
+    out = np.empty((*block.shape[:-2], *hw), dtype=np.float32)
+    for i, image in enumerate(block):
+        out[i] = resize(
+            image,
+            (image.shape[0], *hw),
+            order=1,
+            mode="reflect",
+            anti_aliasing=False,
+            clip=True,
+            preserve_range=True,
+        )
+    return out

@@ -117,6 +117,7 @@ def _tier_loaders(
     seed: int,
     num_workers: int,
     pin_memory: bool,
+    preprocessing: str = "neurotwin",
 ) -> dict[str, dict[str, DataLoader[Batch]]]:
     """Open the recordings, build their caches and one loader per tier and recording."""
     if batch_size < 1:
@@ -125,7 +126,7 @@ def _tier_loaders(
     out: dict[str, dict[str, DataLoader[Batch]]] = {}
     for number, recording in enumerate(recordings):
         hw = size or scaled_hw(recording.stimulus_hw, scale)
-        cache = cache_for(recording, hw, cache_dir, progress=progress)
+        cache = cache_for(recording, hw, cache_dir, progress=progress, preprocessing=preprocessing)
         fields = _fields(recording, include_behavior, include_eye_position)
         normalizer = Normalizer.from_recording(recording, fields) if normalize else None
         wanted = list(recording.tier_counts) if tiers is None else list(tiers)
@@ -173,6 +174,7 @@ def static_loaders(
     pin_memory: bool = False,
     cache_dir: PathLike | None = None,
     progress: bool = True,
+    preprocessing: str = "neurotwin",
 ) -> dict[str, dict[str, DataLoader[Batch]]]:
     """Build loaders for static (SENSORIUM 2022) recordings.
 
@@ -203,6 +205,10 @@ def static_loaders(
         Where consolidated caches live (see :func:`neurotwin.data.cache.default_cache_dir`).
     progress
         Show a progress bar while a cache is built.
+    preprocessing
+        How images are resized: ``"neurotwin"`` (once, anti-aliased) or ``"kit"`` (the 2022
+        kit's rescale without anti-aliasing, for kit weights); see
+        :mod:`neurotwin.data.cache`.
 
     Returns
     -------
@@ -231,6 +237,7 @@ def static_loaders(
         seed=seed,
         num_workers=num_workers,
         pin_memory=pin_memory,
+        preprocessing=preprocessing,
     )
 
 

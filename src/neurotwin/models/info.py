@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin.data.cache import PREPROCESSINGS
 from neurotwin.data.loaders import scaled_hw
 from neurotwin.data.normalize import collapse_statistics, response_scale
 from neurotwin.data.recording import Recording, open_recording
@@ -45,6 +46,10 @@ class RecordingInfo:
         Behaviour channels of a batch (3 for the 2022 release).
     eye_dim
         Eye-position channels of a batch (2: pupil centre x, y).
+    preprocessing
+        How the loaders resize the images for this model: ``"neurotwin"`` (once,
+        anti-aliased; neurotwin's own models) or ``"kit"`` (the 2022 kit's rescale without
+        anti-aliasing; models converted from kit weights). See :mod:`neurotwin.data.cache`.
     """
 
     key: str
@@ -55,6 +60,7 @@ class RecordingInfo:
     image_hw: tuple[int, int]
     behavior_dim: int = 3
     eye_dim: int = 2
+    preprocessing: str = "neurotwin"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "unit_ids", _array(self.unit_ids, np.int64).reshape(-1))
@@ -83,6 +89,11 @@ class RecordingInfo:
             raise NeurotwinError(
                 f"{where}: image_hw must be two positive sizes, got {self.image_hw}"
             )
+        if self.preprocessing not in PREPROCESSINGS:
+            raise NeurotwinError(
+                f"{where}: unknown preprocessing {self.preprocessing!r}; "
+                f"known: {', '.join(PREPROCESSINGS)}"
+            )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RecordingInfo):
@@ -99,6 +110,7 @@ class RecordingInfo:
             and self.image_hw == other.image_hw
             and self.behavior_dim == other.behavior_dim
             and self.eye_dim == other.eye_dim
+            and self.preprocessing == other.preprocessing
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -154,6 +166,7 @@ class RecordingInfo:
             "image_hw": list(self.image_hw),
             "behavior_dim": self.behavior_dim,
             "eye_dim": self.eye_dim,
+            "preprocessing": self.preprocessing,
         }
 
     @classmethod
@@ -163,7 +176,8 @@ class RecordingInfo:
         missing = [n for n in required if n not in data]
         if missing:
             raise NeurotwinError(f"recording info lacks {', '.join(missing)}")
-        optional = {n: data[n] for n in ("behavior_dim", "eye_dim") if n in data}
+        names = ("behavior_dim", "eye_dim", "preprocessing")  # absent from older checkpoints
+        optional = {n: data[n] for n in names if n in data}
         return cls(**{n: data[n] for n in required}, **optional)
 
 

@@ -46,6 +46,7 @@ the model name: ``model="sensorium-ln"``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -226,6 +227,7 @@ def load_kit_state_dict(
     target: TwinModule | Mapping[str, RecordingInfo],
     *,
     model: str | None = None,
+    preprocessing: str = "kit",
     **config: Any,
 ) -> TwinModule:
     """Load a 2022 starting-kit checkpoint into a neurotwin model.
@@ -243,6 +245,11 @@ def load_kit_state_dict(
         dict holds a shifter or behaviour channels, else ``"sensorium"``). An LN
         checkpoint cannot be told apart by its weights: pass ``"sensorium-ln"`` or
         ``"sensorium+-ln"``.
+    preprocessing
+        The image preprocessing recorded in the model's infos, which its predictions then
+        use: ``"kit"`` (default: the kit's rescale without anti-aliasing, so that the
+        weights see the images they were trained on and predict what the kit predicts) or
+        ``"neurotwin"`` (see :mod:`neurotwin.data.cache`).
     **config
         Further overrides of the built model's config.
 
@@ -296,4 +303,8 @@ def load_kit_state_dict(
     if first is not None and first.ndim == 4 and first.shape[1] > 1 and scale != 1.0:
         mapped[FIRST_CONV] = torch.cat([first[:, :1], first[:, 1:] / scale], dim=1)
     load_state_checked(twin, mapped, "the 2022 kit state dict", twin.name or type(twin).__name__)
+    twin.infos = {
+        key: dataclasses.replace(info, preprocessing=preprocessing)
+        for key, info in twin.infos.items()
+    }
     return twin.eval()

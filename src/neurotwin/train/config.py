@@ -83,12 +83,29 @@ class TrainConfig:
         Put the model and the images in channels-last memory format (faster convolutions
         on CPU and recent GPUs; measured 1.45x per epoch on CPU for the kit's core).
     compile
-        Run the training forward pass through :func:`torch.compile`.
+        Run the training forward pass through :func:`torch.compile`: True, False, or
+        ``"auto"``, which trains the first epoch eagerly and compiles from the second on
+        only when the time left (``time_limit``) is expected to pay for the compilation
+        (see :func:`neurotwin.train.trainer.compile_pays`); without a time limit ``"auto"``
+        compiles.
     num_threads
         CPU threads of torch (None: torch's default).
     progress
         Show a progress bar over each epoch's batches with the running loss and the last
         validation correlation.
+    time_limit
+        Wall-clock budget of one call of the trainer in seconds (None: no limit). After
+        each epoch the trainer predicts the next epoch's time from the last one and stops
+        when it would not end within the budget (stop reason ``"time_limit"``), keeping
+        the best weights. Within an epoch it extrapolates the batches done (plus the last
+        validation's time); an epoch projected to end late (the first one, on a slow
+        machine) is abandoned and the run returns to its last finished epoch. A run
+        stopped by its time limit stays finished when resumed with the same limit; with
+        another one (or none) it trains on, the limit counting the time of the new call.
+    reserve_validations
+        Time the limit keeps free after training, in validation passes (measured on the
+        validation tier at every epoch): e.g. the test tiers' size over the validation
+        tier's, to predict them within the same budget (0).
     """
 
     lr: float = 0.009
@@ -105,9 +122,11 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     channels_last: bool = True
-    compile: bool = False
+    compile: bool | str = False
     num_threads: int | None = None
     progress: bool = True
+    time_limit: float | None = None
+    reserve_validations: float = 0.0
 
     def __post_init__(self) -> None:
         positive_int = ("lr_decay_steps", "patience", "max_epochs", "batch_size")
@@ -139,6 +158,16 @@ class TrainConfig:
             raise NeurotwinError(
                 f"num_threads must be a positive integer, got {self.num_threads!r}"
             )
+        if self.compile not in (True, False, "auto"):
+            raise NeurotwinError(f"compile must be true, false or 'auto', got {self.compile!r}")
+        limit = self.time_limit
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int | float) or not limit > 0
+        ):
+            raise NeurotwinError(f"time_limit must be a positive number of seconds, got {limit!r}")
+        reserve = self.reserve_validations
+        if isinstance(reserve, bool) or not isinstance(reserve, int | float) or not reserve >= 0:
+            raise NeurotwinError(f"reserve_validations must be a number >= 0, got {reserve!r}")
         _check_device_syntax(self.device)
 
     def replace(self, **changes: Any) -> TrainConfig:

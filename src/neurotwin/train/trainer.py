@@ -51,8 +51,21 @@ from neurotwin.train.sampling import epoch_batches, epoch_seed, shard
 #: Stop reasons.
 STOP_PATIENCE = "patience"
 STOP_MAX_EPOCHS = "max_epochs"
+STOP_TIME_LIMIT = "time_limit"
+
+#: What ``compile="auto"`` assumes of :func:`torch.compile` on a CPU (measured on 2 cores with
+#: the demo mouse: 36 s an eager epoch, 24 s compiled, a minute or more to compile): an epoch
+#: takes this fraction of its eager time ...
+COMPILED_EPOCH_FRACTION = 2 / 3
+#: ... and compiling costs this many eager epochs, at least :data:`MIN_COMPILE_SECONDS`.
+COMPILE_EPOCHS = 2.0
+MIN_COMPILE_SECONDS = 60.0
 
 Log = Callable[[str], Any]
+
+
+class _OutOfTime(Exception):
+    """The epoch under way would end after the time limit (``args``: message, epoch seconds)."""
 
 
 class TrainingDiverged(NeurotwinError):
@@ -74,7 +87,8 @@ class TrainResult:
     history
         One dict per epoch (what ``metrics.jsonl`` holds), epoch 0 first.
     stop_reason
-        ``"patience"`` (no improvement after every decay step) or ``"max_epochs"``.
+        ``"patience"`` (no improvement after every decay step), ``"max_epochs"`` or
+        ``"time_limit"`` (the next epoch would not have ended within ``config.time_limit``).
     out
         The run folder, if any.
     """
@@ -206,7 +220,38 @@ def _stop_message(reason: str, config: TrainConfig) -> str:
         return (
             f"no improvement for {config.patience} epochs after {config.lr_decay_steps} decay steps"
         )
+    if reason == STOP_TIME_LIMIT:
+        return f"the next epoch would not end within the time limit ({config.time_limit:.0f} s)"
     return f"reached max_epochs ({config.max_epochs})"
+
+
+def compile_pays(epoch_seconds: float, seconds_left: float) -> bool:
+    """Decide whether compiling now gives more epochs within the time left than eager mode.
+
+    The rule behind ``TrainConfig(compile="auto")``: with ``E`` the measured eager epoch
+    time, compiling is assumed to cost ``max(COMPILE_EPOCHS * E, MIN_COMPILE_SECONDS)`` and
+    to make every later epoch take ``COMPILED_EPOCH_FRACTION * E`` (measured on 2 CPU cores:
+    36 s an eager epoch, 24 s compiled, a minute or more to compile). Compiling pays when
+    the epochs that then fit in ``seconds_left`` outnumber the eager ones.
+
+    Parameters
+    ----------
+    epoch_seconds
+        Time of an eager epoch (training and validation), in seconds.
+    seconds_left
+        Time left in the budget, in seconds.
+
+    Returns
+    -------
+    bool
+        True when compiling is expected to leave time for more epochs.
+    """
+    if epoch_seconds <= 0:
+        return False
+    cost = max(COMPILE_EPOCHS * epoch_seconds, MIN_COMPILE_SECONDS)
+    eager = math.floor(seconds_left / epoch_seconds)
+    compiled = math.floor(max(seconds_left - cost, 0.0) / (COMPILED_EPOCH_FRACTION * epoch_seconds))
+    return compiled > eager
 
 
 class _Run:
@@ -237,6 +282,9 @@ class _Run:
         self.history: list[dict[str, Any]] = []
         self.best_state: dict[str, torch.Tensor] = {}
         self.last_score: float | None = None
+        self.started = time.perf_counter()
+        self.validation_seconds = 0.0
+        self.compile_seconds: float | None = None  # of the epoch under way
 
     # ------------------------------------------------------------------ setup
     def _build(self) -> None:
@@ -265,9 +313,32 @@ class _Run:
                 find_unused_parameters=True,  # readouts of the other recordings sit idle
             )
             net = self.ddp
+        self.eager_net: Callable[..., torch.Tensor] = net
         self.net: Callable[..., torch.Tensor] = (
-            CompiledOrEager(net, self.log) if self.config.compile else net
+            CompiledOrEager(net, self.log) if self.config.compile is True else net
         )
+        self.compile_decided = self.config.compile != "auto"
+
+    def _decide_compile(self, epoch_seconds: float) -> None:
+        """Under ``compile="auto"``, after the first epoch of this call: compile or not."""
+        if self.compile_decided:
+            return
+        self.compile_decided = True
+        if self.config.compile != "auto":
+            return
+        limit = self._limit()
+        if limit is None:
+            self.net = CompiledOrEager(self.eager_net, self.log)
+            return
+        left = limit - (time.perf_counter() - self.started)
+        if compile_pays(epoch_seconds, left):
+            self.log(f"compiling pays for the {left:.0f} s left: compiling from the next epoch")
+            self.net = CompiledOrEager(self.eager_net, self.log)
+        else:
+            self.log(
+                f"not compiling: at {epoch_seconds:.1f} s an epoch, compiling would not leave "
+                f"time for more epochs in the {left:.0f} s left"
+            )
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -275,6 +346,7 @@ class _Run:
 
     # ------------------------------------------------------------------ main
     def run(self, resume: bool) -> TrainResult:
+        self.started = time.perf_counter()
         self._build()
         path = self.checkpoint_path
         resumed = resume and path is not None and path.exists()
@@ -308,6 +380,7 @@ class _Run:
         """Score the untrained model (epoch 0): the first best, as in the kit."""
         start_time = time.perf_counter()
         score, per_recording = self._validate()
+        self.validation_seconds = time.perf_counter() - start_time
         self.stopping.best_correlation = score
         self.best_state = _cpu_copy(self.model)
         entry = self._entry(0, None, score, per_recording, start_time, restored=False)
@@ -333,9 +406,16 @@ class _Run:
         epoch = stopping.epoch + 1
         start_time = time.perf_counter()
         lr = float(self.optimizer.param_groups[0]["lr"])
-        loss = self._train_epoch(epoch)
+        self.compile_seconds = None
+        try:
+            loss = self._train_epoch(epoch)
+        except _OutOfTime as exc:
+            self._abandon(epoch, *exc.args)
+            return
         self._check_weights(epoch)
+        validation_start = time.perf_counter()
         score, per_recording = self._validate()
+        self.validation_seconds = time.perf_counter() - validation_start
         self.last_score = score
         self.scheduler.step(score)
         if score > stopping.best_correlation + config.tolerance:
@@ -345,6 +425,7 @@ class _Run:
         else:
             stopping.patience_counter += 1
         restored = False
+        compile_seconds = self.compile_seconds
         if epoch >= config.max_epochs:
             stopping.stop_reason = STOP_MAX_EPOCHS
         elif stopping.patience_counter >= config.patience:
@@ -355,8 +436,13 @@ class _Run:
             restored = True
             if stopping.decay_step >= config.lr_decay_steps:
                 stopping.stop_reason = STOP_PATIENCE
+        if stopping.stop_reason is None:
+            self._decide_compile(time.perf_counter() - start_time)
+            if self._out_of_time(start_time, compile_seconds):
+                stopping.stop_reason = STOP_TIME_LIMIT
         stopping.epoch = epoch
         entry = self._entry(epoch, loss, score, per_recording, start_time, restored, lr)
+        entry["compile_seconds"] = compile_seconds
         self.history.append(entry)
         self._save()
         if self.out is not None and self.env.is_main:
@@ -367,6 +453,88 @@ class _Run:
             f"lr {lr:.3g}  {entry['seconds']:.1f}s"
             + ("  (best weights restored)" if restored else "")
         )
+
+    def _limit(self) -> float | None:
+        """Return the time limit less the reserve kept for after training, in seconds."""
+        limit = self.config.time_limit
+        if limit is None:
+            return None
+        return limit - self.config.reserve_validations * self.validation_seconds
+
+    def _compiled(self, seconds: float) -> None:
+        """Record the first compiled batch (forward and backward compilation included)."""
+        assert isinstance(self.net, CompiledOrEager)
+        self.net.compile_seconds = self.compile_seconds = seconds
+        if self.net.compiled is not None:
+            self.log(f"compiled in {seconds:.0f} s (the first batch included)")
+
+    def _abandon(self, epoch: int, why: str, projected: float) -> None:
+        """Stop inside an epoch that would end late: back to the last epoch's state.
+
+        The model, optimiser, scheduler and random state return to the checkpoint of the
+        last finished epoch (the best weights, without a run folder), which then records
+        the stop, so the run's files stay those of whole epochs.
+        """
+        path = self.checkpoint_path
+        if path is not None and path.exists():
+            state = files.load_checkpoint(path)
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
+        else:
+            self.model.load_state_dict(self.best_state)
+        self.stopping.stop_reason = STOP_TIME_LIMIT
+        self.history[-1]["stop_reason"] = STOP_TIME_LIMIT
+        self.history[-1]["abandoned_epoch_seconds"] = projected
+        self._save()
+        if self.out is not None and self.env.is_main:
+            files.write_metrics(self.out / files.METRICS, self.history)
+        self.log(f"epoch {epoch:3d}  abandoned: {why}")
+
+    def _check_time(self, epoch_start: float, done: int, total: int) -> None:
+        """Raise :class:`_OutOfTime` when this epoch's projected end passes the time limit.
+
+        The projection extrapolates the batches timed (all but the first, which warms up
+        or compiles) to the whole epoch and adds the last validation's time; it starts
+        after two timed batches. Not under DDP (processes would have to agree after every
+        batch): there only the check between epochs applies.
+        """
+        limit = self._limit()
+        if limit is None or self.env.distributed or done < 2:
+            return
+        now = time.perf_counter()
+        per_batch = (now - epoch_start) / done
+        left = per_batch * (total - done) + self.validation_seconds
+        if now - self.started + left > limit:
+            end = now - self.started + left
+            message = (
+                f"after {done + 1} of {total + 1} batches it "
+                f"would end at {end:.0f} s, after the time limit ({limit:.0f} s); the last "
+                "finished epoch is kept"
+            )
+            raise _OutOfTime(message, per_batch * (total + 1) + self.validation_seconds)
+
+    def _out_of_time(self, epoch_start: float, compile_seconds: float | None) -> bool:
+        """Whether the next epoch, as long as this one, would end after the time limit.
+
+        An epoch that compiled predicts the next one from its time minus the compilation;
+        one after which compiling starts adds the compilation estimate. Under DDP every
+        process follows rank 0's clock.
+        """
+        limit = self._limit()
+        if limit is None:
+            return False
+        now = time.perf_counter()
+        epoch_seconds = now - epoch_start
+        if compile_seconds is not None:  # this epoch compiled; the next one will not
+            epoch_seconds = max(epoch_seconds - compile_seconds, 0.0)
+        elif isinstance(self.net, CompiledOrEager) and self.net.compile_seconds is None:
+            epoch_seconds += max(COMPILE_EPOCHS * epoch_seconds, MIN_COMPILE_SECONDS)
+        late = float(now - self.started + epoch_seconds > limit)
+        if self.env.distributed:
+            late = all_reduce_sum([late if self.env.is_main else 0.0], self.device)[0]
+        return late > 0
 
     def _entry(
         self,
@@ -389,6 +557,8 @@ class _Run:
             "best_epoch": self.stopping.best_epoch,
             "decay_step": self.stopping.decay_step,
             "restored_best": restored,
+            "compile_seconds": None,
+            "stop_reason": self.stopping.stop_reason,
         }
 
     def _finish(self) -> TrainResult:
@@ -435,13 +605,20 @@ class _Run:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         total, count = 0.0, 0
+        compiling = isinstance(self.net, CompiledOrEager) and self.net.compile_seconds is None
+        if compiling:
+            self.log(
+                "compiling the model with torch.compile before the first batch "
+                "(a minute or more on a CPU; the progress bar waits)"
+            )
         bar = progress_bar(
             config.progress and env.is_main,
             total=len(steps),
-            desc=f"epoch {epoch}",
+            desc=f"epoch {epoch} (compiling)" if compiling else f"epoch {epoch}",
             leave=False,
             unit="batch",
         )
+        first_start = timed_from = time.perf_counter()
         with bar:
             for number, (key, batch) in enumerate(steps):
                 batch = to_device(batch, self.device, config.channels_last)
@@ -456,7 +633,16 @@ class _Run:
                     self.optimizer.zero_grad(set_to_none=True)
                 total += value
                 count += 1
+                if compiling:  # the ETA should not count the compilation
+                    compiling = False
+                    self._compiled(time.perf_counter() - first_start)
+                    bar.reset(total=len(steps))
+                    bar.set_description(f"epoch {epoch}", refresh=False)
                 bar.update()
+                if number == 0:  # the time check leaves out the first batch (warm-up, compiling)
+                    timed_from = time.perf_counter()
+                else:
+                    self._check_time(timed_from, number, len(steps) - 1)
                 postfix = {"loss": f"{total / count:.4g}"}
                 if self.last_score is not None:
                     postfix["val"] = f"{self.last_score:.4f}"
@@ -559,6 +745,9 @@ class _Run:
         stopping = self.stopping
         if stopping.stop_reason == STOP_MAX_EPOCHS and stopping.epoch < self.config.max_epochs:
             stopping.stop_reason = None  # a larger max_epochs continues the run
+        saved_limit = state.get("config", {}).get("time_limit")
+        if stopping.stop_reason == STOP_TIME_LIMIT and saved_limit != self.config.time_limit:
+            stopping.stop_reason = None  # another budget: this call may train more epochs
         if stopping.stop_reason is None and stopping.epoch >= self.config.max_epochs:
             stopping.stop_reason = STOP_MAX_EPOCHS
         if self.out is not None and self.env.is_main:
@@ -584,6 +773,9 @@ class CompiledOrEager:
         self.eager = net
         self.compiled: Callable[..., torch.Tensor] | None = torch.compile(net)
         self.log = log
+        #: Seconds of the first training batch, compilation included (set by the trainer);
+        #: None before it.
+        self.compile_seconds: float | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         """Run the compiled module, or the eager one once compiling has failed."""
