@@ -69,7 +69,7 @@ def tv_budget(y: torch.Tensor) -> torch.Tensor:
 
 
 def tv_denoise(
-    y: torch.Tensor, budget: torch.Tensor, lam: torch.Tensor, iterations: int = 40
+    y: torch.Tensor, budget: torch.Tensor, lam: torch.Tensor, iterations: int = 24
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Total-variation denoise each image with its penalty set by ``||x - y||^2 = budget``.
 
@@ -139,7 +139,7 @@ class _BandedSolve:
 
 
 def trend_filter(
-    y: torch.Tensor, budget: torch.Tensor, lam: torch.Tensor, iterations: int = 60
+    y: torch.Tensor, budget: torch.Tensor, lam: torch.Tensor, iterations: int = 30
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Second-order trend-filter each series with its penalty set by ``||x - y||^2 = budget``.
 
