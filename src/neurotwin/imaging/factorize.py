@@ -150,22 +150,30 @@ def _rank1(
     lam_u = torch.ones(b, dtype=r.dtype, device=r.device)
     lam_v = torch.ones(b, dtype=r.dtype, device=r.device)
     u = torch.zeros(r.shape[:2], dtype=r.dtype, device=r.device)
+    moving = torch.arange(b, device=r.device)  # blocks whose v has not converged yet
     for step in range(settings.iterations):
-        y = torch.bmm(r, v[:, :, None])[:, :, 0].view(b, *shape)
+        sub = r if len(moving) == b else r[moving]
+        n = len(moving)
+        y = torch.bmm(sub, v[moving][:, :, None])[:, :, 0].view(n, *shape)
+        budget = tv_budget(y)
         if step == 0:
-            lam_u = (tv_budget(y) / y[0].numel()).sqrt().clamp_min(1e-6)
-        u_img, lam_u = tv_denoise(y, tv_budget(y), lam_u)
-        u = u_img.flatten(1)
-        u = u / u.norm(dim=1, keepdim=True).clamp_min(1e-30)
-        y_t = torch.bmm(u[:, None, :], r)[:, 0]
+            lam_u = (budget / y[0].numel()).sqrt().clamp_min(1e-6)
+        u_img, lam = tv_denoise(y, budget, lam_u[moving])
+        lam_u[moving] = lam
+        u_sub = u_img.flatten(1)
+        u_sub = u_sub / u_sub.norm(dim=1, keepdim=True).clamp_min(1e-30)
+        u[moving] = u_sub
+        y_t = torch.bmm(u_sub[:, None, :], sub)[:, 0]
         sigma2 = noise_variance(y_t) if t >= 16 else y_t.var(dim=1)
         if step == 0:
             lam_v = sigma2.sqrt().clamp_min(1e-6)
-        v_new, lam_v = trend_filter(y_t, t * sigma2, lam_v)
+        v_new, lam = trend_filter(y_t, t * sigma2, lam_v[moving])
+        lam_v[moving] = lam
         v_new = v_new / v_new.norm(dim=1, keepdim=True).clamp_min(1e-30)
-        change = (v_new - v).norm(dim=1).max()
-        v = v_new
-        if change < settings.tolerance:
+        change = (v_new - v[moving]).norm(dim=1)
+        v[moving] = v_new
+        moving = moving[change >= settings.tolerance]
+        if len(moving) == 0:
             break
     debiased = torch.bmm(u[:, None, :], r)[:, 0]
     return u, debiased
