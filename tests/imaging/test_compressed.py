@@ -78,3 +78,11 @@ def test_truncated_or_foreign_results_are_refused(tmp_path, movie_file):
     (out / "manifest.json").write_text(json.dumps({"format": "other", "version": 1}))
     with pytest.raises(CompressedError, match="format 'other'"):
         load_compressed(out)
+
+
+def test_a_different_array_in_the_same_folder_is_refused(tmp_path):
+    _, noisy = _low_rank(frames=100)
+    denoise_movie(noisy, tmp_path / "out", block=(16, 16), settings=SVD)
+    denoise_movie(noisy.copy(), tmp_path / "out", block=(16, 16), settings=SVD)  # same data
+    with pytest.raises(CompressedError, match="differs in source"):
+        denoise_movie(noisy[::-1].copy(), tmp_path / "out", block=(16, 16), settings=SVD)

@@ -14,6 +14,7 @@ window of frames, then regressing every frame onto it) for the window.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -162,13 +163,20 @@ def _fit_all(
         from dask.distributed import Client
         from dask.distributed import as_completed as dask_completed
 
-        if not isinstance(client, Client):
+        own = not isinstance(client, Client)
+        if own:
             client = Client(client)
-        futures = [client.submit(_run_task, task, settings, device, pure=False) for task in tasks]
-        for future in dask_completed(futures):
-            ids, result = future.result()
-            fits.update(zip(ids, result, strict=True))
-            on_done(len(ids))
+        try:
+            futures = [
+                client.submit(_run_task, task, settings, device, pure=False) for task in tasks
+            ]
+            for future in dask_completed(futures):
+                ids, result = future.result()
+                fits.update(zip(ids, result, strict=True))
+                on_done(len(ids))
+        finally:
+            if own:
+                client.close()
         return fits
     if workers <= 1:
         for task in tasks:
@@ -209,10 +217,18 @@ def _regress(
 
 
 def _fingerprint(movie: Movie) -> dict[str, Any]:
-    if os.path.exists(movie.path.split(":")[0]):
-        st = os.stat(movie.path.split(":")[0])
-        return {"path": str(Path(movie.path).resolve()), "bytes": st.st_size, "mtime": st.st_mtime}
-    return {"path": movie.path}
+    """Return what identifies the input: the file (path, size, mtime) or an array's digest."""
+    out: dict[str, Any] = {"path": movie.path, "shape": list(movie.shape)}
+    file = movie.path.split(":")[0] if movie.format == "hdf5" else movie.path
+    if os.path.exists(file):
+        st = os.stat(file)
+        out.update(path=str(Path(file).resolve()) + movie.path[len(file) :], bytes=st.st_size,
+                   mtime=st.st_mtime)  # fmt: skip
+    else:
+        last = movie.n_frames - 1
+        frames = np.concatenate([movie.read(0, 1), movie.read(last, last + 1)])
+        out["digest"] = hashlib.sha1(frames.tobytes()).hexdigest()
+    return out
 
 
 def denoise_movie(
