@@ -32,3 +32,21 @@ def test_denoise_bad_movie_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("neurotwin denoise: error:") and "m.tif: not a readable TIFF" in err
     assert len(err.splitlines()) == 1
+
+
+def test_what_the_parsers_import_needs_no_torch_or_scipy():
+    # cli/imaging.py imports only these at module level; the library loads when a command runs
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; import neurotwin.imaging; from neurotwin.imaging.config import "
+        "METHODS, SUFFIXES, FitSettings, MovieConfig; import neurotwin.imaging.errors; "
+        "print('HEAVY', [x for x in ('torch', 'scipy') if x in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True).stdout  # fmt: skip
+    assert "HEAVY []" in out
+    import neurotwin.imaging
+
+    assert neurotwin.imaging.denoise_movie.__module__ == "neurotwin.imaging.denoise"

@@ -1,4 +1,7 @@
-"""Sub-commands of calcium imaging: ``denoise`` (PMD) and the ``simulate movie`` kind."""
+"""Sub-commands of calcium imaging: ``denoise`` (PMD) and the ``simulate movie`` kind.
+
+The library is imported when a command runs, so building the parsers needs no torch or scipy.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from neurotwin.imaging import (
-    FitSettings,
-    MovieConfig,
-    denoise_movie,
-    open_movie,
-    simulate_movie,
-    write_simulated_movie,
-)
+from neurotwin.imaging.config import METHODS, SUFFIXES, FitSettings, MovieConfig
 from neurotwin.imaging.errors import MovieError
-from neurotwin.imaging.factorize import METHODS
-from neurotwin.imaging.movie import SUFFIXES
-from neurotwin.imaging.report import write_denoise_report
 
 
 def register(subparsers: Any) -> None:
@@ -93,6 +84,8 @@ def add_movie_kind(kinds: Any) -> None:
 
 
 def _simulate_movie(args: argparse.Namespace) -> int:
+    from neurotwin.imaging.simulate import simulate_movie, write_simulated_movie
+
     config = MovieConfig(**{f.name: getattr(args, f.name) for f in fields(MovieConfig)})
     sim = simulate_movie(config)
     try:
@@ -104,7 +97,9 @@ def _simulate_movie(args: argparse.Namespace) -> int:
     return 0
 
 
-def _truth_for(args: argparse.Namespace, shape: tuple[int, ...]) -> np.ndarray | None:
+def _truth_for(args: argparse.Namespace, shape: tuple[int, ...]) -> Any:
+    import numpy as np
+
     path = Path(args.truth) if args.truth else Path(args.movie).with_suffix(".truth")
     if path.is_dir():
         path = path / "signal.npy"
@@ -119,6 +114,10 @@ def _truth_for(args: argparse.Namespace, shape: tuple[int, ...]) -> np.ndarray |
 
 
 def _denoise(args: argparse.Namespace) -> int:
+    from neurotwin.imaging.denoise import denoise_movie
+    from neurotwin.imaging.movie import open_movie
+    from neurotwin.imaging.report import write_denoise_report
+
     settings = FitSettings(method=args.method, max_components=args.max_components)
     movie = open_movie(
         args.movie, dataset=args.dataset,

@@ -24,59 +24,15 @@ mode, to simulated white noise of the block's shape (:func:`null_thresholds`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as nnf
 
+from neurotwin.imaging.config import METHODS, FitSettings
 from neurotwin.imaging.noise import noise_variance
 from neurotwin.imaging.penalties import trend_filter, tv_budget, tv_denoise
-
-#: The two factorisation modes.
-METHODS = ("pmd", "svd")
-
-
-@dataclass(frozen=True)
-class FitSettings:
-    """Settings of the per-block factorisation (defaults of trefide's and localmd's demos).
-
-    Attributes
-    ----------
-    method
-        ``pmd`` (penalised rank-1 components) or ``svd`` (truncated SVD, the fast mode).
-    max_components
-        Most components kept per block.
-    failures
-        Rejections in a row that end a block.
-    iterations
-        Alternating steps per rank-1 component (pmd).
-    init_iterations
-        Power iterations on the decimated block (pmd).
-    tolerance
-        Convergence tolerance on the change of the unit-norm temporal factor (pmd).
-    percentile
-        Percentile of the roughness of components fitted to noise used as thresholds.
-    null_blocks
-        Blocks of simulated noise fitted per block shape to find the thresholds.
-    seed
-        Seed of the random numbers (initialisations, sketches, simulated noise).
-    """
-
-    method: str = "pmd"
-    max_components: int = 20
-    failures: int = 3
-    iterations: int = 10
-    init_iterations: int = 20
-    tolerance: float = 5e-3
-    percentile: float = 5.0
-    null_blocks: int = 16
-    seed: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as a JSON-friendly dict."""
-        return asdict(self)
 
 
 def spatial_roughness(u: torch.Tensor) -> torch.Tensor:
@@ -327,3 +283,6 @@ def null_thresholds(
     stats = np.concatenate([f.stats[: settings.failures] for f in fits])
     low = np.percentile(stats, settings.percentile, axis=0)
     return float(low[0]), float(low[1])
+
+
+__all__ = ["METHODS", "BlockFit", "FitSettings", "fit_blocks", "null_thresholds"]

@@ -17,18 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin.imaging.config import SUFFIXES
 from neurotwin.imaging.errors import MovieError
 
-#: File name endings and the format each means.
-SUFFIXES = {
-    ".npy": "npy",
-    ".tif": "tiff",
-    ".tiff": "tiff",
-    ".h5": "hdf5",
-    ".hdf5": "hdf5",
-    ".bin": "bin",
-    ".zarr": "zarr",
-}
 _MISSING = "needs the optional dependency {pkg}: pip install 'neurotwin[imaging]'"
 
 

@@ -29,49 +29,8 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
-from neurotwin.imaging.movie import SUFFIXES, write_movie
-
-
-@dataclass(frozen=True)
-class MovieConfig:
-    """Size and physics of a simulated movie.
-
-    Attributes
-    ----------
-    frames, height, width
-        Movie size.
-    neurons
-        Number of somata.
-    snr
-        Median over soma pixels of the signal's temporal SD over the noise SD.
-    fps
-        Frame rate (Hz).
-    rate
-        Mean firing rate (spikes/s).
-    spike_dff
-        Mean dF/F of one spike.
-    radius
-        Mean soma radius (pixels).
-    read_noise
-        SD of the read noise, in photons.
-    drift
-        Amplitude of the slow baseline drift (fraction of the signal).
-    seed
-        Random seed.
-    """
-
-    frames: int = 1000
-    height: int = 64
-    width: int = 64
-    neurons: int = 30
-    snr: float = 1.0
-    fps: float = 30.0
-    rate: float = 1.0
-    spike_dff: float = 0.6
-    radius: float = 4.0
-    read_noise: float = 2.0
-    drift: float = 0.05
-    seed: int = 0
+from neurotwin.imaging.config import SUFFIXES, MovieConfig
+from neurotwin.imaging.movie import write_movie
 
 
 @dataclass
