@@ -1,4 +1,4 @@
-"""Sub-commands of the in-silico mouse: ``simulate static|video`` and ``ceiling``."""
+"""Sub-commands of the in-silico mouse: ``simulate static|video|movie`` and ``ceiling``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
+from neurotwin.cli.imaging import add_movie_kind
 from neurotwin.simulate.config import PRESETS, TRACKS, NeuronConfig, StaticConfig, VideoConfig
 
 
@@ -67,6 +68,7 @@ def register(subparsers: Any) -> None:
         p.set_defaults(
             func=_simulate, overrides=[f.name for f in (*fields(cls), *fields(NeuronConfig))]
         )
+    add_movie_kind(kinds)
     c = subparsers.add_parser(
         "ceiling",
         help="exact single-trial ceiling of a tier of a simulated recording",

@@ -1,0 +1,197 @@
+"""PMD, its SVD mode and localmd 0.0.4 on the same simulated movies with known signal.
+
+Run ``python benchmarks/pmd.py [--frames 1500 --size 96 --snr 1.0] [--localmd-python PY]``;
+prints one JSON object. Each method runs in a fresh subprocess (peak RSS per method) on the
+same movie file; the parent compares each denoised movie with the simulator's true signal:
+SNR gain (median over pixels of SD(raw - true) / SD(denoised - true)), mean per-pixel
+correlation with the true trace (all pixels and soma pixels), RMSE, compression ratio
+(movie values / stored values), wall seconds and peak memory.
+
+localmd (PyPI 0.0.4, needs JAX) is never a dependency of neurotwin: give the Python of a
+separate virtual environment where ``pip install localmd==0.0.4`` worked
+(``--localmd-python``, default ``/tmp/localmd-venv/bin/python``); when it is absent the
+JSON says so and the other methods still run. Both use 32 x 32 blocks, at most 20
+components per block and the 5th percentile of simulated noise as thresholds; localmd also
+removes its default rank-15 global background first and stops after 1 failure (its defaults).
+
+``--streamed`` adds the speed-only case of the issue: a ``--big`` x ``--big`` movie of
+``--big-frames`` frames written to disk in chunks and denoised from disk (no truth metrics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LOCALMD_SCRIPT = r"""
+import json, resource, sys, time
+import numpy as np
+from localmd.dataset import PMDDataset
+from localmd.decomposition import localmd_decomposition
+
+path, out, block = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+class Frames(PMDDataset):
+    def __init__(self, p):
+        self.m = np.load(p, mmap_mode="r")
+    @property
+    def shape(self):
+        t, h, w = self.m.shape
+        return (h, w, t)
+    def get_frames(self, frames):
+        return np.asarray(self.m[frames], dtype=np.float32).transpose(1, 2, 0)
+
+data = Frames(path)
+t0 = time.perf_counter()
+U, R, s, Vt, std, mean, shape, order = localmd_decomposition(
+    data, [block, block], [block // 2, block // 2], data.shape[2], max_components=20,
+    sim_conf=5, order="F", num_workers=0)
+seconds = time.perf_counter() - t0
+d1, d2, t = shape
+R, s, Vt = np.asarray(R), np.asarray(s), np.asarray(Vt)
+movie = np.asarray(U @ (R * s[None, :]) @ Vt).reshape((d1, d2, t), order="F")
+movie = movie * np.asarray(std)[:, :, None] + np.asarray(mean)[:, :, None]
+np.save(out, movie.transpose(2, 0, 1).astype(np.float32))
+stored = U.nnz + R.size + s.size + Vt.size
+print(json.dumps({"seconds": seconds, "components": int(Vt.shape[0]),
+    "compression_ratio": d1 * d2 * t / stored,
+    "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def child(method: str, movie: str, out: str, block: int, window: int) -> None:
+    from neurotwin.imaging import FitSettings, denoise_movie
+
+    started = time.perf_counter()
+    result = denoise_movie(
+        movie, Path(out).with_suffix(".result"), block=(block, block), window=window,
+        settings=FitSettings(method=method), overwrite=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if not out.endswith("none"):
+        np.save(out, result.reconstruct())
+    summary = result.summary()
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "components": summary["components"],
+                "rank_mean": summary["rank_mean"],
+                "compression_ratio": summary["compression_ratio"],
+                "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            }
+        )
+    )
+
+
+def run(cmd: list[str]) -> dict[str, Any]:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def quality(raw: np.ndarray, denoised: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict:
+    from neurotwin.imaging.metrics import truth_metrics
+
+    return {k: round(v, 4) for k, v in truth_metrics(raw, denoised, truth, mask).items()}
+
+
+def simulated_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    from neurotwin.imaging import simulate_movie, write_simulated_movie
+
+    neurons = max(4, int(args.size**2 / 300))
+    sim = simulate_movie(
+        frames=args.frames, height=args.size, width=args.size, neurons=neurons, snr=args.snr
+    )
+    movie_path, _ = write_simulated_movie(sim, folder, "npy", overwrite=True)
+    mask = sim.footprints.max(axis=0) > 0.5
+    case: dict[str, Any] = {
+        "movie": {"frames": args.frames, "height": args.size, "width": args.size,
+                  "neurons": neurons, "snr": args.snr},
+        "methods": {},
+    }  # fmt: skip
+    for method in ("pmd", "svd"):
+        out = str(folder / f"{method}.npy")
+        cmd = [sys.executable, __file__, "--child", method, "--movie", str(movie_path)]
+        entry = run([*cmd, "--child-out", out, "--block", str(args.block), "--window", "2000"])
+        if "error" not in entry:
+            entry.update(quality(sim.movie, np.load(out), sim.signal, mask))
+        case["methods"][method] = entry
+    python = args.localmd_python
+    if python and Path(python).exists():
+        script = folder / "localmd_child.py"
+        script.write_text(LOCALMD_SCRIPT)
+        out = str(folder / "localmd.npy")
+        entry = run([python, str(script), str(movie_path), out, str(args.block)])
+        if "error" not in entry:
+            entry.update(quality(sim.movie, np.load(out), sim.signal, mask))
+        case["methods"]["localmd-0.0.4"] = entry
+    else:
+        case["methods"]["localmd-0.0.4"] = {
+            "skipped": f"no Python with localmd at {python!r}: create a separate venv and "
+            "'pip install localmd==0.0.4' there (it pulls JAX; never into neurotwin's)"
+        }
+    case["raw"] = {"rmse": round(float(np.sqrt(np.mean((sim.movie - sim.signal) ** 2))), 4)}
+    return case
+
+
+def streamed_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    from neurotwin.imaging import simulate_movie
+
+    path = folder / "big.npy"
+    big = np.lib.format.open_memmap(path, "w+", np.float32, (args.big_frames, args.big, args.big))
+    for a in range(0, args.big_frames, 1000):
+        n = min(1000, args.big_frames - a)
+        sim = simulate_movie(frames=n, height=args.big, width=args.big,
+                             neurons=args.big**2 // 300, seed=a)  # fmt: skip
+        big[a : a + n] = sim.movie
+    big.flush()
+    del big
+    out: dict[str, Any] = {"movie": [args.big_frames, args.big, args.big]}
+    for method in ("svd", "pmd"):
+        cmd = [sys.executable, __file__, "--child", method, "--movie", str(path)]
+        out[method] = run([*cmd, "--child-out", str(folder / "none"), "--block", "32"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--frames", type=int, default=1500)
+    parser.add_argument("--size", type=int, default=96)
+    parser.add_argument("--snr", type=float, default=1.0)
+    parser.add_argument("--block", type=int, default=32)
+    parser.add_argument("--localmd-python", default="/tmp/localmd-venv/bin/python")
+    parser.add_argument("--streamed", action="store_true")
+    parser.add_argument("--big", type=int, default=512)
+    parser.add_argument("--big-frames", type=int, default=10000)
+    parser.add_argument("--child", choices=["pmd", "svd"], help=argparse.SUPPRESS)
+    parser.add_argument("--movie", help=argparse.SUPPRESS)
+    parser.add_argument("--child-out", help=argparse.SUPPRESS)
+    parser.add_argument("--window", type=int, default=2000, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.movie, args.child_out, args.block, args.window)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        report: dict[str, Any] = {
+            "cpus": os.cpu_count(),
+            "simulated": simulated_case(args, Path(tmp)),
+        }
+        if args.streamed:
+            report["streamed"] = streamed_case(args, Path(tmp))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

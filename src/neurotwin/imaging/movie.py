@@ -1,0 +1,303 @@
+"""Movies on disk, read a range of frames at a time: NumPy, TIFF, HDF5, suite2p ``data.bin``, zarr.
+
+Every movie is ``frames x height x width`` of any real numeric dtype. :func:`open_movie`
+checks what can be checked without reading the pixels (format, shape, dtype, file size) and
+returns a :class:`Movie`; :meth:`Movie.read` returns a range of frames as float32, so a movie
+larger than memory is processed in pieces. TIFF pages are memory-mapped when the file allows
+it and read page by page otherwise; HDF5 and zarr read only the chunks asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurotwin.imaging.config import SUFFIXES
+from neurotwin.imaging.errors import MovieError
+
+_MISSING = "needs the optional dependency {pkg}: pip install 'neurotwin[imaging]'"
+
+
+def _require(pkg: str, path: str) -> Any:
+    try:
+        return __import__(pkg)
+    except ImportError as exc:  # pragma: no cover - the imaging extra is installed in CI
+        raise MovieError(f"{path}: reading this format {_MISSING.format(pkg=pkg)}") from exc
+
+
+@dataclass
+class Movie:
+    """A movie opened for reading in frame ranges.
+
+    Attributes
+    ----------
+    path
+        Where it came from (``"<array>"`` for an in-memory array); used in every message.
+    shape
+        ``(frames, height, width)``.
+    dtype
+        The stored dtype.
+    format
+        ``npy``, ``tiff``, ``hdf5``, ``bin``, ``zarr`` or ``array``.
+    """
+
+    path: str
+    shape: tuple[int, int, int]
+    dtype: np.dtype[Any]
+    format: str
+    _reader: Callable[[int, int], np.ndarray]
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames."""
+        return self.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Return frames ``start:stop`` as a float32 array ``(stop - start, height, width)``.
+
+        Raises
+        ------
+        MovieError
+            When the range is outside the movie, the file cannot be read, or a frame holds
+            NaN or infinite values (the message names the file and the first bad frame).
+        """
+        if not 0 <= start <= stop <= self.n_frames:
+            raise MovieError(f"{self.path}: frames {start}:{stop} outside 0:{self.n_frames}")
+        try:
+            data = np.asarray(self._reader(start, stop), dtype=np.float32)
+        except MovieError:
+            raise
+        except Exception as exc:
+            raise MovieError(f"{self.path}: cannot read frames {start}:{stop} ({exc})") from exc
+        if data.shape != (stop - start, *self.shape[1:]):
+            raise MovieError(
+                f"{self.path}: frames {start}:{stop} came back with shape {data.shape}, "
+                f"expected {(stop - start, *self.shape[1:])} (truncated file?)"
+            )
+        bad = ~np.isfinite(data)
+        if bad.any():
+            t, r, c = (int(i[0]) for i in np.nonzero(bad))
+            raise MovieError(
+                f"{self.path}: frame {start + t} holds NaN or infinite values "
+                f"(first at row {r}, column {c}); a movie must be finite"
+            )
+        return data
+
+
+def _check_shape(path: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise MovieError(
+            f"{path}: a movie must be frames x height x width, got shape {tuple(shape)}"
+        )
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)) or (
+        np.issubdtype(dtype, np.bool_)
+    ):
+        raise MovieError(f"{path}: a movie must hold real numbers, got dtype {dtype}")
+    if min(shape) < 1:
+        raise MovieError(f"{path}: the movie is empty (shape {tuple(shape)})")
+    return int(shape[0]), int(shape[1]), int(shape[2])
+
+
+def _from_array(path: str, array: Any, fmt: str) -> Movie:
+    shape = _check_shape(path, tuple(array.shape), np.dtype(array.dtype))
+    return Movie(path, shape, np.dtype(array.dtype), fmt, lambda a, b: array[a:b])
+
+
+def _open_npy(path: str) -> Movie:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise MovieError(f"{path}: not a readable .npy array ({exc})") from exc
+    return _from_array(path, array, "npy")
+
+
+def _open_tiff(path: str) -> Movie:
+    tifffile = _require("tifffile", path)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            shape, dtype = tuple(series.shape), np.dtype(series.dtype)
+            n_pages = len(series.pages)
+    except Exception as exc:
+        raise MovieError(f"{path}: not a readable TIFF file ({exc})") from exc
+    if len(shape) == 2:
+        shape = (1, *shape)
+    frames = _check_shape(path, shape, dtype)
+    try:
+        array = tifffile.memmap(path, mode="r")
+        return _from_array(path, array.reshape(frames), "tiff")
+    except Exception:  # compressed or tiled pages: read the pages asked for
+        pass
+    if n_pages != frames[0]:
+        raise MovieError(f"{path}: {n_pages} TIFF pages for {frames[0]} frames; unsupported layout")
+
+    def read(a: int, b: int) -> np.ndarray:
+        with tifffile.TiffFile(path) as tif:
+            pages = tif.series[0].pages
+            return np.stack([pages[i].asarray() for i in range(a, b)])
+
+    return Movie(path, frames, dtype, "tiff", read)
+
+
+def _open_hdf5(path: str, dataset: str | None) -> Movie:
+    h5py = _require("h5py", path)
+    try:
+        handle = h5py.File(path, "r")
+    except Exception as exc:
+        raise MovieError(f"{path}: not a readable HDF5 file ({exc})") from exc
+    if dataset is None:
+        found: list[str] = []
+        handle.visititems(
+            lambda name, obj: (
+                found.append(name) if isinstance(obj, h5py.Dataset) and obj.ndim == 3 else None
+            )
+        )
+        if len(found) != 1:
+            handle.close()
+            raise MovieError(
+                f"{path}: {len(found)} three-dimensional datasets ({', '.join(found) or 'none'});"
+                " name the movie's with dataset=... (--dataset)"
+            )
+        dataset = found[0]
+    if dataset not in handle:
+        handle.close()
+        raise MovieError(f"{path}: no dataset {dataset!r}")
+    return _from_array(f"{path}:{dataset}", handle[dataset], "hdf5")
+
+
+def _open_zarr(path: str, dataset: str | None) -> Movie:
+    zarr = _require("zarr", path)
+    try:
+        node = zarr.open(path, mode="r")
+        if dataset is not None:
+            node = node[dataset]
+    except Exception as exc:
+        raise MovieError(f"{path}: not a readable zarr array ({exc})") from exc
+    if not hasattr(node, "shape"):
+        raise MovieError(f"{path}: a zarr group, not an array; name the array with --dataset")
+    return _from_array(path, node, "zarr")
+
+
+def _open_bin(path: str, frame_shape: tuple[int, int] | None, dtype: Any) -> Movie:
+    if frame_shape is None:
+        raise MovieError(
+            f"{path}: a raw .bin file (suite2p data.bin) needs its frame shape: "
+            "frame_shape=(height, width) (--frame-shape HEIGHT WIDTH)"
+        )
+    dt = np.dtype(dtype)
+    height, width = (int(x) for x in frame_shape)
+    frame_bytes = height * width * dt.itemsize
+    size = os.path.getsize(path)
+    if size == 0 or size % frame_bytes:
+        raise MovieError(
+            f"{path}: {size} bytes is not a whole number of {height} x {width} {dt} frames "
+            f"({frame_bytes} bytes each): truncated file or wrong frame shape"
+        )
+    array = np.memmap(path, dtype=dt, mode="r", shape=(size // frame_bytes, height, width))
+    return _from_array(path, array, "bin")
+
+
+def open_movie(
+    source: str | os.PathLike[str] | np.ndarray,
+    *,
+    dataset: str | None = None,
+    frame_shape: tuple[int, int] | None = None,
+    dtype: Any = np.int16,
+) -> Movie:
+    """Open a movie for reading in frame ranges, without loading it.
+
+    Parameters
+    ----------
+    source
+        A file (``.npy``, ``.tif``/``.tiff``, ``.h5``/``.hdf5``, ``.bin``, ``.zarr``) or an
+        array (NumPy array or memory map) of shape ``(frames, height, width)``.
+    dataset
+        HDF5 dataset or zarr array inside a group; by default the only 3-D dataset.
+    frame_shape
+        ``(height, width)`` of a raw ``.bin`` file (suite2p's ``Ly, Lx``); required for it.
+    dtype
+        Element type of a raw ``.bin`` file (suite2p writes int16).
+
+    Returns
+    -------
+    Movie
+        The opened movie.
+
+    Raises
+    ------
+    MovieError
+        When the file does not exist, is not of a known format, cannot be read, is truncated,
+        or is not a 3-D real-valued movie. The message names the file.
+    """
+    if isinstance(source, np.ndarray):
+        return _from_array("<array>", source, "array")
+    path = str(source)
+    if not os.path.exists(path):
+        raise MovieError(f"{path}: no such file")
+    suffix = Path(path).suffix.lower()
+    fmt = SUFFIXES.get(suffix)
+    if fmt is None:
+        known = ", ".join(sorted(SUFFIXES))
+        raise MovieError(f"{path}: unknown movie format {suffix!r} (known: {known})")
+    if fmt == "npy":
+        return _open_npy(path)
+    if fmt == "tiff":
+        return _open_tiff(path)
+    if fmt == "hdf5":
+        return _open_hdf5(path, dataset)
+    if fmt == "zarr":
+        return _open_zarr(path, dataset)
+    return _open_bin(path, frame_shape, dtype)
+
+
+def write_movie(path: str | os.PathLike[str], movie: np.ndarray) -> Path:
+    """Write ``movie`` ``(frames, height, width)`` in the format its file name says, atomically.
+
+    ``.bin`` is a raw C-order dump (suite2p's ``data.bin`` when the dtype is int16); the
+    others are the formats :func:`open_movie` reads. The file appears under its name only
+    when complete.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    MovieError
+        For an unknown file name ending or a movie that is not 3-D.
+    """
+    path = Path(path)
+    fmt = SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise MovieError(f"{path}: unknown movie format {path.suffix!r}")
+    _check_shape(str(path), movie.shape, movie.dtype)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        if fmt == "npy":
+            np.save(tmp, movie)
+        elif fmt == "bin":
+            np.ascontiguousarray(movie).tofile(tmp)
+        elif fmt == "tiff":
+            _require("tifffile", str(path)).imwrite(tmp, movie)
+        elif fmt == "hdf5":
+            with _require("h5py", str(path)).File(tmp, "w") as handle:
+                handle.create_dataset("movie", data=movie, chunks=True)
+        else:
+            zarr = _require("zarr", str(path))
+            zarr.save_array(str(tmp), movie)
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+    return path

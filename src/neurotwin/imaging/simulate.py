@@ -1,0 +1,214 @@
+"""A simulated two-photon calcium-imaging movie whose noiseless signal is known.
+
+The model, per frame ``t`` and pixel ``x`` (all in photons per frame):
+
+- neurons: soma footprints ``A_n(x)`` (elliptical Gaussians, peak 1) at random places,
+  each with a resting brightness ``b_n`` and a calcium trace ``c_n(t)``: Poisson spikes at
+  a slowly varying rate convolved with a rise-and-decay kernel (GCaMP6-like: rise 50 ms,
+  decay 400 ms), ``dF/F`` per spike drawn around :attr:`MovieConfig.spike_dff`;
+- neuropil: two smooth spatial patterns with slow fluctuations (10 % of the background);
+- background: a smooth spatial pattern;
+- slow drift: the whole frame scaled by ``1 + drift * slow(t)`` (bleaching-like trend);
+- noise: Poisson shot noise of the expected photon count plus Gaussian read noise.
+
+``F(t, x) = gain * drift(t) * (bg(x) + neuropil(t, x) + sum_n A_n(x) b_n (1 + c_n(t)))`` is
+the true signal; the movie is ``Poisson(F) + Normal(0, read_noise**2)``. The photon
+``gain`` is solved so that the median over soma pixels (footprint above half its peak) of
+``temporal SD of F / noise SD`` equals the requested SNR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import gaussian_filter, gaussian_filter1d
+
+from neurotwin.imaging.config import SUFFIXES, MovieConfig
+from neurotwin.imaging.movie import write_movie
+
+
+@dataclass
+class SimulatedMovie:
+    """A simulated movie and its truth.
+
+    Attributes
+    ----------
+    movie
+        ``(frames, height, width)`` float32 noisy movie (photons).
+    signal
+        ``(frames, height, width)`` float32 noiseless movie (expected photons).
+    footprints
+        ``(neurons, height, width)`` float32 soma footprints (peak 1).
+    calcium
+        ``(neurons, frames)`` float32 dF/F traces.
+    spikes
+        ``(neurons, frames)`` int32 spike counts per frame.
+    config
+        How it was made.
+    gain
+        The photon gain that gives the requested SNR.
+    """
+
+    movie: np.ndarray
+    signal: np.ndarray
+    footprints: np.ndarray
+    calcium: np.ndarray
+    spikes: np.ndarray
+    config: MovieConfig
+    gain: float
+
+
+def _footprints(cfg: MovieConfig, rng: np.random.Generator) -> np.ndarray:
+    yy, xx = np.mgrid[: cfg.height, : cfg.width].astype(np.float32)
+    out = np.empty((cfg.neurons, cfg.height, cfg.width), np.float32)
+    for n in range(cfg.neurons):
+        cy, cx = rng.uniform(0, cfg.height), rng.uniform(0, cfg.width)
+        ry, rx = cfg.radius * rng.uniform(0.7, 1.3, size=2)
+        angle = rng.uniform(0, np.pi)
+        dy, dx = yy - cy, xx - cx
+        a = (dy * np.cos(angle) + dx * np.sin(angle)) / ry
+        b = (-dy * np.sin(angle) + dx * np.cos(angle)) / rx
+        out[n] = np.exp(-(a**2 + b**2))
+    out[out < 0.05] = 0
+    return out
+
+
+def _calcium(cfg: MovieConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    slow = gaussian_filter1d(rng.standard_normal((cfg.neurons, cfg.frames)), cfg.fps, axis=1)
+    slow /= slow.std(axis=1, keepdims=True) + 1e-12
+    rates = cfg.rate * np.exp(slow - 0.5)
+    spikes = rng.poisson(rates / cfg.fps).astype(np.int32)
+    t = np.arange(int(5 * cfg.fps)) / cfg.fps
+    kernel = np.exp(-t / 0.4) - np.exp(-t / 0.05)
+    kernel /= kernel.max()
+    amp = cfg.spike_dff * rng.lognormal(0, 0.3, size=(cfg.neurons, 1))
+    calcium = np.stack([np.convolve(s, kernel)[: cfg.frames] for s in spikes]) * amp
+    return calcium.astype(np.float32), spikes
+
+
+def _smooth_field(cfg: MovieConfig, rng: np.random.Generator, scale: float) -> np.ndarray:
+    field = gaussian_filter(rng.standard_normal((cfg.height, cfg.width)), scale)
+    field = (field - field.min()) / (np.ptp(field) + 1e-12)
+    return field.astype(np.float32)
+
+
+def _snr(signal: np.ndarray, mask: np.ndarray, read_noise: float) -> float:
+    sd = signal[:, mask].std(axis=0)
+    noise = np.sqrt(signal[:, mask].mean(axis=0) + read_noise**2)
+    return float(np.median(sd / noise))
+
+
+def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> SimulatedMovie:
+    """Simulate a two-photon movie with known signal (model in the module text).
+
+    Parameters
+    ----------
+    config
+        Size and physics; :class:`MovieConfig` defaults when None.
+    **overrides
+        Fields of :class:`MovieConfig` to replace.
+
+    Returns
+    -------
+    SimulatedMovie
+        Noisy movie, noiseless signal, footprints, calcium traces, spikes.
+    """
+    cfg = MovieConfig(**{**asdict(config or MovieConfig()), **overrides})
+    rng = np.random.default_rng(cfg.seed)
+    footprints = _footprints(cfg, rng)
+    calcium, spikes = _calcium(cfg, rng)
+    brightness = rng.lognormal(0, 0.3, cfg.neurons).astype(np.float32)
+    background = 0.3 + 0.2 * _smooth_field(cfg, rng, cfg.height / 6)
+    patterns = np.stack([_smooth_field(cfg, rng, cfg.height / 8) for _ in range(2)])
+    pil = gaussian_filter1d(rng.standard_normal((2, cfg.frames)), 2 * cfg.fps, axis=1)
+    pil = 0.1 * 0.3 * pil / (pil.std(axis=1, keepdims=True) + 1e-12)
+    time_axis = np.linspace(0, 1, cfg.frames, dtype=np.float32)
+    drift = 1 + cfg.drift * (np.sin(2 * np.pi * time_axis * 0.7) - time_axis)
+    somata = footprints * brightness[:, None, None]
+    signal = (
+        np.einsum("nt,nhw->thw", 1 + calcium, somata)
+        + np.einsum("kt,khw->thw", pil, patterns)
+        + background
+    ) * drift[:, None, None]
+    signal = signal.astype(np.float32)
+    mask = footprints.max(axis=0) > 0.5
+    if not mask.any():
+        mask = np.ones(signal.shape[1:], bool)
+    low, high = 1e-3, 1e7
+    for _ in range(60):  # bisection on log(gain): the SNR grows with the gain
+        gain = np.sqrt(low * high)
+        low, high = (
+            (gain, high) if _snr(signal * gain, mask, cfg.read_noise) < cfg.snr else (low, gain)
+        )
+    gain = float(np.sqrt(low * high))
+    signal *= gain
+    movie = rng.poisson(signal).astype(np.float32)
+    movie += rng.normal(0, cfg.read_noise, movie.shape).astype(np.float32)
+    return SimulatedMovie(movie, signal, footprints, calcium, spikes, cfg, gain)
+
+
+def write_simulated_movie(
+    sim: SimulatedMovie, folder: str | os.PathLike[str], fmt: str = "npy", overwrite: bool = False
+) -> tuple[Path, Path]:
+    """Write ``folder/movie.{fmt}`` and its truth ``folder/movie.truth/``, each atomically.
+
+    The truth folder holds ``signal.npy`` (noiseless movie), ``footprints.npy``,
+    ``calcium.npy``, ``spikes.npy`` and ``simulation.json`` (config and gain).
+
+    Parameters
+    ----------
+    sim
+        The simulation.
+    folder
+        Where to write.
+    fmt
+        Movie format: ``npy``, ``tif``, ``h5``, ``bin`` (int16, suite2p's ``data.bin``
+        layout) or ``zarr``.
+    overwrite
+        Replace an existing movie.
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The movie file and the truth folder.
+
+    Raises
+    ------
+    FileExistsError
+        When the movie exists and ``overwrite`` is False.
+    """
+    folder = Path(folder)
+    if "." + fmt not in SUFFIXES:
+        raise ValueError(f"unknown format {fmt!r}")
+    movie_path = folder / f"movie.{fmt}"
+    truth = folder / "movie.truth"
+    if (movie_path.exists() or truth.exists()) and not overwrite:
+        raise FileExistsError(f"{movie_path} exists (use overwrite)")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".movie.truth.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        np.save(tmp / "signal.npy", sim.signal)
+        np.save(tmp / "footprints.npy", sim.footprints)
+        np.save(tmp / "calcium.npy", sim.calcium)
+        np.save(tmp / "spikes.npy", sim.spikes)
+        meta = {"config": asdict(sim.config), "gain": sim.gain, "format": fmt}
+        (tmp / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n")
+        shutil.rmtree(truth, ignore_errors=True)
+        os.replace(tmp, truth)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    data = (
+        np.clip(np.round(sim.movie), -32768, 32767).astype(np.int16) if fmt == "bin" else sim.movie
+    )
+    if movie_path.is_dir():
+        shutil.rmtree(movie_path)
+    write_movie(movie_path, data)
+    return movie_path, truth

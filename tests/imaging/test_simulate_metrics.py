@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+
+from neurotwin.imaging import FitSettings, denoise_movie, open_movie
+from neurotwin.imaging.metrics import local_correlation, snr_gain_map, truth_metrics
+from neurotwin.imaging.report import render_denoise_report
+from neurotwin.imaging.simulate import simulate_movie, write_simulated_movie
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_movie(frames=200, height=32, width=32, neurons=6, snr=2.0, seed=4)
+
+
+def test_simulated_movie_has_the_stated_snr_and_its_truth(sim, tmp_path):
+    mask = sim.footprints.max(axis=0) > 0.5
+    signal_sd = sim.signal[:, mask].std(axis=0)
+    noise_sd = (sim.movie - sim.signal)[:, mask].std(axis=0)
+    assert np.median(signal_sd / noise_sd) == pytest.approx(2.0, rel=0.1)
+    assert sim.spikes.sum() > 0 and sim.calcium.shape == (6, 200)
+    movie, truth = write_simulated_movie(sim, tmp_path, "h5")
+    assert open_movie(movie).shape == (200, 32, 32)
+    assert np.load(truth / "signal.npy").shape == (200, 32, 32)
+    with pytest.raises(FileExistsError):
+        write_simulated_movie(sim, tmp_path, "h5")
+
+
+def test_local_correlation_and_snr_gain():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(400, 10, 10)).astype(np.float32)
+    assert abs(local_correlation(noise)).max() < 0.2
+    shared = rng.normal(size=(400, 1, 1)).astype(np.float32) * np.ones((1, 10, 10), np.float32)
+    np.testing.assert_allclose(local_correlation(shared), 1, atol=1e-5)
+    truth = shared * 3
+    gain = snr_gain_map(truth + noise, truth + noise / 4, truth)
+    np.testing.assert_allclose(gain, 4, rtol=1e-4)
+    metrics = truth_metrics(truth + noise, truth + noise / 4, truth)
+    assert metrics["rmse_denoised"] < metrics["rmse_raw"] and metrics["snr_gain_median"] > 3.9
+
+
+def test_report_with_truth_and_dask_client(sim):
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client:
+        result = denoise_movie(sim.movie, block=(16, 16), settings=FitSettings(method="svd"),
+                               client=client)  # fmt: skip
+    local = denoise_movie(sim.movie, block=(16, 16), settings=FitSettings(method="svd"))
+    np.testing.assert_array_equal(result.ranks, local.ranks)
+    page = render_denoise_report(open_movie(sim.movie), result, sim.signal)
+    assert page.count("data:image/png;base64,") == 3 and "rmse denoised" in page
