@@ -60,6 +60,9 @@ class SubmissionFormat:
         Whether the track scores exactly one recording (2022) or one per mouse (2023).
     metrics
         The metric table: by metric name, the per-neuron metric (FEVE is scored apart).
+    has_frames
+        Whether responses and predictions have a time axis: ground truth is
+        ``(n_trials, n_neurons, frames)`` with ``n_frames`` and ``lengths`` per trial.
     """
 
     kind: str
@@ -67,6 +70,7 @@ class SubmissionFormat:
     predictions_type: type
     one_recording: bool
     metrics: Mapping[str, Metric]
+    has_frames: bool
 
     def metric(self, name: str) -> Metric:
         """Return the per-neuron metric ``name`` of this kind (KeyError when unknown)."""
@@ -162,6 +166,7 @@ FORMATS: dict[str, SubmissionFormat] = {
         release="2022 CSV",
         predictions_type=StaticPredictions,
         one_recording=True,
+        has_frames=False,
         metrics={
             SINGLE_TRIAL: lambda p, t: m.single_trial_correlation(p, t.responses),
             TO_AVERAGE: lambda p, t: m.correlation_to_average(p, t.responses, t.stimulus_ids),
@@ -172,6 +177,7 @@ FORMATS: dict[str, SubmissionFormat] = {
         release="2023 parquet",
         predictions_type=VideoPredictions,
         one_recording=False,
+        has_frames=True,
         metrics={
             SINGLE_TRIAL: lambda p, t: m.video_correlation(p, t.responses, _frames(t)),
             TO_AVERAGE: lambda p, t: m.video_correlation_to_average(

@@ -353,7 +353,7 @@ def make_truth(
     sims = list(simulator) if simulator is not None else [None] * len(recs)
     if len(sims) != len(recs):
         raise TruthError(_problem("simulator", f"{len(sims)} folders for {len(recs)} recordings"))
-    if track.kind == "static" and len(recs) != 1:
+    if track.format.one_recording and len(recs) != 1:
         raise TruthError(_problem("recordings", f"track {track.identifier} scores one recording"))
     mice = []
     notes: list[str] = []

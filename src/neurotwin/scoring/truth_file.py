@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neurotwin.scoring.errors import ProblemList, TruthError
+from neurotwin.scoring.formats import FORMATS
 from neurotwin.scoring.truth import (
     MouseTruth,
     TierTruth,
@@ -176,19 +177,20 @@ def _tier_from_arrays(
     for name in ("trial_ids", "stimulus_ids", "responses"):
         if got[name] is None:
             problems.add(where + name, "is missing")
-    if kind == "video" and (got["n_frames"] is None or got["lengths"] is None):
+    frames = kind in FORMATS and FORMATS[kind].has_frames
+    if frames and (got["n_frames"] is None or got["lengths"] is None):
         problems.add(where + "n_frames", "video ground truth needs n_frames and lengths")
         return None
     if any(got[n] is None for n in ("trial_ids", "stimulus_ids", "responses")):
         return None
     n = len(got["trial_ids"])
     resp = got["responses"]
-    expected_ndim = 3 if kind == "video" else 2
+    expected_ndim = 3 if frames else 2
     if resp.ndim != expected_ndim or resp.shape[:2] != (n, n_neurons):
         problems.add(
             where + "responses",
             f"has shape {resp.shape}, expected ({n}, {n_neurons}"
-            + (", frames)" if kind == "video" else ")"),
+            + (", frames)" if frames else ")"),
         )
         return None
     for name in ("stimulus_ids", "n_frames", "lengths", "ood_class", "file_indices"):

@@ -229,7 +229,7 @@ def _wrong_name(name: str, track: Track) -> str:
     owners = [t for t in list_tracks() if get_track(t).phase_of_file(name) is not None]
     expected = list(track.submission_files.values())
     if owners:
-        other = [t for t in owners if get_track(t).kind != track.kind]
+        other = [t for t in owners if get_track(t).format is not track.format]
         what = "release" if other else "track"
         return (
             f"is a file of the {' / '.join(owners)} {what}, not of track {track.identifier} "
