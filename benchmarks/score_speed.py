@@ -20,13 +20,10 @@ import numpy as np
 import pandas as pd
 
 from neurotwin.scoring.metrics import single_trial_correlation
+from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
 from neurotwin.scoring.scorer import score
-from neurotwin.scoring.submission import (
-    StaticPredictions,
-    VideoPredictions,
-    write_static_csv,
-    write_submission,
-)
+from neurotwin.scoring.static_csv import write_static_csv
+from neurotwin.scoring.submission import write_submission
 from neurotwin.scoring.truth import MouseTruth, TierTruth, Truth
 
 

@@ -41,10 +41,17 @@ from neurotwin.report import (
     rows_from_score_report,
     write_report,
 )
-from neurotwin.scoring.scorer import ScoreReport, resolve_truth, score
-from neurotwin.scoring.submission import StaticPredictions, write_submission
+from neurotwin.scoring.predictions import StaticPredictions
+from neurotwin.scoring.scorer import resolve_truth, score
+from neurotwin.scoring.scores import ScoreReport
+from neurotwin.scoring.simulator_truth import (
+    simulation_config,
+    simulator_truth_path,
+    true_receptive_fields,
+)
+from neurotwin.scoring.submission import write_submission
 from neurotwin.scoring.tracks import get_track
-from neurotwin.scoring.truth import TierTruth, simulator_truth_path
+from neurotwin.scoring.truth import TierTruth
 from neurotwin.simulate import simulate_static
 from neurotwin.submit import track_predictions
 from neurotwin.train import TrainConfig, TrainResult, fit
@@ -386,11 +393,9 @@ def _report_data(
         true_rate=None if tier.rates is None else tier.rates[order][:, picked],
     )
     truth_dir = simulator_truth_path(recording)
-    if truth_dir is not None and (truth_dir / "neurons.npz").is_file():
-        with np.load(truth_dir / "neurons.npz") as neurons:
-            where = {int(u): i for i, u in enumerate(neurons["unit_ids"])}
-            centre = neurons["centre"][[where[int(u)] for u in recording.unit_ids]]
-        simulation = json.loads((truth_dir / "simulation.json").read_text())["config"]
+    centre = None if truth_dir is None else true_receptive_fields(truth_dir, recording.unit_ids)
+    if truth_dir is not None and centre is not None:
+        simulation = simulation_config(truth_dir)
         grid = (simulation["model_height"], simulation["model_width"])
         rf_true = rescale_positions(centre, grid, hw)
     else:

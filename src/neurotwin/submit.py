@@ -17,8 +17,10 @@ import numpy as np
 from neurotwin.data import StaticRecording, open_recording, static_loaders
 from neurotwin.data.recording import Recording, recording_path
 from neurotwin.errors import NeurotwinError
-from neurotwin.scoring.scorer import ScoreReport, resolve_truth, score
-from neurotwin.scoring.submission import StaticPredictions, write_submission
+from neurotwin.scoring.predictions import StaticPredictions
+from neurotwin.scoring.scorer import resolve_truth, score
+from neurotwin.scoring.scores import ScoreReport
+from neurotwin.scoring.submission import write_submission
 from neurotwin.scoring.tracks import PHASES, Track, get_track
 
 PathLike = str | os.PathLike[str]
@@ -156,7 +158,7 @@ def track_predictions(
         ``{phase: predictions}``.
     """
     track = get_track(track)
-    if track.kind != "static":
+    if track.format.predictions_type is not StaticPredictions:
         raise NeurotwinError(f"track {track.identifier!r} is a video track; static twins cannot")
     _check_track_inputs(model, track)
     by_tier = predict_tiers(model, path, [track.tier(p) for p in phases], **options)

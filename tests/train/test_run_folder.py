@@ -158,7 +158,7 @@ def test_make_submission_and_evaluate_take_an_open_recording(trained, tmp_path):
 
 
 def test_a_full_disk_while_submitting_writes_no_file_at_all(trained, tmp_path, monkeypatch):
-    import neurotwin.scoring.submission as submission
+    import neurotwin.scoring.static_csv as submission
     from neurotwin.submit import make_submission
 
     model, recording = trained

@@ -71,7 +71,8 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _make_truth(args: argparse.Namespace) -> int:
-    from neurotwin.scoring.truth import make_truth, save_truth
+    from neurotwin.scoring.truth import make_truth
+    from neurotwin.scoring.truth_file import save_truth
 
     truth = make_truth(
         args.track, args.recording, simulator=args.simulator_truth, per_frame=args.per_frame

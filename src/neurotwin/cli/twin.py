@@ -89,7 +89,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from neurotwin.scoring.submission import write_static_csv
+    from neurotwin.scoring.static_csv import write_static_csv
     from neurotwin.submit import predict_tiers
 
     model = _model(args)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.scoring.scorer import ScoreReport
+from neurotwin.scoring.scores import ScoreReport
 from neurotwin.scoring.tracks import SINGLE_TRIAL
 
 #: ``ScoreRow.ceiling_kind`` of rows that are bounds computed from the data alone.

@@ -1,4 +1,7 @@
-"""Metrics, ceilings, submission files and tracks of the SENSORIUM benchmarks."""
+"""Metrics, ceilings, submission files and tracks of the SENSORIUM benchmarks.
+
+Importing this package is light (numpy only): every name is imported on first use.
+"""
 
 from typing import TYPE_CHECKING
 
@@ -6,6 +9,7 @@ from neurotwin._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from neurotwin.scoring.errors import SubmissionError, TruthError
+    from neurotwin.scoring.formats import SubmissionFormat
     from neurotwin.scoring.metrics import (
         correlation,
         correlation_to_average,
@@ -18,17 +22,20 @@ if TYPE_CHECKING:
         video_oracle_correlation,
     )
     from neurotwin.scoring.normalize import standardize
-    from neurotwin.scoring.scorer import MetricScore, PhaseScore, ScoreReport, score
-    from neurotwin.scoring.submission import (
-        StaticPredictions,
-        VideoPredictions,
-        read_static_csv,
-        read_video_parquet,
-        write_static_csv,
-        write_submission,
+    from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
+    from neurotwin.scoring.scorer import (
+        AlignedSubmission,
+        check_submission,
+        score,
+        score_aligned,
     )
+    from neurotwin.scoring.scores import MetricScore, PhaseScore, ScoreReport
+    from neurotwin.scoring.static_csv import read_static_csv, write_static_csv
+    from neurotwin.scoring.submission import write_submission
     from neurotwin.scoring.tracks import Track, get_track, list_tracks
-    from neurotwin.scoring.truth import Truth, load_truth, make_truth, save_truth
+    from neurotwin.scoring.truth import Truth, make_truth
+    from neurotwin.scoring.truth_file import load_truth, save_truth
+    from neurotwin.scoring.video_parquet import read_video_parquet
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -45,27 +52,35 @@ __getattr__, __dir__ = lazy_exports(
         "video_correlation_to_average": "neurotwin.scoring.metrics",
         "video_oracle_correlation": "neurotwin.scoring.metrics",
         "standardize": "neurotwin.scoring.normalize",
-        "MetricScore": "neurotwin.scoring.scorer",
-        "PhaseScore": "neurotwin.scoring.scorer",
-        "ScoreReport": "neurotwin.scoring.scorer",
+        "SubmissionFormat": "neurotwin.scoring.formats",
+        "MetricScore": "neurotwin.scoring.scores",
+        "PhaseScore": "neurotwin.scoring.scores",
+        "ScoreReport": "neurotwin.scoring.scores",
+        "AlignedSubmission": "neurotwin.scoring.scorer",
+        "check_submission": "neurotwin.scoring.scorer",
         "score": "neurotwin.scoring.scorer",
-        "StaticPredictions": "neurotwin.scoring.submission",
-        "VideoPredictions": "neurotwin.scoring.submission",
-        "read_static_csv": "neurotwin.scoring.submission",
-        "read_video_parquet": "neurotwin.scoring.submission",
-        "write_static_csv": "neurotwin.scoring.submission",
+        "score_aligned": "neurotwin.scoring.scorer",
+        "StaticPredictions": "neurotwin.scoring.predictions",
+        "VideoPredictions": "neurotwin.scoring.predictions",
+        "read_static_csv": "neurotwin.scoring.static_csv",
+        "read_video_parquet": "neurotwin.scoring.video_parquet",
+        "write_static_csv": "neurotwin.scoring.static_csv",
         "write_submission": "neurotwin.scoring.submission",
         "Track": "neurotwin.scoring.tracks",
         "get_track": "neurotwin.scoring.tracks",
         "list_tracks": "neurotwin.scoring.tracks",
         "Truth": "neurotwin.scoring.truth",
-        "load_truth": "neurotwin.scoring.truth",
+        "load_truth": "neurotwin.scoring.truth_file",
         "make_truth": "neurotwin.scoring.truth",
-        "save_truth": "neurotwin.scoring.truth",
+        "save_truth": "neurotwin.scoring.truth_file",
     },
 )
 
 __all__ = [
+    "AlignedSubmission",
+    "SubmissionFormat",
+    "check_submission",
+    "score_aligned",
     "MetricScore",
     "PhaseScore",
     "ScoreReport",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from neurotwin.errors import NeurotwinError
+
+if TYPE_CHECKING:
+    from neurotwin.scoring.formats import SubmissionFormat
 
 #: The two scored phases of every track: the live leaderboard and the final ranking.
 PHASES = ("live", "final")
@@ -43,6 +46,8 @@ class Track:
         Whether scores are also reported per out-of-domain stimulus class.
     description
         One line for listings.
+    citation
+        The paper that defines the benchmark and its scoring.
     """
 
     identifier: str
@@ -55,6 +60,14 @@ class Track:
     submission_files: Mapping[str, str]
     per_class: bool = False
     description: str = field(default="", compare=False)
+    citation: str = field(default="", compare=False)
+
+    @property
+    def format(self) -> SubmissionFormat:
+        """The track's submission format: reader, writer, aligner and metric table."""
+        from neurotwin.scoring.formats import format_of  # lazily: formats imports tracks
+
+        return format_of(self.kind)
 
     def tier(self, phase: str) -> str:
         """Return the recording tier scored in ``phase`` (``"live"`` or ``"final"``)."""
@@ -85,6 +98,16 @@ class Track:
         }
 
 
+#: The papers that define the benchmarks.
+CITATION_2022 = (
+    "Willeke K. F. et al. (2022). The Sensorium competition on predicting large-scale mouse "
+    "primary visual cortex activity. arXiv:2206.08666"
+)
+CITATION_2023 = (
+    "Turishcheva P. et al. (2023). The Dynamic Sensorium competition for predicting "
+    "large-scale mouse visual cortex activity from videos. arXiv:2305.19654"
+)
+
 _STATIC_FILES = {"live": "submission_file_live_test.csv", "final": "submission_file_final_test.csv"}
 
 _TRACKS: dict[str, Track] = {
@@ -100,6 +123,7 @@ _TRACKS: dict[str, Track] = {
             ranking_metric=SINGLE_TRIAL,
             submission_files=_STATIC_FILES,
             description="SENSORIUM 2022: predict responses to natural images from the image only",
+            citation=CITATION_2022,
         ),
         Track(
             identifier="sensorium+",
@@ -111,6 +135,7 @@ _TRACKS: dict[str, Track] = {
             ranking_metric=SINGLE_TRIAL,
             submission_files=_STATIC_FILES,
             description="SENSORIUM+ 2022: images plus behaviour and eye position",
+            citation=CITATION_2022,
         ),
         Track(
             identifier="video-main",
@@ -125,6 +150,7 @@ _TRACKS: dict[str, Track] = {
                 "final": "predictions_final_main.parquet.brotli",
             },
             description="SENSORIUM 2023 main track: natural videos, behaviour allowed",
+            citation=CITATION_2023,
         ),
         Track(
             identifier="video-bonus",
@@ -140,6 +166,7 @@ _TRACKS: dict[str, Track] = {
             },
             per_class=True,
             description="SENSORIUM 2023 bonus track: out-of-domain videos, scored per class too",
+            citation=CITATION_2023,
         ),
     )
 }

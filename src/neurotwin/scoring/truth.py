@@ -1,12 +1,13 @@
 """Ground truth of a track: what a submission is scored against.
 
-A ground-truth file (``.npz``, format ``neurotwin-truth`` version 1) holds, for every mouse
-(recording) of the track and every scored tier: the trial ids, the stimulus ids, the
-standardised responses (static ``(n_trials, n_neurons)``; video the scored frames
-``(n_trials, n_neurons, 250)`` NaN-padded, with ``n_frames`` per trial), optionally the
-simulator's noiseless rates in the same unit, and the out-of-domain class of bonus trials.
-A JSON ``header`` names the format, its version, the track and its version, the release kind,
-the normalisation and the mice. Members are ``m{k}.unit_ids`` and ``m{k}.{tier}.{array}``.
+A ground-truth file (``.npz``, format ``neurotwin-truth`` version 1, written and read by
+:mod:`neurotwin.scoring.truth_file`) holds, for every mouse (recording) of the track and
+every scored tier: the trial ids, the stimulus ids, the standardised responses (static
+``(n_trials, n_neurons)``; video the scored frames ``(n_trials, n_neurons, 250)`` NaN-
+padded, with ``n_frames`` per trial), optionally the simulator's noiseless rates in the same
+unit, and the out-of-domain class of bonus trials. A JSON ``header`` names the format, its
+version, the track and its version, the release kind, the normalisation and the mice.
+Members are ``m{k}.unit_ids`` and ``m{k}.{tier}.{array}``.
 Files are written atomically and validated on read.
 
 Ground truth can be cut from a full recording whose scored tiers hold their responses, or
@@ -16,13 +17,9 @@ withheld responses, ``rates.npy`` with the noiseless rates).
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,12 +29,9 @@ from neurotwin.data.recording import Recording, VideoRecording, first_nan_frame,
 from neurotwin.scoring.errors import ProblemList, TruthError
 from neurotwin.scoring.metrics import SKIP_FRAMES, STOP_FRAME, scored_frames
 from neurotwin.scoring.normalize import standardize
+from neurotwin.scoring.simulator_truth import SimulatorTruth, simulator_truth_path
 from neurotwin.scoring.tracks import Track, get_track
 
-FORMAT = "neurotwin-truth"
-#: Suffix of the simulator's ground-truth folder beside a recording (``{name}.truth/``).
-TRUTH_SUFFIX = ".truth"
-FORMAT_VERSION = 1
 #: Per-trial arrays that name the stimulus, tried in this order.
 STIMULUS_ID_FIELDS = ("frame_image_id", "stimulus_id", "video_id", "video_ids", "condition_hash")
 
@@ -156,194 +150,6 @@ class Truth:
         return total
 
 
-# ---------------------------------------------------------------------- writing and reading
-def save_truth(truth: Truth, path: str | os.PathLike[str]) -> Path:
-    """Write a ground-truth file atomically.
-
-    Parameters
-    ----------
-    truth
-        The ground truth.
-    path
-        Destination (``.npz`` is conventional).
-
-    Returns
-    -------
-    pathlib.Path
-        The file written.
-    """
-    path = Path(path)
-    header = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "track": truth.track,
-        "track_version": truth.track_version,
-        "kind": truth.kind,
-        "normalisation": truth.normalisation,
-        "mice": [{"name": m.name, "tiers": list(m.tiers)} for m in truth.mice],
-        "notes": list(truth.notes),
-    }
-    arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(header))}
-    for k, mouse in enumerate(truth.mice):
-        arrays[f"m{k}.unit_ids"] = np.asarray(mouse.unit_ids, dtype=np.int64)
-        for tier, t in mouse.tiers.items():
-            pre = f"m{k}.{tier}."
-            arrays[pre + "trial_ids"] = np.asarray(t.trial_ids).astype(str)
-            arrays[pre + "stimulus_ids"] = np.asarray(t.stimulus_ids).astype(str)
-            arrays[pre + "responses"] = np.asarray(t.responses, dtype=np.float32)
-            for name in ("n_frames", "lengths"):
-                value = getattr(t, name)
-                if value is not None:
-                    arrays[pre + name] = np.asarray(value, dtype=np.int64)
-            if t.rates is not None:
-                arrays[pre + "rates"] = np.asarray(t.rates, dtype=np.float32)
-            if t.ood_class is not None:
-                arrays[pre + "ood_class"] = np.asarray(t.ood_class).astype(str)
-            if t.file_indices is not None:
-                arrays[pre + "file_indices"] = np.asarray(t.file_indices, dtype=np.int64)
-            if t.rates_stimulus_only is not None:
-                arrays[pre + "rates_stimulus_only"] = np.asarray(
-                    t.rates_stimulus_only, dtype=np.float32
-                )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def load_truth(path: str | os.PathLike[str]) -> Truth:
-    """Read and validate a ground-truth file written by :func:`save_truth`.
-
-    Parameters
-    ----------
-    path
-        The ``.npz`` file.
-
-    Returns
-    -------
-    Truth
-        The ground truth.
-
-    Raises
-    ------
-    TruthError
-        Listing every problem: not a truth file, an unknown version, missing arrays or
-        arrays whose shapes disagree.
-    """
-    where = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise TruthError(_problem(where, f"is not a ground-truth file ({exc})")) from exc
-    if "header" not in arrays:
-        raise TruthError(_problem(where, f"has no header: not a {FORMAT} file"))
-    try:
-        header = json.loads(str(arrays["header"]))
-    except json.JSONDecodeError as exc:
-        raise TruthError(_problem(where, f"header is not JSON ({exc})")) from exc
-    if header.get("format") != FORMAT:
-        raise TruthError(_problem(where, f"format is {header.get('format')!r}, not {FORMAT!r}"))
-    if header.get("version") != FORMAT_VERSION:
-        raise TruthError(
-            _problem(
-                where,
-                f"format version {header.get('version')!r} is not supported "
-                f"(this neurotwin reads version {FORMAT_VERSION})",
-            )
-        )
-    problems = ProblemList()
-    mice = []
-    for k, entry in enumerate(header.get("mice", [])):
-        unit_ids = arrays.get(f"m{k}.unit_ids")
-        if unit_ids is None:
-            problems.add(f"{where}!m{k}.unit_ids", "is missing")
-            continue
-        mouse = MouseTruth(str(entry["name"]), unit_ids.astype(np.int64))
-        for tier in entry.get("tiers", []):
-            pre = f"m{k}.{tier}."
-            got = {
-                name: arrays.get(pre + name)
-                for name in (
-                    "trial_ids",
-                    "stimulus_ids",
-                    "responses",
-                    "n_frames",
-                    "lengths",
-                    "rates",
-                    "ood_class",
-                    "file_indices",
-                    "rates_stimulus_only",
-                )
-            }
-            t = _tier_from_arrays(got, header["kind"], len(unit_ids), f"{where}!{pre}", problems)
-            if t is not None:
-                mouse.tiers[tier] = t
-        mice.append(mouse)
-    if not mice:
-        problems.add(where, "holds no mouse")
-    problems.raise_if_any(TruthError)
-    return Truth(
-        track=str(header["track"]),
-        track_version=str(header["track_version"]),
-        kind=str(header["kind"]),
-        mice=mice,
-        normalisation=str(header.get("normalisation", "per_neuron")),
-        notes=[str(n) for n in header.get("notes", [])],
-    )
-
-
-def _tier_from_arrays(
-    got: dict[str, Any], kind: str, n_neurons: int, where: str, problems: ProblemList
-) -> TierTruth | None:
-    """Check one tier's arrays and build it, or record what is wrong."""
-    for name in ("trial_ids", "stimulus_ids", "responses"):
-        if got[name] is None:
-            problems.add(where + name, "is missing")
-    if kind == "video" and (got["n_frames"] is None or got["lengths"] is None):
-        problems.add(where + "n_frames", "video ground truth needs n_frames and lengths")
-        return None
-    if any(got[n] is None for n in ("trial_ids", "stimulus_ids", "responses")):
-        return None
-    n = len(got["trial_ids"])
-    resp = got["responses"]
-    expected_ndim = 3 if kind == "video" else 2
-    if resp.ndim != expected_ndim or resp.shape[:2] != (n, n_neurons):
-        problems.add(
-            where + "responses",
-            f"has shape {resp.shape}, expected ({n}, {n_neurons}"
-            + (", frames)" if kind == "video" else ")"),
-        )
-        return None
-    for name in ("stimulus_ids", "n_frames", "lengths", "ood_class", "file_indices"):
-        if got[name] is not None and len(got[name]) != n:
-            problems.add(where + name, f"has {len(got[name])} rows, expected {n}")
-    for name in ("rates", "rates_stimulus_only"):
-        if got[name] is not None and got[name].shape != resp.shape:
-            problems.add(where + name, f"has shape {got[name].shape}, expected {resp.shape}")
-    if not problems.items:
-        _check_finite_truth(resp, got["n_frames"], where + "responses", problems)
-    if len(np.unique(got["trial_ids"])) != n:
-        problems.add(where + "trial_ids", "are not unique")
-    return TierTruth(
-        trial_ids=got["trial_ids"].astype(str),
-        stimulus_ids=got["stimulus_ids"].astype(str),
-        responses=resp,
-        n_frames=got["n_frames"],
-        lengths=got["lengths"],
-        rates=got["rates"],
-        ood_class=None if got["ood_class"] is None else got["ood_class"].astype(str),
-        file_indices=got["file_indices"],
-        rates_stimulus_only=got["rates_stimulus_only"],
-    )
-
-
 def _check_finite_truth(
     values: np.ndarray, n_frames: np.ndarray | None, where: str, problems: ProblemList
 ) -> None:
@@ -369,96 +175,6 @@ def _problem(where: str, message: str) -> Problem:
 
 
 # ---------------------------------------------------------------------- cutting ground truth
-@dataclass
-class SimulatorTruth:
-    """The simulator's withheld ground truth of one recording (``{name}.truth/``).
-
-    Attributes
-    ----------
-    path
-        The folder.
-    rates
-        Noiseless expected responses, raw units, rows in file-index order.
-    responses
-        Full noisy responses (withheld ones included), same shape.
-    rates_stimulus_only
-        Static recordings: the noiseless rates with behaviour and eye position at their
-        means (``rates_stimulus_only.npy``); None for video and for folders written before
-        the simulator kept them.
-    """
-
-    path: Path
-    rates: np.ndarray
-    responses: np.ndarray
-    rates_stimulus_only: np.ndarray | None = None
-
-    @classmethod
-    def open(cls, path: str | os.PathLike[str], recording: Recording) -> SimulatorTruth:
-        """Open a simulator truth folder and check it matches ``recording``.
-
-        Parameters
-        ----------
-        path
-            The ``{recording_name}.truth/`` folder.
-        recording
-            The recording it belongs to.
-
-        Returns
-        -------
-        SimulatorTruth
-            Its arrays, memory-mapped.
-
-        Raises
-        ------
-        TruthError
-            When a file is missing or disagrees with the recording.
-        """
-        path = Path(path)
-        problems = ProblemList()
-        arrays: dict[str, np.ndarray] = {}
-        for name in ("rates", "responses", "trial_idx", "unit_ids"):
-            f = path / f"{name}.npy"
-            if not f.is_file():
-                problems.add(str(f), "file is missing")
-                continue
-            arrays[name] = np.load(f, mmap_mode="r", allow_pickle=False)
-        problems.raise_if_any(TruthError)
-        n, nn = recording.n_trials, recording.n_neurons
-        for name in ("rates", "responses"):
-            if arrays[name].shape[:2] != (n, nn):
-                problems.add(
-                    str(path / f"{name}.npy"),
-                    f"has shape {arrays[name].shape}, expected ({n}, {nn}, ...) like "
-                    f"{recording.name}",
-                )
-        if not np.array_equal(
-            np.asarray(arrays["trial_idx"]).astype(str), recording.trial_ids.astype(str)
-        ):
-            problems.add(
-                str(path / "trial_idx.npy"), f"differs from {recording.name}'s meta/trials"
-            )
-        if not np.array_equal(np.asarray(arrays["unit_ids"]), recording.unit_ids):
-            problems.add(str(path / "unit_ids.npy"), f"differs from {recording.name}'s unit_ids")
-        optional = path / "rates_stimulus_only.npy"
-        stimulus_only = None
-        if optional.is_file():
-            stimulus_only = np.load(optional, mmap_mode="r", allow_pickle=False)
-            if stimulus_only.shape != arrays["rates"].shape:
-                problems.add(
-                    str(optional),
-                    f"has shape {stimulus_only.shape}, expected {arrays['rates'].shape}",
-                )
-        problems.raise_if_any(TruthError)
-        return cls(path, arrays["rates"], arrays["responses"], stimulus_only)
-
-
-def simulator_truth_path(recording: Recording) -> Path | None:
-    """Return the simulator's ``{name}.truth/`` folder beside a recording folder, if any."""
-    location = Path(recording.location)
-    candidate = location.parent / f"{recording.name}{TRUTH_SUFFIX}"
-    return candidate if candidate.is_dir() else None
-
-
 def stimulus_ids(recording: Recording) -> np.ndarray:
     """Return the stimulus shown in each trial, as str (trial ids when none is recorded)."""
     for name in STIMULUS_ID_FIELDS:
@@ -637,7 +353,7 @@ def make_truth(
     sims = list(simulator) if simulator is not None else [None] * len(recs)
     if len(sims) != len(recs):
         raise TruthError(_problem("simulator", f"{len(sims)} folders for {len(recs)} recordings"))
-    if track.kind == "static" and len(recs) != 1:
+    if track.format.one_recording and len(recs) != 1:
         raise TruthError(_problem("recordings", f"track {track.identifier} scores one recording"))
     mice = []
     notes: list[str] = []

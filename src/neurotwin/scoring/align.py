@@ -1,0 +1,279 @@
+"""Alignment of parsed predictions to the ground truth by id.
+
+Reading never trusts the order of rows or neurons: :func:`align_static` and
+:func:`align_video` align them to the ground truth by trial and unit id and report every
+problem found (up to a limit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurotwin.scoring.errors import ProblemList, quote
+from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
+from neurotwin.scoring.truth import MouseTruth, TierTruth, Truth
+
+
+# ---------------------------------------------------------------------- alignment
+def _neuron_order(
+    submitted: np.ndarray, truth_ids: np.ndarray, where: str, problems: ProblemList
+) -> np.ndarray | None:
+    """Return the positions of the truth's neurons in the submitted order, or None."""
+    submitted = np.asarray(submitted, dtype=np.int64)
+    truth_ids = np.asarray(truth_ids, dtype=np.int64)
+    unknown = np.setdiff1d(submitted, truth_ids)
+    absent = np.setdiff1d(truth_ids, submitted)
+    if unknown.size:
+        problems.add(
+            where,
+            f"{unknown.size} unknown neuron id(s) (e.g. {unknown[:5].tolist()}) not in the "
+            "ground truth",
+        )
+    if absent.size:
+        problems.add(where, f"{absent.size} neuron id(s) missing (e.g. {absent[:5].tolist()})")
+    if unknown.size or absent.size:
+        return None
+    order = np.argsort(submitted, kind="stable")
+    return order[np.searchsorted(submitted[order], truth_ids)]
+
+
+def _file_key(text: str) -> str | None:
+    """Return the file index a trial id names (``11``, ``'11'``, ``'11.npy'``), or None."""
+    stem = text[:-4] if text.endswith(".npy") else text
+    return str(int(stem)) if stem.isascii() and stem.isdigit() else None
+
+
+def _trial_keys(
+    submitted: np.ndarray, truth: TierTruth, where: str, problems: ProblemList
+) -> tuple[list[str], str]:
+    """Translate submitted trial ids to the truth's ``trial_idx`` values.
+
+    Two conventions exist: ``meta/trials/trial_idx`` values (neurotwin, the 2022 kit) and
+    the trial's file index, as a number or a file name ``N.npy`` (the 2023 kit). The
+    convention that every submitted id fits is used; when both fit, ``trial_idx``; when
+    neither fits, the one more ids fit, and a problem says how many fit each.
+
+    Returns
+    -------
+    tuple
+        The ids as ``trial_idx`` values (unmatched ids unchanged) and the convention used.
+    """
+    ids = [str(t).strip() for t in submitted.tolist()]
+    by_trial = set(truth.trial_ids.tolist())
+    if truth.file_indices is None:
+        return ids, "trial_idx"
+    by_file = {
+        str(int(f)): t
+        for f, t in zip(truth.file_indices.tolist(), truth.trial_ids.tolist(), strict=True)
+    }
+    keys = [_file_key(t) for t in ids]
+    n_trial = sum(t in by_trial for t in ids)
+    n_file = sum(k is not None and k in by_file for k in keys)
+    named = any(t.endswith(".npy") for t in ids)
+    if n_trial == len(ids) and not named:
+        return ids, "trial_idx"
+    if n_file == len(ids) or (n_file > n_trial) or named:
+        if n_file < len(ids):
+            problems.add(
+                where,
+                f"trial_indices fit neither convention: {n_file} of {len(ids)} are file "
+                f"indices of this tier's trials (the 2023 kit's 'N.npy' / N), {n_trial} are "
+                "its meta/trials/trial_idx values",
+            )
+        out = [
+            by_file[k] if k is not None and k in by_file else t
+            for t, k in zip(ids, keys, strict=True)
+        ]
+        return out, "file_index"
+    if n_trial < len(ids):
+        problems.add(
+            where,
+            f"trial_indices fit neither convention: {n_trial} of {len(ids)} are "
+            f"meta/trials/trial_idx values of this tier, {n_file} are file indices of its "
+            "trials (the 2023 kit's 'N.npy' / N)",
+        )
+    return ids, "trial_idx"
+
+
+def _trial_order(
+    submitted: np.ndarray,
+    truth: TierTruth,
+    where_row: object,
+    where: str,
+    problems: ProblemList,
+) -> tuple[np.ndarray, bool]:
+    """Return each truth trial's row (-1: none) and whether all are predicted once.
+
+    Extra, duplicated and missing trials are reported; ids may follow either trial-id
+    convention (:func:`_trial_keys`).
+    """
+    assert callable(where_row)
+    truth_ids = np.asarray(truth.trial_ids).astype(str)
+    keys, convention = _trial_keys(np.asarray(submitted), truth, where, problems)
+    raw = [str(t) for t in np.asarray(submitted).tolist()]
+    lookup = {t: k for k, t in enumerate(truth_ids.tolist())}
+    rows = np.full(len(truth_ids), -1, dtype=np.int64)
+    ok = True
+    what = "trial_idx value" if convention == "trial_idx" else "file index"
+    for r, t in enumerate(keys):
+        k = lookup.get(t)
+        if k is None:
+            problems.add(
+                where_row(r),
+                f"trial {quote(raw[r])} is not a scored trial of this tier (extra); read as a "
+                f"{what}",
+            )
+            ok = False
+        elif rows[k] >= 0:
+            problems.add(
+                where_row(r),
+                f"trial {quote(raw[r])} is duplicated (first predicted at {where_row(rows[k])})",
+            )
+            ok = False
+        else:
+            rows[k] = r
+    missing = truth_ids[rows < 0]
+    if missing.size:
+        problems.add(
+            where,
+            f"{missing.size} trial(s) of the tier are missing (e.g. trial_idx "
+            f"{missing[:5].tolist()})",
+        )
+        ok = False
+    return rows, ok
+
+
+def align_static(
+    predictions: StaticPredictions,
+    mouse: MouseTruth,
+    tier: str,
+    name: str,
+    problems: ProblemList,
+) -> np.ndarray | None:
+    """Align a 2022 file to the ground truth of one tier.
+
+    Parameters
+    ----------
+    predictions
+        The parsed file.
+    mouse
+        The ground truth of the recording.
+    tier
+        The scored tier the file predicts.
+    name
+        How messages name the file.
+    problems
+        Where problems are recorded.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``(n_trials, n_neurons)`` in the truth's trial and neuron order; None on problems.
+    """
+    truth = mouse.tiers[tier]
+    neurons = _neuron_order(predictions.neuron_ids, mouse.unit_ids, f"{name} neuron_ids", problems)
+    rows, complete = _trial_order(
+        predictions.trial_ids,
+        truth,
+        lambda r: f"{name} line {r + 2}",
+        name,
+        problems,
+    )
+    found = np.flatnonzero(rows >= 0)
+    wrong = found[predictions.image_ids[rows[found]] != truth.stimulus_ids[found]]
+    for k in wrong[: problems.limit]:
+        problems.add(
+            f"{name} line {rows[k] + 2}",
+            f"image_ids is {quote(predictions.image_ids[rows[k]])} but trial "
+            f"{str(truth.trial_ids[k])!r} showed image {str(truth.stimulus_ids[k])!r}",
+        )
+    if neurons is None or not complete or wrong.size:
+        return None
+    return predictions.values[rows][:, neurons]
+
+
+def align_video(
+    predictions: VideoPredictions,
+    truth: Truth,
+    tier: str,
+    name: str,
+    problems: ProblemList,
+) -> dict[str, np.ndarray] | None:
+    """Align a 2023 file to the ground truth of one tier, mouse by mouse.
+
+    Parameters
+    ----------
+    predictions
+        The parsed file.
+    truth
+        The track's ground truth.
+    tier
+        The scored tier the file predicts.
+    name
+        How messages name the file.
+    problems
+        Where problems are recorded.
+
+    Returns
+    -------
+    dict or None
+        Per mouse name, ``(n_trials, n_neurons, F)`` scored frames in the truth's order
+        (NaN past each trial's scored frames); None on problems.
+    """
+    known = {m.name for m in truth.mice}
+    submitted = set(predictions.mice.tolist())
+    unknown = sorted(submitted - known)
+    if unknown and not (submitted & known):
+        problems.add(
+            name,
+            f"names mice {[quote(u) for u in unknown[:5]]} but the ground truth holds "
+            f"{sorted(known)}: "
+            "a file of another track or release?",
+        )
+        return None
+    for r in np.flatnonzero(~np.isin(predictions.mice, list(known)))[: problems.limit]:
+        problems.add(f"{name} row {r}", f"mouse {quote(predictions.mice[r])} is not scored here")
+    out: dict[str, np.ndarray] = {}
+    for mouse in truth.mice:
+        t = mouse.tiers[tier]
+        assert t.n_frames is not None and t.lengths is not None
+        sel = np.flatnonzero(predictions.mice == mouse.name)
+        if sel.size == 0:
+            problems.add(name, f"mouse {mouse.name} has no predictions")
+            continue
+        neurons = _neuron_order(
+            predictions.neuron_ids.get(mouse.name, np.zeros(0, np.int64)),
+            mouse.unit_ids,
+            f"{name} neuron_ids of mouse {mouse.name}",
+            problems,
+        )
+        rows, complete = _trial_order(
+            predictions.trial_ids[sel],
+            t,
+            lambda r, s=sel: f"{name} row {s[r]}",
+            f"{name} mouse {mouse.name}",
+            problems,
+        )
+        aligned = np.full(t.responses.shape, np.nan, dtype=np.float32)
+        for k in np.flatnonzero(rows >= 0):
+            r = sel[rows[k]]
+            row = np.asarray(predictions.values[r])
+            if row.ndim != 2 or row.shape[1] == 0:
+                problems.add(
+                    f"{name} row {r}", f"trial {str(t.trial_ids[k])!r} has no predicted frames"
+                )
+                continue
+            need, most = int(t.n_frames[k]), max(int(t.lengths[k]) - 50, int(t.n_frames[k]))
+            if not need <= row.shape[1] <= most:
+                expected = f"{need}" if need == most else f"{need}..{most}"
+                problems.add(
+                    f"{name} row {r}",
+                    f"trial {str(t.trial_ids[k])!r} has {row.shape[1]} frames per neuron, expected "
+                    f"{expected} (its {int(t.lengths[k])} frames minus the first 50)",
+                )
+                continue
+            if neurons is not None:
+                aligned[k, :, :need] = row[neurons, :need]
+        if neurons is not None and complete:
+            out[mouse.name] = aligned
+    return None if len(problems) else out

@@ -1,0 +1,193 @@
+"""One submission format per kind of track: how its predictions are read, written, aligned, scored.
+
+Each :class:`~neurotwin.scoring.tracks.Track` reaches its format through
+:attr:`~neurotwin.scoring.tracks.Track.format`, so the scorer, the ground-truth cutter and
+the submission writer dispatch through the track instead of testing its kind. The 2022
+format reads and writes a CSV per phase (:mod:`neurotwin.scoring.static_csv`) and scores
+per image; the 2023 format reads and writes a parquet per phase, zipped together
+(:mod:`neurotwin.scoring.video_parquet`), and scores per frame after the first 50.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from neurotwin.scoring import metrics as m
+from neurotwin.scoring import static_csv
+from neurotwin.scoring.align import align_static, align_video
+from neurotwin.scoring.errors import ProblemList
+from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
+from neurotwin.scoring.tracks import PHASES, SINGLE_TRIAL, TO_AVERAGE
+from neurotwin.scoring.video_parquet import ReadLimits, read_video_parquet, video_parquet_bytes
+
+if TYPE_CHECKING:
+    from neurotwin.scoring.tracks import Track
+    from neurotwin.scoring.truth import TierTruth, Truth
+
+Predictions = StaticPredictions | VideoPredictions
+#: A metric: per-neuron values from ``(predictions, tier truth)``.
+Metric = Callable[[np.ndarray, "TierTruth"], np.ndarray]
+
+
+def _frames(t: TierTruth) -> np.ndarray:
+    assert t.n_frames is not None
+    return t.n_frames
+
+
+@dataclass(frozen=True)
+class SubmissionFormat:
+    """How one kind of track (``static`` 2022 or ``video`` 2023) is submitted and scored.
+
+    Attributes
+    ----------
+    kind
+        ``"static"`` or ``"video"``: the recordings the track scores.
+    release
+        The file format, as messages name it (``"2022 CSV"``, ``"2023 parquet"``).
+    predictions_type
+        The in-memory predictions the format reads and writes.
+    one_recording
+        Whether the track scores exactly one recording (2022) or one per mouse (2023).
+    metrics
+        The metric table: by metric name, the per-neuron metric (FEVE is scored apart).
+    has_frames
+        Whether responses and predictions have a time axis: ground truth is
+        ``(n_trials, n_neurons, frames)`` with ``n_frames`` and ``lengths`` per trial.
+    """
+
+    kind: str
+    release: str
+    predictions_type: type
+    one_recording: bool
+    metrics: Mapping[str, Metric]
+    has_frames: bool
+
+    def metric(self, name: str) -> Metric:
+        """Return the per-neuron metric ``name`` of this kind (KeyError when unknown)."""
+        return self.metrics[name]
+
+    def read(
+        self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
+    ) -> Predictions:
+        """Parse one phase's file (see the release's reader); raises SubmissionError."""
+        raise NotImplementedError
+
+    def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
+        """Write both phases' predictions in the competition's layout; return ``dest``."""
+        raise NotImplementedError
+
+    def align(
+        self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
+    ) -> dict[str, np.ndarray] | None:
+        """Align parsed predictions to the truth of ``tier``; per mouse, or None on problems."""
+        raise NotImplementedError
+
+
+class StaticFormat(SubmissionFormat):
+    """The 2022 format: a CSV file per phase, one recording, images scored per trial."""
+
+    def read(
+        self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
+    ) -> Predictions:
+        """See :meth:`SubmissionFormat.read`."""
+        return static_csv.read_static_csv(data, name, problems)
+
+    def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
+        """See :meth:`SubmissionFormat.write`."""
+        if not all(isinstance(predictions[p], StaticPredictions) for p in PHASES):
+            raise TypeError(f"track {track.identifier} needs StaticPredictions")
+        # both files are written into a temporary folder first and moved together, so a
+        # full disk leaves the previous submission (or nothing), never one file of two
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".submission-", dir=dest))
+        try:
+            for phase in PHASES:
+                pred = predictions[phase]
+                assert isinstance(pred, StaticPredictions)
+                static_csv.write_static_csv(tmp / track.submission_files[phase], pred)
+            for phase in PHASES:
+                name = track.submission_files[phase]
+                os.replace(tmp / name, dest / name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return dest
+
+    def align(
+        self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
+    ) -> dict[str, np.ndarray] | None:
+        """See :meth:`SubmissionFormat.align`."""
+        assert isinstance(pred, StaticPredictions)
+        mouse = truth.mice[0]
+        values = align_static(pred, mouse, tier, name, problems)
+        return None if values is None else {mouse.name: values}
+
+
+class VideoFormat(SubmissionFormat):
+    """The 2023 format: a parquet file per phase in one zip, one recording per mouse."""
+
+    def read(
+        self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
+    ) -> Predictions:
+        """See :meth:`SubmissionFormat.read`."""
+        return read_video_parquet(data, name, ReadLimits.for_tier(truth, tier), problems)
+
+    def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
+        """See :meth:`SubmissionFormat.write`."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+            for phase in PHASES:
+                pred = predictions[phase]
+                if not isinstance(pred, VideoPredictions):
+                    raise TypeError(f"track {track.identifier} needs VideoPredictions")
+                zf.writestr(track.submission_files[phase], video_parquet_bytes(pred))
+        return static_csv._atomic_write(dest, buffer.getvalue())
+
+    def align(
+        self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
+    ) -> dict[str, np.ndarray] | None:
+        """See :meth:`SubmissionFormat.align`."""
+        assert isinstance(pred, VideoPredictions)
+        return align_video(pred, truth, tier, name, problems)
+
+
+FORMATS: dict[str, SubmissionFormat] = {
+    "static": StaticFormat(
+        kind="static",
+        release="2022 CSV",
+        predictions_type=StaticPredictions,
+        one_recording=True,
+        has_frames=False,
+        metrics={
+            SINGLE_TRIAL: lambda p, t: m.single_trial_correlation(p, t.responses),
+            TO_AVERAGE: lambda p, t: m.correlation_to_average(p, t.responses, t.stimulus_ids),
+        },
+    ),
+    "video": VideoFormat(
+        kind="video",
+        release="2023 parquet",
+        predictions_type=VideoPredictions,
+        one_recording=False,
+        has_frames=True,
+        metrics={
+            SINGLE_TRIAL: lambda p, t: m.video_correlation(p, t.responses, _frames(t)),
+            TO_AVERAGE: lambda p, t: m.video_correlation_to_average(
+                p, t.responses, _frames(t), t.stimulus_ids
+            ),
+        },
+    ),
+}
+
+
+def format_of(kind: str) -> SubmissionFormat:
+    """Return the submission format of a kind of track (``"static"`` or ``"video"``)."""
+    return FORMATS[kind]

@@ -1,0 +1,199 @@
+"""Score one phase of a track: every metric, its ceiling (exact or estimated) and notes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from neurotwin.scoring import metrics as m
+from neurotwin.scoring.ceilings import (
+    estimated_ceiling,
+    has_repeats,
+    repeat_ceiling,
+    tier_explainable_variance,
+)
+from neurotwin.scoring.formats import Metric
+from neurotwin.scoring.scores import MetricScore, PhaseScore
+from neurotwin.scoring.tracks import FEVE, SINGLE_TRIAL, Track
+from neurotwin.scoring.truth import TierTruth, Truth
+
+#: Ceiling kinds: the simulator's noiseless rates, or an estimate from repeats.
+EXACT, ESTIMATE = "exact", "estimate"
+ESTIMATE_NOTE = (
+    "the 'estimate' ceiling of single_trial_correlation is sqrt(1 - noise variance / total "
+    "variance) per neuron, the noise variance estimated from repeats; an estimate, so a "
+    "model can exceed it by chance (docs/concepts.md)"
+)
+FEVE_NOTE = (
+    "the exact FEVE ceiling exceeds 1: FEVE subtracts a noise variance estimated from few "
+    "repeats, and the noiseless rates' error falls below that estimate by chance"
+)
+
+
+# ---------------------------------------------------------------------- the metrics per track
+def _combine(
+    name: str,
+    per_neuron: dict[str, np.ndarray],
+    selected: dict[str, np.ndarray] | None = None,
+) -> MetricScore:
+    """Pool per-neuron values over mice into one mean, and one mean per mouse."""
+    sel = selected or {k: np.ones(len(v), bool) for k, v in per_neuron.items()}
+    pooled = np.concatenate([v[sel[k]] for k, v in per_neuron.items()])
+    return MetricScore(
+        name=name,
+        value=m.mean_over_neurons(pooled),
+        per_neuron=per_neuron,
+        per_mouse={k: m.mean_over_neurons(v, sel[k]) for k, v in per_neuron.items()},
+        selected=selected,
+    )
+
+
+def _attach_ceiling(
+    score: MetricScore, ceiling: dict[str, np.ndarray] | None, kind: str
+) -> MetricScore:
+    if ceiling is None:
+        return score
+    score.ceiling = _mean_ceiling(score, ceiling)
+    score.ceiling_kind = kind
+    score.ceiling_per_neuron = ceiling
+    return score
+
+
+def score_phase(
+    track: Track, truth: Truth, phase: str, aligned: Mapping[str, np.ndarray]
+) -> PhaseScore:
+    """Score one phase: every metric of the track, its ceiling, and data-only values.
+
+    Parameters
+    ----------
+    track
+        The track.
+    truth
+        Its ground truth.
+    phase
+        ``"live"`` or ``"final"``.
+    aligned
+        Per mouse, the predictions aligned to the truth of the phase's tier.
+
+    Returns
+    -------
+    PhaseScore
+        Every metric (ranking metric first) and the phase's data-only values.
+    """
+    tier = track.tier(phase)
+    tiers = {mouse.name: mouse.tiers[tier] for mouse in truth.mice}
+    scores: dict[str, MetricScore] = {}
+    repeat = {k: repeat_ceiling(t) for k, t in tiers.items()}
+    oracle: dict[str, np.ndarray] | None = {k: v for k, v in repeat.items() if v is not None}
+    if len(oracle or {}) < len(repeat):
+        oracle = None
+    estimate = {k: estimated_ceiling(t) for k, t in tiers.items()}
+    estimated = None if any(v is None for v in estimate.values()) else estimate
+    exact = truth.has_rates
+    stimulus_only = track.inputs == ("stimulus",) and all(
+        t.rates_stimulus_only is not None for t in tiers.values()
+    )
+    for name in track.metrics:
+        if name == FEVE:
+            per, sel, ceil, ceil_only = {}, {}, {}, {}
+            for k, t in tiers.items():
+                per[k], sel[k] = m.feve(aligned[k], t.responses, t.stimulus_ids)
+                if exact:
+                    assert t.rates is not None
+                    ceil[k] = m.feve(t.rates, t.responses, t.stimulus_ids)[0]
+                if stimulus_only:
+                    assert t.rates_stimulus_only is not None
+                    ceil_only[k] = m.feve(t.rates_stimulus_only, t.responses, t.stimulus_ids)[0]
+            score = _attach_ceiling(_combine(name, per, sel), ceil or None, EXACT)
+            if ceil_only:
+                score.ceiling_stimulus_only = _mean_ceiling(score, ceil_only)
+            if score.ceiling is not None and score.ceiling > 1:
+                score.note = FEVE_NOTE
+            scores[name] = _explain(score, tiers)
+            continue
+        metric = track.format.metric(name)
+        per = {k: metric(aligned[k], t) for k, t in tiers.items()}
+        score = _combine(name, per)
+        if exact:
+            rates = {k: t.rates for k, t in tiers.items()}
+            score = _attach_ceiling(
+                score, {k: metric(np.asarray(rates[k]), t) for k, t in tiers.items()}, EXACT
+            )
+        elif name == SINGLE_TRIAL and estimated is not None:
+            score = _attach_ceiling(
+                score, {k: v for k, v in estimated.items() if v is not None}, ESTIMATE
+            )
+            score.note = ESTIMATE_NOTE
+        if stimulus_only:
+            only = {k: metric(np.asarray(t.rates_stimulus_only), t) for k, t in tiers.items()}
+            score.ceiling_stimulus_only = _mean_ceiling(score, only)
+        if track.per_class and name == SINGLE_TRIAL:
+            score.per_class = _per_class(aligned, tiers, metric)
+        scores[name] = _explain(score, tiers)
+    extras: dict[str, float] = {}
+    if oracle is not None:
+        extras["oracle_correlation"] = m.mean_over_neurons(np.concatenate(list(oracle.values())))
+    fev = [tier_explainable_variance(t) for t in tiers.values()]
+    if fev and all(f is not None for f in fev):
+        values = np.concatenate([f for f in fev if f is not None])
+        if np.isfinite(values).any():
+            extras["explainable_variance"] = m.mean_over_neurons(values, np.isfinite(values))
+    return PhaseScore(phase=phase, tier=tier, metrics=scores, extras=extras)
+
+
+def _mean_ceiling(score: MetricScore, ceiling: dict[str, np.ndarray]) -> float:
+    """Mean of a per-neuron ceiling over the neurons the score averages."""
+    sel = score.selected or {k: np.ones(len(v), bool) for k, v in ceiling.items()}
+    return m.mean_over_neurons(np.concatenate([v[sel[k]] for k, v in ceiling.items()]))
+
+
+def _explain(score: MetricScore, tiers: Mapping[str, TierTruth]) -> MetricScore:
+    """Give an undefined (NaN) score or ceiling its reason, or fail loudly without one."""
+    if np.isfinite(score.value) and (score.ceiling is None or np.isfinite(score.ceiling)):
+        return score
+    repeated = any(has_repeats(t) for t in tiers.values())
+    if not repeated:
+        reason = (
+            "undefined: no stimulus of this tier is shown more than once, and this metric "
+            "compares averages over repeats"
+        )
+    elif score.selected is not None and not any(v.any() for v in score.selected.values()):
+        reason = (
+            f"undefined: no neuron reaches the explainable-variance threshold "
+            f"(FEV >= {m.FEV_THRESHOLD}) that FEVE averages over"
+        )
+    else:
+        reason = "undefined: NaN in the per-neuron values (constant responses?)"
+    if not np.isfinite(score.value):
+        score.value = float("nan")
+    if score.ceiling is not None and not np.isfinite(score.ceiling):
+        score.ceiling = None
+        score.ceiling_kind = None
+    score.note = reason
+    return score
+
+
+def _per_class(
+    aligned: Mapping[str, np.ndarray], tiers: Mapping[str, TierTruth], metric: Metric
+) -> dict[str, float]:
+    """Score the trials of each out-of-domain class separately, pooled over mice."""
+    classes = sorted(
+        {c for t in tiers.values() if t.ood_class is not None for c in t.ood_class.tolist()}
+    )
+    out = {}
+    for c in classes:
+        per = []
+        for k, t in tiers.items():
+            if t.ood_class is None or not (t.ood_class == c).any():
+                continue
+            idx = np.flatnonzero(t.ood_class == c)
+            sub = TierTruth(
+                trial_ids=t.trial_ids[idx],
+                stimulus_ids=t.stimulus_ids[idx],
+                responses=t.responses[idx],
+                n_frames=None if t.n_frames is None else t.n_frames[idx],
+            )
+            per.append(metric(aligned[k][idx], sub))
+        out[c] = m.mean_over_neurons(np.concatenate(per))
+    return out

@@ -1,0 +1,238 @@
+"""Upload safety: bounded reads, zips checked before extraction, phases found by file name."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+from neurotwin.scoring.errors import ProblemList, SubmissionError, quote
+from neurotwin.scoring.tracks import PHASES, Track, get_track, list_tracks
+from neurotwin.scoring.truth import Truth
+
+#: An upload may hold at most this many bytes per value it must predict (plus a margin):
+#: text needs about 20, parquet under 8; anything far beyond is refused before extraction.
+MAX_BYTES_PER_VALUE = 64
+MAX_BYTES_MARGIN = 16 << 20
+#: Entries of a zip that are packaging debris and are ignored.
+_DEBRIS = ("__MACOSX/", ".DS_Store")
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".zst")
+
+
+def _read_file(path: Path, max_bytes: int | None = None) -> bytes:
+    """Read a submission file that is not a link, refusing one beyond ``max_bytes``."""
+    if path.is_symlink():
+        raise SubmissionError(ProblemList.single(str(path), "is a link; links are not followed"))
+    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise SubmissionError(
+                ProblemList.single(
+                    str(path),
+                    f"holds {size} bytes, far beyond the {max_bytes} this phase can need; "
+                    "refused before reading",
+                )
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise SubmissionError(
+            ProblemList.single(str(path), f"cannot be read ({exc.strerror or exc})")
+        ) from exc
+
+
+# ---------------------------------------------------------------------- opening uploads
+def check_zip(
+    path: str | os.PathLike[str], expected: Sequence[str], max_bytes: int, problems: ProblemList
+) -> list[zipfile.ZipInfo]:
+    """Check a zip before extracting anything from it.
+
+    Refused: absolute paths, ``..`` components, links, nested archives, entries other than
+    ``expected`` (``__MACOSX/`` debris aside) or not at the root, and a total uncompressed
+    size beyond ``max_bytes``, a name that appears twice, and a zip holding none of
+    ``expected``. A zip holding one phase's file (the 2023 bonus upload) is fine.
+
+    Parameters
+    ----------
+    path
+        The zip.
+    expected
+        The file names it may hold at its root (at least one, each at most once).
+    max_bytes
+        The largest total uncompressed size accepted.
+    problems
+        Where problems are recorded.
+
+    Returns
+    -------
+    list of zipfile.ZipInfo
+        The entries of the expected files, in ``expected`` order (those present).
+    """
+    name = str(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        problems.add(name, f"is not a readable zip ({exc})")
+        return []
+    with zf:
+        infos = zf.infolist()
+    found: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for info in infos:
+        member = info.filename
+        where = f"{name}!{member}" if member in expected else f"{name}!{quote(member, 80)}"
+        if any(member.startswith(d) or f"/{d}" in member for d in _DEBRIS):
+            continue
+        parts = PurePosixPath(member.replace("\\", "/")).parts
+        if member.startswith(("/", "\\")) or (len(member) > 1 and member[1] == ":"):
+            problems.add(where, "absolute path in a zip")
+            continue
+        if ".." in parts:
+            problems.add(where, "'..' in a zip path")
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            problems.add(where, "links are not allowed in a submission zip")
+            continue
+        if info.is_dir():
+            continue
+        total += info.file_size
+        if member in found:
+            problems.add(where, "appears twice in the zip; which copy is meant is unclear")
+            continue
+        if member.lower().endswith(_ARCHIVE_SUFFIXES):
+            problems.add(where, "nested archives are not allowed")
+        elif member not in expected:
+            base = PurePosixPath(member).name
+            hint = (
+                f"; {base} must sit at the zip's root"
+                if base in expected
+                else f"; expected {list(expected)}"
+            )
+            problems.add(where, f"unexpected file{hint}")
+        else:
+            found[member] = info
+    if total > max_bytes:
+        problems.add(
+            name,
+            f"uncompressed size {total} bytes is far beyond the {max_bytes} bytes this track "
+            "can need; refused before extraction",
+        )
+    if not found:  # one phase's file alone is a valid upload; none at all is not
+        for e in expected:
+            problems.add(name, f"{e} is missing")
+    return [found[e] for e in expected if e in found]
+
+
+def max_upload_bytes(truth: Truth, track: Track) -> int:
+    """Return the largest upload a track's submission may reasonably need.
+
+    Parameters
+    ----------
+    truth
+        The ground truth (it fixes how many values the phases hold).
+    track
+        The track.
+
+    Returns
+    -------
+    int
+        ``64`` bytes per predicted value of both phases plus 16 MiB.
+    """
+    values = sum(truth.n_values(track.tier(p)) for p in PHASES)
+    return MAX_BYTES_PER_VALUE * values + MAX_BYTES_MARGIN
+
+
+def open_upload(
+    path: str | os.PathLike[str], track: Track, max_bytes: int
+) -> dict[str, tuple[str, bytes]]:
+    """Find the files of each phase in an upload: a file, a folder or a zip.
+
+    Parameters
+    ----------
+    path
+        One submission file (its name tells its phase), a folder holding the track's files,
+        or a zip holding one or both of them at its root.
+    track
+        The track.
+    max_bytes
+        The largest total size accepted.
+
+    Returns
+    -------
+    dict
+        ``{phase: (name, bytes)}`` for each phase found.
+
+    Raises
+    ------
+    SubmissionError
+        On a missing or empty file, a file of the wrong track or release, a link inside a
+        folder, an unsafe zip, or more bytes than the track can need.
+    """
+    path = Path(path)
+    problems = ProblemList()
+    files = track.submission_files
+    out: dict[str, tuple[str, bytes]] = {}
+    if not path.exists():
+        what = "is a broken link" if path.is_symlink() else "does not exist"
+        raise SubmissionError(ProblemList.single(str(path), what))
+    if path.is_dir():
+        total = 0
+        for phase, fname in files.items():
+            f = path / fname
+            if f.is_symlink():
+                problems.add(str(f), "is a link; links inside an upload are not followed")
+            elif f.is_file():
+                total += f.stat().st_size
+                if total > max_bytes:
+                    problems.add(
+                        str(f),
+                        f"brings the upload to {total} bytes, far beyond the {max_bytes} this "
+                        "track can need; refused before reading",
+                    )
+                else:
+                    out[phase] = (str(f), _read_file(f))
+        if not out and not len(problems):
+            problems.add(str(path), f"holds none of {list(files.values())}")
+    elif not path.name.endswith((".csv", ".brotli", ".parquet")) and zipfile.is_zipfile(path):
+        infos = check_zip(path, list(files.values()), max_bytes, problems)
+        problems.raise_if_any()
+        try:
+            with zipfile.ZipFile(path) as zf:
+                for info in infos:
+                    member_phase = track.phase_of_file(info.filename)
+                    assert member_phase is not None
+                    with zf.open(info) as member:
+                        data = member.read(info.file_size + 1)
+                    if len(data) > info.file_size:
+                        problems.add(f"{path}!{info.filename}", "is larger than its header says")
+                    out[member_phase] = (f"{path}!{info.filename}", data)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+            raise SubmissionError(
+                ProblemList.single(str(path), f"a member cannot be extracted ({quote(exc, 120)})")
+            ) from exc
+    else:
+        file_phase = track.phase_of_file(path.name)
+        if file_phase is None:
+            problems.add(str(path), _wrong_name(path.name, track))
+        problems.raise_if_any()
+        assert file_phase is not None
+        out[file_phase] = (str(path), _read_file(path, max_bytes))
+    for fname, data in out.values():
+        if not data.strip():
+            problems.add(fname, "is empty")
+    problems.raise_if_any()
+    return out
+
+
+def _wrong_name(name: str, track: Track) -> str:
+    owners = [t for t in list_tracks() if get_track(t).phase_of_file(name) is not None]
+    expected = list(track.submission_files.values())
+    if owners:
+        other = [t for t in owners if get_track(t).format is not track.format]
+        what = "release" if other else "track"
+        return (
+            f"is a file of the {' / '.join(owners)} {what}, not of track {track.identifier} "
+            f"(expected {expected})"
+        )
+    return f"file name does not tell its phase; track {track.identifier} expects {expected}"
