@@ -11,11 +11,11 @@ import sys
 from collections.abc import Sequence
 
 from neurotwin import __version__
-from neurotwin.cli import data, demo, score, simulate, train, twin
+from neurotwin.cli import data, demo, score, serve, simulate, train, twin
 from neurotwin.errors import NeurotwinError
 
 #: Modules whose ``register(subparsers)`` adds sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (demo, simulate, data, train, twin, score)
+COMMAND_MODULES = (demo, simulate, data, train, twin, score, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
