@@ -27,7 +27,7 @@ from neurotwin.server.db import utcnow
 from neurotwin.server.errors import RequestError
 from neurotwin.server.models import SUB_FAILED, SUB_QUEUED, Submission, Team, Upload, User
 
-_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+_FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 _SUFFIXES = (".zip", ".csv", ".parquet.brotli", ".parquet")
 
 
@@ -98,7 +98,7 @@ def start_upload(
     if not _FILENAME.match(filename) or ".." in filename or not filename.endswith(_SUFFIXES):
         raise RequestError(
             400,
-            f"file name {filename!r}: use letters, digits, '.', '-' or '_' and end in "
+            f"file name {filename!r}: use letters, digits, '.', '+', '-' or '_' and end in "
             f"{', '.join(_SUFFIXES)}",
         )
     limit = competition.track(track).max_upload_bytes

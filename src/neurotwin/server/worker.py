@@ -58,22 +58,22 @@ def process(competition: Competition, engine: Engine, job: Job, lease_s: float) 
     sessions = session_factory(engine)
     with sessions() as session:
         sub = session.get(Submission, job.submission_id)
-        assert sub is not None
-        if job.attempts > queue.MAX_ATTEMPTS:
-            return _record(
-                sessions,
-                job,
-                sub,
-                None,
-                "",
-                f"scoring stopped {queue.MAX_ATTEMPTS} times without finishing "
-                "(the worker died or ran out of time)",
+    assert sub is not None
+    if job.attempts > queue.MAX_ATTEMPTS:
+        return _record(
+            sessions,
+            job,
+            sub,
+            None,
+            "",
+            f"scoring stopped {queue.MAX_ATTEMPTS} times without finishing "
+            "(the worker died or ran out of time)",
+        )
+    if job.kind == "score":
+        with sessions.begin() as session:
+            session.execute(
+                update(Submission).where(Submission.id == sub.id).values(status=SUB_SCORING)
             )
-        if job.kind == "score":
-            with session.begin():
-                session.execute(
-                    update(Submission).where(Submission.id == sub.id).values(status=SUB_SCORING)
-                )
     track = competition.track(sub.track)
     truth_digest = ",".join(sorted({scoring_adapter.truth_sha256(p) for p in track.truth.values()}))
     with sessions() as beat_session, _Heartbeat(beat_session, job, lease_s):
@@ -99,7 +99,7 @@ def _record(
     error: str | None,
 ) -> str:
     track_version = get_track(sub.track).version
-    with sessions() as session, session.begin():
+    with sessions.begin() as session:
         if not queue.finish(session, job, error):
             return "lost"
         if results is not None:
