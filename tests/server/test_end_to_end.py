@@ -69,7 +69,7 @@ def test_video_track_scores_per_mouse(client, competition, examples):
     run_worker(competition, once=True)
     (row,) = client.get(f"/api/v1/leaderboard/{VIDEO}/live").json()["rows"]
     assert len(row["per_mouse"]) == 1 and 0 < row["score"] < row["ceiling"]
-    assert list(row["per_mouse"].values())[0] == row["score"]  # one mouse: its mean is the score
+    assert next(iter(row["per_mouse"].values())) == row["score"]  # one mouse: its mean is the score
 
 
 def test_truth_is_never_served(client, competition):

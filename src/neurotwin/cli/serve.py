@@ -134,8 +134,10 @@ def _init(args: argparse.Namespace) -> int:
         submissions_per_day=args.submissions_per_day,
         max_upload_mb=args.max_upload_mb,
     )
-    print(f"wrote {config}; start with: neurotwin serve run {args.folder} "
-          f"and neurotwin serve worker {args.folder}")
+    print(
+        f"wrote {config}; start with: neurotwin serve run {args.folder} "
+        f"and neurotwin serve worker {args.folder}"
+    )
     if args.simulate:
         print(f"example submissions: {Path(args.folder) / 'examples'}")
     return 0
