@@ -60,6 +60,10 @@ def test_serve_commands_run_a_competition(
     assert "queued 1 rescore job(s)" in capsys.readouterr().out
     assert run_worker(competition, once=True) == 1
     assert main(["serve", "release", str(folder), "--track", STATIC]) == 0
+    assert main(["serve", "baseline", str(folder), "--team", "alpha"]) == 0
+    with TestClient(create_app(competition)) as client:
+        (row,) = client.get(f"/api/v1/leaderboard/{STATIC}/final").json()["rows"]
+        assert row["baseline"] and row["team"] == "alpha"
     assert main(["serve", "disqualify", str(folder), "--submission", str(sub)]) == 0
     out = tmp_path / "all.csv"
     assert main(["serve", "export", str(folder), "--out", str(out)]) == 0

@@ -2,7 +2,7 @@
 
 ``init`` creates a competition folder, ``run`` serves the web application, ``worker`` scores
 the queue, and the organiser commands (``add-organiser``, ``rescore``, ``disqualify``,
-``release``, ``export``) act on the database directly.
+``baseline``, ``release``, ``export``) act on the database directly.
 """
 
 from __future__ import annotations
@@ -94,6 +94,12 @@ def register(subparsers: Any) -> None:
     group.add_argument("--team", help="team name")
     dq.add_argument("--undo", action="store_true", help="re-admit instead")
     dq.set_defaults(func=_disqualify)
+
+    base = sub.add_parser("baseline", help="mark a team's rows as a baseline")
+    folder_arg(base)
+    base.add_argument("--team", required=True)
+    base.add_argument("--undo", action="store_true", help="unmark instead")
+    base.set_defaults(func=_baseline)
 
     rel = sub.add_parser("release", help="release a track's final-phase scores")
     folder_arg(rel)
@@ -200,6 +206,16 @@ def _disqualify(args: argparse.Namespace) -> int:
         what = disqualify(session, submission_id=args.submission, team=args.team, undo=args.undo)
         session.commit()
     print(what)
+    return 0
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from neurotwin.server.organiser import mark_baseline
+
+    with _session(args) as session:
+        mark_baseline(session, args.team, args.undo)
+        session.commit()
+    print(f"team {args.team} {'is no longer' if args.undo else 'is now'} marked as a baseline")
     return 0
 
 

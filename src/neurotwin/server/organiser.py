@@ -1,4 +1,4 @@
-"""Organiser actions: rescore, disqualify, release final scores, export every result."""
+"""Organiser actions: rescore, disqualify, mark baselines, release final scores, export."""
 
 from __future__ import annotations
 
@@ -74,6 +74,14 @@ def disqualify(
         raise RequestError(404, f"no team {team!r}")
     row.disqualified = not undo
     return f"team {team} {'re-admitted' if undo else 'disqualified'}"
+
+
+def mark_baseline(session: Session, team: str, undo: bool = False) -> None:
+    """Mark a team's rows as a baseline on every leaderboard (or unmark them)."""
+    row = session.scalar(select(Team).where(Team.name == team))
+    if row is None:
+        raise RequestError(404, f"no team {team!r}")
+    row.is_baseline = not undo
 
 
 def release(session: Session, track: str, undo: bool = False) -> None:
