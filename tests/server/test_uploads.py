@@ -174,3 +174,49 @@ def test_daily_limit_resets_at_midnight_utc(client, competition, examples, monke
     tomorrow = datetime.combine(uploads.utcnow().date() + timedelta(days=1), datetime.min.time())
     monkeypatch.setattr(uploads, "utcnow", lambda: tomorrow + timedelta(seconds=1))
     assert upload(client, team, STATIC, examples[f"{STATIC}-good"]).status_code == 201
+
+
+def test_client_resumes_after_broken_connections(client, examples, monkeypatch):
+    import httpx
+
+    from neurotwin.errors import NeurotwinError
+    from neurotwin.server.client import upload_submission
+
+    headers = register(client, "a@lab.org", "alpha")
+    token = headers["Authorization"].split()[1]
+    real_put = client.put
+    calls = {"n": 0}
+
+    def flaky_put(url, **kwargs):
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:  # every second request: half the bytes arrive, then the line drops
+            content = kwargs["content"]
+            real_put(url, **{**kwargs, "content": content[: len(content) // 2]})
+            raise httpx.ReadError("connection reset")
+        return real_put(url, **kwargs)
+
+    monkeypatch.setattr(client, "put", flaky_put)
+    path = examples[f"{STATIC}-good"]
+    sub = upload_submission("http://testserver", token, STATIC, path, chunk=2_000, http=client)
+    assert sub["status"] == "queued"
+    import hashlib
+
+    assert sub["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert calls["n"] > 4
+    # refusals come back as one clear error with the server's reason
+    with pytest.raises(NeurotwinError, match="not part of this competition"):
+        upload_submission("http://testserver", token, "sensorium", path, http=client)
+    monkeypatch.setattr(
+        client, "put", lambda url, **kw: (_ for _ in ()).throw(httpx.ReadError("x"))
+    )
+    with pytest.raises(NeurotwinError, match="broke 3 times"):
+        upload_submission("http://testserver", token, STATIC, path, retries=2, http=client)
+
+
+def test_serve_submit_command_needs_a_token(monkeypatch, capsys, examples):
+    from neurotwin.cli import main
+
+    monkeypatch.delenv("NEUROTWIN_TOKEN", raising=False)
+    args = ["serve", "submit", "http://127.0.0.1:9", str(examples[f"{STATIC}-good"])]
+    assert main([*args, "--track", STATIC]) == 2
+    assert "NEUROTWIN_TOKEN" in capsys.readouterr().err

@@ -76,6 +76,19 @@ def register(subparsers: Any) -> None:
     worker.add_argument("--lease", type=float, default=60.0, help="seconds a claim lasts")
     worker.set_defaults(func=_worker)
 
+    up = sub.add_parser(
+        "submit",
+        help="upload a submission to a competition server",
+        description="Upload a submission (zip, file or folder) in resumable chunks; the "
+        "API token comes from --token or $NEUROTWIN_TOKEN.",
+    )
+    up.add_argument("server", help="the server's URL")
+    up.add_argument("submission", help="zip of the track's files, one file, or a folder")
+    up.add_argument("--track", required=True)
+    up.add_argument("--token", help="API token (default: $NEUROTWIN_TOKEN)")
+    up.add_argument("--description", default="", help="shown in your team's history")
+    up.set_defaults(func=_submit)
+
     org = sub.add_parser("add-organiser", help="create an organiser account")
     folder_arg(org)
     org.add_argument("email")
@@ -146,6 +159,27 @@ def _init(args: argparse.Namespace) -> int:
     )
     if args.simulate:
         print(f"example submissions: {Path(args.folder) / 'examples'}")
+    return 0
+
+
+def upload_to_server(
+    server: str, token: str | None, track: str, path: str | Path, description: str = ""
+) -> None:
+    """Upload a submission for ``neurotwin serve submit`` and ``neurotwin submit --server``."""
+    _needs_server_extra()
+    import os
+
+    from neurotwin.server.client import TOKEN_ENV, upload_submission
+
+    token = token or os.environ.get(TOKEN_ENV)
+    if not token:
+        raise NeurotwinError(f"give --token or set ${TOKEN_ENV} (your team's API token)")
+    sub = upload_submission(server, token, track, path, description=description)
+    print(f"submission {sub['id']} {sub['status']}: {sub['filename']} on {sub['track']}")
+
+
+def _submit(args: argparse.Namespace) -> int:
+    upload_to_server(args.server, args.token, args.track, args.submission, args.description)
     return 0
 
 

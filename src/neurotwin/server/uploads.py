@@ -9,6 +9,7 @@ limit's count. Files live in ``uploads/{team}/{upload key}/`` inside the competi
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -155,11 +156,21 @@ def write_chunks(
     if upload.state != "open":
         raise RequestError(409, f"upload {upload.key} is {upload.state}")
     path = part_path(competition, upload)
-    current = path.stat().st_size
-    if offset != current:
-        raise RequestError(409, f"upload {upload.key} holds {current} bytes; resume at {current}")
-    written = current
+    if not path.exists():
+        raise RequestError(409, f"upload {upload.key} is no longer open")
     with open(path, "r+b") as f:
+        try:  # one writer per upload: a second concurrent request is refused, not interleaved
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RequestError(
+                409, f"upload {upload.key} is being written by another request"
+            ) from exc
+        current = os.fstat(f.fileno()).st_size
+        if offset != current:
+            raise RequestError(
+                409, f"upload {upload.key} holds {current} bytes; resume at {current}"
+            )
+        written = current
         f.seek(current)
         for chunk in chunks:
             written += len(chunk)
