@@ -6,8 +6,11 @@ uvicorn in this process; ``--workers`` scoring workers run as separate processes
 ``--uploads`` submissions through the resumable API (start, chunks of ``--chunk-kb``,
 complete). Printed: uploads accepted per minute, scored per minute (until the queue is
 empty), upload latency (median and 95th percentile, start to queued), and the submissions
-lost: accepted but neither scored nor failed at the end (goal: 0). Everything stays on
-127.0.0.1 and every loop is bounded.
+lost: accepted but neither scored nor failed at the end (goal: 0). With ``--big-mb N`` one
+upload of N MiB of random bytes is then streamed in 8 MiB chunks and timed (it is refused
+when completed, as it is not a submission); the peak resident memory of the process, which
+runs the server, shows that uploads are not held in memory. Everything stays on 127.0.0.1
+and every loop is bounded.
 
 Run: ``python benchmarks/server_load.py [--clients 4] [--uploads 5] [--workers 2]``
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -67,6 +71,47 @@ def _client(url: str, index: int, uploads: int, path: Path, chunk: int, out: lis
             out.append((r.status_code, time.perf_counter() - t0))
 
 
+def _big_upload(url: str, mib: int, tmp: Path) -> dict[str, float | int]:
+    path = tmp / "big.zip"
+    rng = np.random.default_rng(0)
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(rng.bytes(1 << 20))
+    chunk = 8 << 20
+    with httpx.Client(base_url=url, timeout=600) as http:
+        r = http.post(
+            "/api/v1/register",
+            json={"email": "big@lab.org", "password": "load test", "team": "big"},
+        )
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        size = path.stat().st_size
+        r = http.post(
+            "/api/v1/uploads",
+            json={"track": TRACK, "filename": "big.zip", "size": size},
+            headers=headers,
+        )
+        key = r.json()["key"]
+        t0 = time.perf_counter()
+        with open(path, "rb") as f:
+            for offset in range(0, size, chunk):
+                r = http.put(
+                    f"/api/v1/uploads/{key}",
+                    content=f.read(chunk),
+                    headers={**headers, "Upload-Offset": str(offset)},
+                )
+        seconds = time.perf_counter() - t0
+        received = r.json()["offset"]
+        status = http.post(f"/api/v1/uploads/{key}/complete", json={}, headers=headers)
+    path.unlink()
+    return {
+        "mib": mib,
+        "received_bytes": received,
+        "seconds": round(seconds, 2),
+        "mib_per_s": round(mib / seconds, 1),
+        "completion_status": status.status_code,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=4)
@@ -74,13 +119,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk-kb", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for scoring")
+    parser.add_argument("--big-mb", type=int, default=0, help="also stream one upload this large")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="neurotwin-load-"))
     (mouse,) = simulate_static(tmp / "sim", "tiny", seed=0, competition=True)
     truth = make_truth(TRACK, [mouse.path], simulator=[mouse.truth])
     truth_file = save_truth(truth, tmp / "truth.npz")
     folder = tmp / "competition"
-    init_competition(folder, tracks={TRACK: str(truth_file)}, submissions_per_day=100_000)
+    init_competition(
+        folder,
+        tracks={TRACK: str(truth_file)},
+        submissions_per_day=100_000,
+        max_upload_mb=max(1024, args.big_mb + 1),
+    )
     competition = load_competition(folder)
     example = write_example(truth, TRACK, tmp / "example", noise=1.0)
 
@@ -149,6 +200,7 @@ def main() -> None:
     for w in workers:
         w.terminate()
         w.wait()
+    big = _big_upload(f"http://127.0.0.1:{port}", args.big_mb, tmp) if args.big_mb else None
     server.should_exit = True
     thread.join()
     latency = np.array([t for code, t in results if code == 201])
@@ -171,6 +223,8 @@ def main() -> None:
                 "stored": stored,
                 "lost": accepted - done,
                 "database": "sqlite",
+                "big_upload": big,
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             },
             indent=2,
         )

@@ -128,3 +128,12 @@ def _make_organiser(competition, email):
     with engine.begin() as conn:
         conn.execute(update(User).where(User.email == email).values(is_organiser=True))
     engine.dispose()
+
+
+def test_team_names_cannot_read_as_spreadsheet_formulas(client):
+    for name in ("+SUM(A1)", "-2+3", "=cmd", "@x", "a"):
+        r = client.post(
+            "/api/v1/register",
+            json={"email": "h@lab.org", "password": "correct horse", "team": name},
+        )
+        assert r.status_code == 400, name

@@ -13,7 +13,8 @@ from neurotwin.server.models import Team, Token, User
 from neurotwin.server.security import digest, hash_password, new_secret, verify_password
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
-_TEAM = re.compile(r"^[\w .+-]{2,100}$")
+#: Starts with a letter or digit, so that no exported CSV cell reads as a spreadsheet formula.
+_TEAM = re.compile(r"^\w[\w .+-]{1,99}$")
 MIN_PASSWORD = 8
 
 
@@ -24,7 +25,9 @@ def _check_fields(email: str, password: str, team: str) -> None:
         raise RequestError(400, f"the password needs at least {MIN_PASSWORD} characters")
     if not _TEAM.match(team):
         raise RequestError(
-            400, "a team name has 2-100 letters, digits, spaces or the characters . + - _"
+            400,
+            "a team name has 2-100 letters, digits, spaces or the characters . + - _ "
+            "and starts with a letter or digit",
         )
 
 

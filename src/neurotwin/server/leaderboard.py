@@ -76,6 +76,11 @@ def is_released(session: Session, track: str) -> bool:
     return session.get(Release, track) is not None
 
 
+def _value(score: Score) -> float:
+    assert score.value is not None
+    return score.value
+
+
 def ranking(session: Session, track: str, phase: str, ranking_metric: str) -> list[Row]:
     """Return the ranked rows of a track and phase (ignores whether final is released).
 
@@ -117,12 +122,12 @@ def ranking(session: Session, track: str, phase: str, ranking_metric: str) -> li
     picked = []
     for entries in by_team.values():
         if phase == "live":
-            best = max(entries, key=lambda e: e[1].value or -math.inf)
+            best = max(entries, key=lambda e: _value(e[1]))
         else:
             chosen = [e for e in entries if e[0].chosen]
             best = chosen[-1] if chosen else entries[-1]
         picked.append((best, len(entries)))
-    picked.sort(key=lambda p: -(p[0][1].value or 0.0))
+    picked.sort(key=lambda p: -_value(p[0][1]))
     out: list[Row] = []
     for i, ((sub, score, team), n) in enumerate(picked):
         assert score.value is not None

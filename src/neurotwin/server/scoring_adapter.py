@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from neurotwin.scoring.submission import (
     read_static_csv,
     read_video_parquet,
 )
-from neurotwin.scoring.tracks import get_track
+from neurotwin.scoring.tracks import PHASES, get_track
 from neurotwin.scoring.truth import Truth
 
 #: Recorded with every score: which scorer produced it.
@@ -88,7 +89,11 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def check(track: str, upload: str | os.PathLike[str], truth: str | os.PathLike[str]) -> None:
+def check(
+    track: str,
+    upload: str | os.PathLike[str],
+    truth: str | os.PathLike[str] | Mapping[str, Path],
+) -> None:
     """Check an upload as the scorer will read it, without computing any metric.
 
     Parameters
@@ -98,7 +103,7 @@ def check(track: str, upload: str | os.PathLike[str], truth: str | os.PathLike[s
     upload
         The uploaded file: one phase's file or a zip of the track's files.
     truth
-        The track's ground-truth file (its trial and neuron ids).
+        The track's ground-truth file (its trial and neuron ids), or one per phase.
 
     Raises
     ------
@@ -108,11 +113,14 @@ def check(track: str, upload: str | os.PathLike[str], truth: str | os.PathLike[s
         format, ids that do not match the truth.
     """
     t = get_track(track)
-    truth_obj = load_truth_cached(track, truth)
-    files = open_upload(upload, t, max_upload_bytes(truth_obj, t))
+    per_phase = truth if isinstance(truth, Mapping) else dict.fromkeys(PHASES, Path(truth))
+    truths = {p: load_truth_cached(track, per_phase[p]) for p in PHASES}
+    largest = max(max_upload_bytes(truths[p], t) for p in PHASES)
+    files = open_upload(upload, t, largest)
     problems = ProblemList()
     for phase, (name, data) in files.items():
         tier = t.tier(phase)
+        truth_obj = truths[phase]
         try:
             if t.kind == "static":
                 pred: StaticPredictions | VideoPredictions = read_static_csv(data, name)

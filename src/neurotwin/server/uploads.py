@@ -222,7 +222,7 @@ def complete_upload(
     os.replace(part, final)
     track = competition.track(upload.track)
     try:
-        scoring_adapter.check(upload.track, final, track.truth["live"])
+        scoring_adapter.check(upload.track, final, track.truth)
     except Exception as exc:
         upload.state = "rejected"
         shutil.rmtree(final.parent, ignore_errors=True)
