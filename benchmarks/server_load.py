@@ -9,7 +9,7 @@ empty), upload latency (median and 95th percentile, start to queued), and the su
 lost: accepted but neither scored nor failed at the end (goal: 0). With ``--big-mb N`` one
 upload of N MiB of random bytes is then streamed in 8 MiB chunks and timed (it is refused
 when completed, as it is not a submission); the peak resident memory of the process, which
-runs the server, shows that uploads are not held in memory. Everything stays on 127.0.0.1
+runs the server, before and after it shows whether uploads are held in memory. Everything stays on 127.0.0.1
 and every loop is bounded.
 
 Run: ``python benchmarks/server_load.py [--clients 4] [--uploads 5] [--workers 2]``
@@ -200,6 +200,7 @@ def main() -> None:
     for w in workers:
         w.terminate()
         w.wait()
+    rss_before_big = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     big = _big_upload(f"http://127.0.0.1:{port}", args.big_mb, tmp) if args.big_mb else None
     server.should_exit = True
     thread.join()
@@ -224,6 +225,7 @@ def main() -> None:
                 "lost": accepted - done,
                 "database": "sqlite",
                 "big_upload": big,
+                "peak_rss_mib_before_big_upload": round(rss_before_big),
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             },
             indent=2,

@@ -137,3 +137,17 @@ def test_team_names_cannot_read_as_spreadsheet_formulas(client):
             json={"email": "h@lab.org", "password": "correct horse", "team": name},
         )
         assert r.status_code == 400, name
+
+
+def test_web_log_in_and_log_out_revokes_the_session(client):
+    register(client, "w@lab.org", "web team")
+    r = client.post(
+        "/login", data={"email": "w@lab.org", "password": "correct horse"}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/team"
+    token = r.cookies["neurotwin_token"]
+    assert "Team web team" in client.get("/team", cookies={"neurotwin_token": token}).text
+    client.post("/logout", cookies={"neurotwin_token": token}, follow_redirects=False)
+    client.cookies.clear()
+    r = client.get("/team", cookies={"neurotwin_token": token})
+    assert r.status_code == 401 and "log in first" in r.text

@@ -117,3 +117,14 @@ def authenticate(session: Session, token: str | None) -> User | None:
         return None
     row = session.scalar(select(Token).where(Token.digest == digest(token), ~Token.revoked))
     return None if row is None else row.user
+
+
+def revoke(session: Session, token: str | None) -> bool:
+    """Revoke a token (log-out); return whether one was revoked. The caller commits."""
+    if not token:
+        return False
+    row = session.scalar(select(Token).where(Token.digest == digest(token), ~Token.revoked))
+    if row is None:
+        return False
+    row.revoked = True
+    return True

@@ -94,8 +94,10 @@ def login_form(
 
 
 @router.post("/logout")
-def logout() -> Response:
-    """Forget the session cookie."""
+def logout(request: Request, session: SessionDep) -> Response:
+    """Revoke the session's token and forget the cookie."""
+    accounts.revoke(session, request.cookies.get(COOKIE))
+    session.commit()
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE)
     return response
