@@ -1,16 +1,15 @@
 """Load the competition server on loopback; prints JSON.
 
 A competition on a tiny simulated static mouse (SQLite in a temporary folder) served by
-uvicorn in this process; ``--workers`` scoring workers run as separate processes
-(``neurotwin serve worker``). ``--clients`` threads each register a team and upload
-``--uploads`` submissions through the resumable API (start, chunks of ``--chunk-kb``,
-complete). Printed: uploads accepted per minute, scored per minute (until the queue is
-empty), upload latency (median and 95th percentile, start to queued), and the submissions
-lost: accepted but neither scored nor failed at the end (goal: 0). With ``--big-mb N`` one
-upload of N MiB of random bytes is then streamed in 8 MiB chunks and timed (it is refused
-when completed, as it is not a submission); the peak resident memory of the process, which
-runs the server, before and after it shows whether uploads are held in memory. Everything stays on 127.0.0.1
-and every loop is bounded.
+``neurotwin serve run`` and scored by ``--workers`` ``neurotwin serve worker`` processes.
+``--clients`` threads each register a team and upload ``--uploads`` submissions through
+the resumable API (start, chunks of ``--chunk-kb``, complete). Printed: uploads accepted
+per minute, scored per minute (until the queue is empty), upload latency (median and 95th
+percentile, start to queued), and the submissions lost: accepted but neither scored nor
+failed at the end (goal: 0). With ``--big-mb N`` one upload of N MiB of random bytes is
+then streamed in 8 MiB chunks and timed (it is refused when completed, as it is not a
+submission); the server process's peak resident memory before and after it shows whether
+uploads are held in memory. Everything stays on 127.0.0.1 and every loop is bounded.
 
 Run: ``python benchmarks/server_load.py [--clients 4] [--uploads 5] [--workers 2]``
 """
@@ -20,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -31,11 +29,9 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
 from sqlalchemy import func, select
 
 from neurotwin.scoring.truth import make_truth, save_truth
-from neurotwin.server.app import create_app
 from neurotwin.server.config import load_competition
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.demo import init_competition, write_example
@@ -69,6 +65,14 @@ def _client(url: str, index: int, uploads: int, path: Path, chunk: int, out: lis
                 )
             r = http.post(f"/api/v1/uploads/{key}/complete", json={}, headers=headers)
             out.append((r.status_code, time.perf_counter() - t0))
+
+
+def _peak_rss_mib(pid: int) -> int:
+    """Return a process's peak resident memory (VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return -1
 
 
 def _big_upload(url: str, mib: int, tmp: Path) -> dict[str, float | int]:
@@ -138,13 +142,20 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(competition), host="127.0.0.1", port=port, log_level="error")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "neurotwin", "serve", "run", str(folder), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/competition", timeout=1)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start") from None
+            time.sleep(0.2)
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "neurotwin", "serve", "worker", str(folder), "--poll", "0.2"],
@@ -200,10 +211,11 @@ def main() -> None:
     for w in workers:
         w.terminate()
         w.wait()
-    rss_before_big = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before_big = _peak_rss_mib(server.pid)
     big = _big_upload(f"http://127.0.0.1:{port}", args.big_mb, tmp) if args.big_mb else None
-    server.should_exit = True
-    thread.join()
+    rss_after = _peak_rss_mib(server.pid)
+    server.terminate()
+    server.wait()
     latency = np.array([t for code, t in results if code == 201])
     print(
         json.dumps(
@@ -225,8 +237,8 @@ def main() -> None:
                 "lost": accepted - done,
                 "database": "sqlite",
                 "big_upload": big,
-                "peak_rss_mib_before_big_upload": round(rss_before_big),
-                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "server_peak_rss_mib_before_big_upload": rss_before_big,
+                "server_peak_rss_mib": rss_after,
             },
             indent=2,
         )
