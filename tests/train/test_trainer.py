@@ -145,8 +145,9 @@ def test_validation_score_is_the_mean_over_all_neurons(tiny_loaders):
         _, pred = predict(model, loader, key)
         responses = np.concatenate([b["responses"].numpy() for b in loader])
         values.append(correlation(responses, pred, axis=0))
-        assert per_recording[key] == pytest.approx(values[-1].mean())
-    assert score == pytest.approx(np.hstack(values).mean())
+        # float32 predictions made in batches of 3 vs the loader's batches: ~5e-6 apart
+        assert per_recording[key] == pytest.approx(values[-1].mean(), rel=1e-5)
+    assert score == pytest.approx(np.hstack(values).mean(), rel=1e-5)
 
 
 def test_a_failing_compiler_falls_back_to_eager_training(tiny_loaders, monkeypatch):
