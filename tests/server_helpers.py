@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from neurotwin.server.config import Competition, load_competition
 from neurotwin.server.db import migrate, utcnow
 
-STATIC, VIDEO = "sensorium+", "video-main"
+STATIC, VIDEO, BONUS = "sensorium+", "video-main", "video-bonus"
 
 
 def write_competition(

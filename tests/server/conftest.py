@@ -23,7 +23,7 @@ from neurotwin.scoring.truth import load_truth, make_truth, save_truth
 from neurotwin.server.app import create_app
 from neurotwin.server.config import Competition
 from neurotwin.server.demo import write_example
-from server_helpers import STATIC, VIDEO, write_competition
+from server_helpers import BONUS, STATIC, VIDEO, write_competition
 
 POSTGRES_ENV = "NEUROTWIN_TEST_POSTGRES_URL"
 
@@ -39,7 +39,7 @@ def truths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     (video,) = simulate_video(root, "tiny", seed=3, competition=True, train=2, neurons=8)
     out = {}
-    for track, rec in ((STATIC, static), (VIDEO, video)):
+    for track, rec in ((STATIC, static), (VIDEO, video), (BONUS, video)):
         truth = make_truth(track, [rec.path], simulator=[rec.truth])
         out[track] = save_truth(truth, root / f"{track}.npz")
     return out

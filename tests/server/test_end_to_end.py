@@ -6,7 +6,7 @@ import csv
 import io
 
 from neurotwin.server.worker import run_worker
-from server_helpers import STATIC, VIDEO, register, upload
+from server_helpers import BONUS, STATIC, VIDEO, register, upload
 
 
 def test_upload_score_rank_and_release(client, competition, examples):
@@ -70,6 +70,18 @@ def test_video_track_scores_per_mouse(client, competition, examples):
     (row,) = client.get(f"/api/v1/leaderboard/{VIDEO}/live").json()["rows"]
     assert len(row["per_mouse"]) == 1 and 0 < row["score"] < row["ceiling"]
     assert next(iter(row["per_mouse"].values())) == row["score"]  # one mouse: its mean is the score
+
+
+def test_bonus_track_has_per_class_columns(client, competition, examples):
+    team = register(client, "v@lab.org", "video team")
+    assert upload(client, team, BONUS, examples[f"{BONUS}-good"]).status_code == 201
+    run_worker(competition, once=True)
+    (row,) = client.get(f"/api/v1/leaderboard/{BONUS}/live").json()["rows"]
+    assert len(row["per_class"]) > 1 and all(v is not None for v in row["per_class"].values())
+    page = client.get(f"/leaderboard/{BONUS}/live").text
+    assert all(f"class {c}" in page for c in row["per_class"])
+    header = client.get(f"/leaderboard/{BONUS}/live.csv").text.splitlines()[0]
+    assert all(f"class:{c}" in header for c in row["per_class"])
 
 
 def test_truth_is_never_served(client, competition):

@@ -1,7 +1,8 @@
 """``neurotwin serve init``: a competition folder, from truth files or from simulated mice.
 
-``init_competition(..., simulate=True)`` builds a complete demo in about a minute: tiny
-simulated static and video mice in competition mode (held-out responses zeroed), their
+``init_competition(..., simulate=True)`` builds a complete demo in about a minute: a tiny
+simulated static mouse (track ``sensorium+``) and video mouse (``video-main`` and
+``video-bonus``) in competition mode (held-out responses zeroed), their
 ground truth cut into ``truth/`` (the simulator's truth folders are moved to ``hidden/``,
 away from the public data in ``data/``), example submissions in ``examples/`` and a
 ``competition.json`` whose live phase is open now.
@@ -25,8 +26,8 @@ from neurotwin.server.config import CONFIG_NAME, load_competition
 from neurotwin.server.db import migrate, utcnow
 from neurotwin.server.errors import CompetitionError
 
-#: The tracks of the simulated demo and the simulator kind behind each.
-DEMO_TRACKS = {"sensorium+": "static", "video-main": "video"}
+#: The tracks of the simulated demo, by the kind of simulated mouse they score.
+DEMO_TRACKS = {"static": ("sensorium+",), "video": ("video-main", "video-bonus")}
 
 
 def example_predictions(
@@ -105,7 +106,7 @@ def _simulate(folder: Path, seed: int) -> dict[str, str]:
     truth_dir.mkdir(parents=True, exist_ok=True)
     (folder / "examples").mkdir(exist_ok=True)
     truths: dict[str, str] = {}
-    for track, kind in DEMO_TRACKS.items():
+    for kind, tracks in DEMO_TRACKS.items():
         simulate = simulate_static if kind == "static" else simulate_video
         mice = simulate(data / kind, preset="tiny", seed=seed, mice=1, competition=True)
         sims = []
@@ -115,11 +116,12 @@ def _simulate(folder: Path, seed: int) -> dict[str, str]:
                 shutil.rmtree(target)
             shutil.move(str(m.truth), target)
             sims.append(target)
-        truth = make_truth(track, [m.path for m in mice], simulator=sims)
-        path = save_truth(truth, truth_dir / f"{track.replace('+', '-plus')}.npz")
-        truths[track] = str(path.relative_to(folder))
-        for name, noise in (("good", 0.5), ("weak", 3.0)):
-            write_example(truth, track, folder / "examples" / f"{track}-{name}", noise)
+        for track in tracks:
+            truth = make_truth(track, [m.path for m in mice], simulator=sims)
+            path = save_truth(truth, truth_dir / f"{track.replace('+', '-plus')}.npz")
+            truths[track] = str(path.relative_to(folder))
+            for name, noise in (("good", 0.5), ("weak", 3.0)):
+                write_example(truth, track, folder / "examples" / f"{track}-{name}", noise)
     return truths
 
 
