@@ -9,6 +9,7 @@ fail: CI must exercise both databases.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,8 +86,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
         hide_password=False
     )
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _drop_database(dsn, name)
+
+
+def _drop_database(dsn: str, name: str) -> None:
+    """Drop a test database; retry while a server process (autovacuum) still holds it."""
+    import psycopg
+
+    for attempt in range(40):
+        try:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == 39:
+                raise
+            time.sleep(0.25)
 
 
 @pytest.fixture
