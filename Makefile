@@ -1,6 +1,7 @@
 # The two set-up commands of the README: `make demo` (the main job) and `make test`.
 # Both create the virtual environment on first use: CPU torch first (an unpinned torch
-# would pull the CUDA build), then the package with its development and documentation tools.
+# would pull the CUDA build), then the package with its development, documentation and
+# competition-server tools.
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
@@ -11,7 +12,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,docs,imaging]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs,imaging,server]"
 	touch $@
 
 install: $(BIN)/.installed

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from neurotwin import __version__
-from neurotwin.cli import data, demo, imaging, score, simulate, train, twin
+from neurotwin.cli import data, demo, imaging, score, serve, simulate, train, twin
 from neurotwin.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
@@ -32,7 +32,7 @@ from neurotwin.errors import (
 )
 
 #: Modules whose ``register(subparsers)`` adds sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (demo, simulate, data, train, twin, score, imaging)
+COMMAND_MODULES = (demo, simulate, data, train, twin, score, imaging, serve)
 #: Exit status when the reader of our output went away (128 + SIGPIPE, as shells report it).
 EXIT_BROKEN_PIPE = 141
 

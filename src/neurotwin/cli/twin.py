@@ -55,6 +55,10 @@ def register(subparsers: Any) -> None:
     _common(s)
     s.add_argument("--track", required=True, choices=[t for t in list_tracks()])
     s.add_argument("--out", required=True, help="folder for the two CSV files")
+    s.add_argument(
+        "--server", help="then upload them to this competition server (needs the server extra)"
+    )
+    s.add_argument("--token", help="API token for --server (default: $NEUROTWIN_TOKEN)")
     s.set_defaults(func=_submit)
 
     e = subparsers.add_parser(
@@ -107,6 +111,10 @@ def _submit(args: argparse.Namespace) -> int:
     dest = make_submission(_model(args), args.recording, track, args.out, **_options(args))
     for phase, name in track.submission_files.items():
         print(f"{phase}: {dest / name}")
+    if args.server:
+        from neurotwin.cli.serve import upload_to_server
+
+        upload_to_server(args.server, args.token, track.identifier, dest, "neurotwin submit")
     return 0
 
 
