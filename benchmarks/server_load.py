@@ -31,7 +31,8 @@ import httpx
 import numpy as np
 from sqlalchemy import func, select
 
-from neurotwin.scoring.truth import make_truth, save_truth
+from neurotwin.scoring.truth import make_truth
+from neurotwin.scoring.truth_file import save_truth
 from neurotwin.server.config import load_competition
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.demo import init_competition, write_example

@@ -20,7 +20,8 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient
 
-from neurotwin.scoring.truth import load_truth, make_truth, save_truth
+from neurotwin.scoring.truth import make_truth
+from neurotwin.scoring.truth_file import load_truth, save_truth
 from neurotwin.server.app import create_app
 from neurotwin.server.config import Competition
 from neurotwin.server.demo import write_example

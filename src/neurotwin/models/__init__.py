@@ -52,7 +52,6 @@ from neurotwin.models.registry import (
     register_model,
     register_readout,
 )
-from neurotwin.models.ridge import PixelRidge
 from neurotwin.models.shifter import Shifter, ShifterConfig
 from neurotwin.models.twin import Twin, TwinConfig
 
@@ -71,7 +70,6 @@ __all__ = [
     "GainModulator",
     "GaussianReadoutConfig",
     "ModulatorConfig",
-    "PixelRidge",
     "Readout",
     "RecordingInfo",
     "Shifter",

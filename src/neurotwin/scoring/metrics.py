@@ -286,6 +286,25 @@ def scored_frames(lengths: np.ndarray | int) -> np.ndarray:
     return np.maximum(np.minimum(lengths, STOP_FRAME) - SKIP_FRAMES, 0)
 
 
+def stack_scored_frames(array: np.ndarray) -> np.ndarray:
+    """Concatenate the scored frames of NaN-padded video trials.
+
+    Parameters
+    ----------
+    array
+        ``(trials, n, T)`` NaN-padded values (release layout: frames last).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames, n)`` float64: frames :data:`SKIP_FRAMES` to :data:`STOP_FRAME` (exclusive)
+        of every trial, those holding a NaN (padding past a trial's end) dropped.
+    """
+    window = np.asarray(array[:, :, SKIP_FRAMES:STOP_FRAME], dtype=np.float64)
+    frames = window.transpose(0, 2, 1).reshape(-1, window.shape[1])
+    return frames[~np.isnan(frames).any(axis=1)]
+
+
 def _pooled_correlation(
     x: np.ndarray, y: np.ndarray, n_frames: np.ndarray, eps: float = EPS, chunk: int = 8
 ) -> np.ndarray:

@@ -21,7 +21,8 @@ import numpy as np
 
 from neurotwin.scoring.submission import StaticPredictions, VideoPredictions, write_submission
 from neurotwin.scoring.tracks import PHASES, get_track
-from neurotwin.scoring.truth import Truth, make_truth, save_truth
+from neurotwin.scoring.truth import Truth, make_truth
+from neurotwin.scoring.truth_file import save_truth
 from neurotwin.server.config import CONFIG_NAME, load_competition
 from neurotwin.server.db import migrate, utcnow
 from neurotwin.server.errors import CompetitionError

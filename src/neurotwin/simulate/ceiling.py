@@ -3,7 +3,8 @@
 No model can beat, in expectation, the correlation between the noiseless rate and the noisy
 response, so this is the exact ceiling of the single-trial correlation. Static tiers are
 correlated over trials; video tiers like the 2023 scorer: the first
-:data:`SKIP_FRAMES` frames of each trial and everything after :data:`MAX_FRAMES` are dropped,
+:data:`~neurotwin.scoring.metrics.SKIP_FRAMES` frames of each trial and every frame from
+:data:`~neurotwin.scoring.metrics.STOP_FRAME` on are dropped,
 the remaining frames of all trials concatenated, and the correlation taken over them.
 """
 
@@ -15,33 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.scoring.metrics import correlation
-
-#: Video scoring ignores the first 50 frames of every trial and frames past 300.
-SKIP_FRAMES = 50
-MAX_FRAMES = 300
-
-
-def scored_frames(array: np.ndarray, skip: int = SKIP_FRAMES, stop: int = MAX_FRAMES) -> np.ndarray:
-    """Concatenate the scored frames of video trials.
-
-    Parameters
-    ----------
-    array
-        ``(trials, n, T)`` NaN-padded values.
-    skip
-        Frames dropped at the start of every trial.
-    stop
-        Frames at or after this index are dropped.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(frames, n)``: real (non-NaN) scored frames of all trials.
-    """
-    window = np.asarray(array[:, :, skip:stop], dtype=np.float64)
-    frames = window.transpose(0, 2, 1).reshape(-1, window.shape[1])
-    return frames[~np.isnan(frames).any(axis=1)]
+from neurotwin.scoring.metrics import correlation, stack_scored_frames
 
 
 def ceiling_from_arrays(rates: np.ndarray, responses: np.ndarray) -> np.ndarray:
@@ -58,7 +33,7 @@ def ceiling_from_arrays(rates: np.ndarray, responses: np.ndarray) -> np.ndarray:
         ``(n,)`` correlations.
     """
     if rates.ndim == 3:
-        return correlation(scored_frames(rates), scored_frames(responses), axis=0)
+        return correlation(stack_scored_frames(rates), stack_scored_frames(responses), axis=0)
     return correlation(rates, responses, axis=0)
 
 
