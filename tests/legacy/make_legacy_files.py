@@ -31,7 +31,7 @@ from neurotwin.data import static_loaders
 from neurotwin.models import Ensemble, create_model, recording_infos, save_model
 from neurotwin.scoring.scorer import score
 from neurotwin.scoring.submission import VideoPredictions, write_submission
-from neurotwin.scoring.truth import load_truth
+from neurotwin.scoring.truth_file import load_truth
 from neurotwin.simulate import simulate_static, simulate_video
 from neurotwin.submit import make_submission
 from neurotwin.train import TrainConfig, fit

@@ -17,7 +17,7 @@ import torch
 from neurotwin.models import Ensemble, load_model, resolve_model
 from neurotwin.scoring.scorer import score
 from neurotwin.scoring.submission import read_static_csv
-from neurotwin.scoring.truth import load_truth
+from neurotwin.scoring.truth_file import load_truth
 from neurotwin.train import TrainConfig
 from neurotwin.train.checkpoint import load_checkpoint
 
