@@ -385,6 +385,9 @@ def cache_problem(path: Path, meta: dict[str, Any], *, verify: bool = False) -> 
                 "contents cannot be verified"
             )
         return None
+    expected = {f"{name}.npy" for name in _expected_files(meta)}
+    if set(files) != expected:
+        return f"the cache is damaged (meta.json records checksums of {sorted(files)})"
     touched = False
     for name, recorded in files.items():
         file = path / name
