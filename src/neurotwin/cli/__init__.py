@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from neurotwin import __version__
 from neurotwin.cli import data, demo, imaging, score, serve, simulate, train, twin
@@ -99,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     prefix = f"neurotwin {args.command}:"
     try:
-        status = int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(prefix)
+            status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows up here rather than at exit
         return status
     except BrokenPipeError:
@@ -124,6 +128,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _one_line_warnings(prefix: str) -> Callable[..., None]:
+    """Return a ``warnings.showwarning`` that prints ``{prefix} warning: message``.
+
+    A command's warnings (a cache rebuilt, trials skipped) are notices to its user: one
+    line on stderr, without Python's file name, line number and source line.
+    """
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        text = " ".join(str(message).split())
+        print(f"{prefix} warning: {text}", file=sys.stderr)
+
+    return show
 
 
 def _silence_stdout() -> None:

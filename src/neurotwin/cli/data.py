@@ -43,8 +43,10 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "cache",
         help="build the consolidated cache of recordings ahead of training",
-        description="Build (or check) the memory-mapped cache that the loaders use, with the "
-        "stimulus resized once.",
+        description="Build the memory-mapped cache that the loaders use, with the stimulus "
+        "resized once, or verify an existing one: every file is checked against the "
+        "checksums recorded when it was built, and a damaged cache (or one built before "
+        "checksums were recorded) is rebuilt. The recording's statistics are checked too.",
     )
     p.add_argument("paths", nargs="+", help="recording folders or zips")
     p.add_argument(
@@ -128,7 +130,7 @@ def _cache(args: argparse.Namespace) -> int:
                 f"but {root} has {free / 1e9:.2f} GB free; use a smaller --scale or another "
                 "--cache-dir"
             )
-        cache = cache_for(recording, hw, args.cache_dir, progress=not args.no_progress)
+        cache = cache_for(recording, hw, args.cache_dir, progress=not args.no_progress, verify=True)
         print(f"{recording.key}: {cache.path} ({needed / 1e6:.1f} MB)")
     return 0
 

@@ -11,6 +11,14 @@ into place, so an interrupted build is never trusted; it records a fingerprint o
 source files (names, sizes, modification times) and is rebuilt when they change. Nothing is
 written into the recording's own folder.
 
+Verification: ``meta.json`` also records each cache file's SHA-256 (computed while the file
+is written), size and modification time. Every :func:`cache_for` checks the files' headers
+and sizes and re-hashes only a file whose modification time changed (cheap: a ``stat`` per
+file); ``cache_for(..., verify=True)`` (``neurotwin cache``) re-hashes every file. A cache
+found damaged is rebuilt with a one-line warning. A cache built before checksums were
+recorded is used as it is by training (headers and sizes checked) and rebuilt by
+``verify=True``, which cannot vouch for its contents otherwise.
+
 Two preprocessings of the images are offered, each with its own cache (the folder name and
 digest say which), recorded in ``meta.json`` and, for models, in
 :class:`neurotwin.models.RecordingInfo`:
@@ -34,6 +42,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import time
@@ -62,6 +71,11 @@ _HOST = socket.gethostname().replace("-", "_") or "host"
 _LEFTOVER = re.compile(r"^\..+\.(?:tmp|stale)-(.+)-(\d+)-\d+$")
 #: Image preprocessings a cache can hold (see the module's notes).
 PREPROCESSINGS = ("neurotwin", "kit")
+#: The content checksum recorded for every cache file (SHA-256 is hardware-accelerated on
+#: common CPUs; ``benchmarks/cache_verify.py`` measures it).
+CHECKSUM = "sha256"
+#: Bytes read at a time when a file is hashed.
+HASH_CHUNK = 16 * 1024**2
 
 
 def default_cache_dir() -> Path:
@@ -142,6 +156,27 @@ class RecordingCache:
         """How the stimulus was resized: ``"neurotwin"`` or ``"kit"``."""
         return str(self.meta.get("preprocessing", "neurotwin"))
 
+    def verify_command(self) -> str | None:
+        """Return the ``neurotwin cache`` command that verifies and rebuilds this cache.
+
+        Returns
+        -------
+        str or None
+            The command line (recording, ``--scale``, ``--cache-dir``), or None when no
+            ``--scale`` gives this cache's size (a kit cache, or a size set by hand).
+        """
+        source_h, source_w = (int(v) for v in self.meta["source_hw"])
+        h, w = (int(v) for v in self.meta["stimulus_hw"])
+        scale = h / source_h
+        if self.preprocessing != "neurotwin" or not 0 < scale <= 1:
+            return None
+        if (max(1, round(source_h * scale)), max(1, round(source_w * scale))) != (h, w):
+            return None
+        return (
+            f"neurotwin cache {shlex.quote(str(self.meta['source']))} --scale {scale:.17g} "
+            f"--cache-dir {shlex.quote(str(self.path.parent))}"
+        )
+
 
 def cache_for(
     recording: Recording,
@@ -150,8 +185,14 @@ def cache_for(
     *,
     progress: bool = True,
     preprocessing: str = "neurotwin",
+    verify: bool = False,
 ) -> RecordingCache:
     """Return the recording's cache, building or rebuilding it when needed.
+
+    The recording's statistics are checked first (:meth:`Recording.statistics`), so a
+    recording whose statistics cannot normalise it gets no cache. An existing cache is
+    checked as :func:`cache_problem` says and rebuilt, with a one-line ``UserWarning``,
+    when it is damaged.
 
     Parameters
     ----------
@@ -167,6 +208,10 @@ def cache_for(
     preprocessing
         ``"neurotwin"`` (resize anti-aliased) or ``"kit"`` (the 2022 kit's rescale, without
         anti-aliasing; static recordings only); see the module's notes.
+    verify
+        Re-hash every file of an existing cache against the checksums recorded when it was
+        built (reads the whole cache; ``neurotwin cache`` does it), and rebuild a cache
+        that has none. By default only files whose modification time changed are hashed.
 
     Returns
     -------
@@ -177,6 +222,8 @@ def cache_for(
     ------
     ValueError
         For a bad size, an unknown preprocessing or ``"kit"`` on a video recording.
+    RecordingError
+        When the recording's statistics are wrong (naming the file), or a trial is.
     """
     hw = tuple(stimulus_hw) if stimulus_hw is not None else recording.stimulus_hw
     if len(hw) != 2 or min(hw) < 1:
@@ -187,6 +234,7 @@ def cache_for(
         )
     if preprocessing == "kit" and recording.kind != "static":
         raise ValueError(f"{recording.location}: the kit's preprocessing is for static images")
+    check_statistics(recording)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     kit = "\0kit" if preprocessing == "kit" else ""  # neurotwin caches keep their old digest
     digest = hashlib.sha1(
@@ -197,10 +245,10 @@ def cache_for(
     fingerprint = recording.source.fingerprint()
     cached = _read_meta(path)
     if cached is not None and cached.get("fingerprint") == fingerprint:
-        damage = cache_damage(path, cached)
-        if damage is None:
+        problem = cache_problem(path, cached, verify=verify)
+        if problem is None:
             return RecordingCache(path, cached)
-        warnings.warn(f"{path}: the cache is damaged ({damage}); rebuilding it", stacklevel=2)
+        warnings.warn(f"{path}: {problem}; rebuilding it", stacklevel=2)
     root.mkdir(parents=True, exist_ok=True)
     remove_leftovers(root)
     tmp = root / f".{path.name}.tmp-{_HOST}-{os.getpid()}-{time.monotonic_ns()}"
@@ -227,8 +275,8 @@ class CacheError(NeurotwinError):
 
     def __init__(self, path: Path, what: str) -> None:
         super().__init__(
-            f"{path}: the cache is damaged: {what}; delete this folder and run "
-            "`neurotwin cache RECORDING` (or train again) to rebuild it"
+            f"{path}: the cache is damaged: {what}; run `neurotwin cache RECORDING` to "
+            "verify and rebuild it (or delete this folder)"
         )
 
 
@@ -300,6 +348,128 @@ def cache_damage(path: Path, meta: dict[str, Any]) -> str | None:
                 int(np.prod(found)) * dtype.itemsize
             )
     return None
+
+
+def cache_problem(path: Path, meta: dict[str, Any], *, verify: bool = False) -> str | None:
+    """Check a built cache before it is trusted: structure, then contents.
+
+    First :func:`cache_damage` (headers and sizes). Then each file whose modification time
+    differs from the one recorded at build time (or, with ``verify``, every file) is
+    hashed and compared with its recorded checksum; a file that was touched but still
+    matches gets its new time recorded, so the next check is cheap again. A cache without
+    recorded checksums (built by neurotwin before they existed) passes on its structure
+    alone, unless ``verify`` asks for its contents.
+
+    Parameters
+    ----------
+    path
+        The cache folder.
+    meta
+        Its parsed ``meta.json``.
+    verify
+        Hash every file, whatever its modification time.
+
+    Returns
+    -------
+    str or None
+        What is wrong (``"the cache is damaged (...)"``), or None for a sound cache.
+    """
+    damage = cache_damage(path, meta)
+    if damage is not None:
+        return f"the cache is damaged ({damage})"
+    files = meta.get("files")
+    if not isinstance(files, dict) or not files:
+        if verify:
+            return (
+                "the cache records no checksums (built by an older neurotwin), so its "
+                "contents cannot be verified"
+            )
+        return None
+    expected = {f"{name}.npy" for name in _expected_files(meta)}
+    if set(files) != expected:
+        return f"the cache is damaged (meta.json records checksums of {sorted(files)})"
+    touched = False
+    for name, recorded in files.items():
+        file = path / name
+        try:
+            mtime = os.stat(file).st_mtime_ns
+            if not verify and mtime == recorded["mtime_ns"]:
+                continue
+            if file_checksum(file) != recorded[CHECKSUM]:
+                return f"the cache is damaged ({name} changed since it was built)"
+        except (KeyError, TypeError):
+            return f"the cache is damaged (meta.json garbles the checksum of {name})"
+        except OSError as exc:
+            return f"the cache is damaged ({name} cannot be read: {exc.strerror or exc})"
+        if mtime != recorded["mtime_ns"]:
+            recorded["mtime_ns"], touched = mtime, True
+    if touched:
+        _write_meta(path, meta)
+    return None
+
+
+def file_checksum(path: Path) -> str:
+    """Return the :data:`CHECKSUM` hex digest of a file, read in chunks.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    str
+        Its hex digest.
+
+    Raises
+    ------
+    OSError
+        When it cannot be read.
+    """
+    digest = hashlib.new(CHECKSUM)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_record(path: Path, digest: str) -> dict[str, Any]:
+    """Return what ``meta.json`` records of one cache file."""
+    stat = path.stat()
+    return {CHECKSUM: digest, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _write_meta(path: Path, meta: dict[str, Any]) -> None:
+    """Rewrite a cache's ``meta.json`` atomically; a read-only cache keeps its old one."""
+    tmp = path / f".meta.json.{_HOST}-{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, path / "meta.json")
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def check_statistics(recording: Recording) -> None:
+    """Refuse a recording whose statistics cannot normalise it, before it is cached.
+
+    Applies :meth:`Recording.statistics_problems` (the checks of ``validate``, the loaders
+    and the scorer) to every field that has statistics; fields without statistics pass
+    (``validate`` warns about them, normalising them refuses).
+
+    Parameters
+    ----------
+    recording
+        An open recording.
+
+    Raises
+    ------
+    RecordingError
+        Naming the statistics file that is wrong and how.
+    """
+    available = set(recording.statistics_fields)
+    for field in recording.fields:
+        if field in available:
+            recording.statistics(field)
 
 
 def remove_leftovers(root: Path) -> list[Path]:
@@ -419,7 +589,10 @@ def _build(
     # Trials arrive in order, so each field is written as one sequential .npy stream: a
     # header, then chunk after chunk (no memory map, whose dirty pages would count as ours).
     stack = contextlib.ExitStack()
-    out = {field: stack.enter_context(open(tmp / f"{field}.npy", "wb")) for field in shapes}
+    out = {
+        field: _HashingWriter(stack.enter_context(open(tmp / f"{field}.npy", "wb")))
+        for field in shapes
+    }
     for field, handle in out.items():
         header = {"descr": "<f4", "fortran_order": False, "shape": shapes[field]}
         np.lib.format.write_array_header_2_0(handle, header)
@@ -463,6 +636,10 @@ def _build(
             bar.update(stop - start)
     bar.close()
     np.save(tmp / "lengths.npy", lengths)
+    files = {
+        f"{field}.npy": _file_record(tmp / f"{field}.npy", out[field].hexdigest()) for field in out
+    }
+    files["lengths.npy"] = _file_record(tmp / "lengths.npy", file_checksum(tmp / "lengths.npy"))
     tiers = recording.tiers
     withheld = [t for t in recording.tier_counts if not nonzero[tiers == t].any()]
     meta = {
@@ -480,10 +657,26 @@ def _build(
         "fields": list(recording.fields),
         "withheld_tiers": withheld,
         "preprocessing": preprocessing,
+        "files": files,
         "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
+
+
+class _HashingWriter:
+    """A binary file that hashes what is written to it (header and data alike)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.digest = hashlib.new(CHECKSUM)
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return int(self.handle.write(data))
+
+    def hexdigest(self) -> str:
+        return self.digest.hexdigest()
 
 
 def _resize(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

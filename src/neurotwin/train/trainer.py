@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from neurotwin import __version__
+from neurotwin.data.cache import RecordingCache
 from neurotwin.data.loaders import Interleaved
 from neurotwin.errors import NeurotwinError
 from neurotwin.progress import progress_bar
@@ -213,6 +215,17 @@ def _datasets(
 
 def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _non_finite_fields(batch: Mapping[str, torch.Tensor]) -> list[str]:
+    """Return the fields of a batch that hold NaN or infinite values (padding is zero)."""
+    return [
+        name
+        for name, value in batch.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
 
 
 def _stop_message(reason: str, config: TrainConfig) -> str:
@@ -626,7 +639,7 @@ class _Run:
                 no_sync = self.ddp.no_sync() if self.ddp is not None and not synchronise else None
                 with no_sync or contextlib.nullcontext():
                     loss = self._objective(batch, key)
-                    value = self._check_loss(loss, epoch, number, len(steps), key)
+                    value = self._check_loss(loss, epoch, number, len(steps), key, batch)
                     loss.backward()
                 if synchronise:
                     self.optimizer.step()
@@ -662,13 +675,30 @@ class _Run:
         return loss + self.model.regularizer(key)  # type: ignore[operator]
 
     def _check_loss(
-        self, loss: torch.Tensor, epoch: int, number: int, total: int, key: str
+        self,
+        loss: torch.Tensor,
+        epoch: int,
+        number: int,
+        total: int,
+        key: str,
+        batch: Mapping[str, torch.Tensor],
     ) -> float:
         value = float(loss.detach())
         bad = not math.isfinite(value)
         if self.env.distributed:  # every process must stop together
             bad = all_reduce_sum([float(bad)], self.device)[0] > 0
         if bad:
+            fields = _non_finite_fields(batch)
+            if self.env.distributed:  # as bad is, so every process reduces this too
+                flag = all_reduce_sum([float(bool(fields))], self.device)[0] > 0
+                fields = fields or (["a batch of another process"] if flag else [])
+            if fields:
+                raise TrainingDiverged(
+                    f"the loss became {value} in epoch {epoch}, batch {number + 1} of {total} "
+                    f"(recording {key!r}) because the batch holds NaN or infinite values "
+                    f"({', '.join(fields)}): the data is at fault, not the learning rate. "
+                    f"{self._data_hint(key)} Training stopped. {self._kept()}"
+                )
             raise TrainingDiverged(
                 f"the loss became {value} in epoch {epoch}, batch {number + 1} of {total} "
                 f"(recording {key!r}); training stopped. {self._kept()} Try a lower "
@@ -683,6 +713,23 @@ class _Run:
                 f"the weights became NaN or infinite during epoch {epoch}; training stopped. "
                 f"{self._kept()} Try a lower learning rate."
             )
+
+    def _data_hint(self, key: str) -> str:
+        """Say how to check the data of one recording: its cache, then the recording."""
+        cache = getattr(self.train_sets[key], "cache", None)
+        if not isinstance(cache, RecordingCache):
+            return f"Check the data of recording {key!r} (`neurotwin validate`)."
+        command = cache.verify_command()
+        fix = (
+            f"run `{command}` to verify it and rebuild it if damaged"
+            if command is not None
+            else "delete it to have it rebuilt"
+        )
+        return (
+            f"Its cache is {cache.path}: {fix}; if the values are in the recording itself "
+            f"(`neurotwin validate {shlex.quote(str(cache.meta['source']))}` lists them), "
+            "fix the recording."
+        )
 
     def _kept(self) -> str:
         path = self.checkpoint_path
