@@ -138,7 +138,10 @@ class ScoreReport:
         def fmt(x: float | None) -> str:
             if x is None:
                 return f"{'-':>8}"
-            return f"{x:8.4f}" if np.isfinite(x) else f"{'n/a':>8}"
+            if not np.isfinite(x):
+                return f"{'n/a':>8}"
+            # a huge value (FEVE of wild predictions) in exponent form, not 70 digits
+            return f"{x:8.4f}" if abs(x) < 1e4 else f"{x:8.2e}"
 
         lines = [
             f"track {self.track} v{self.track_version} (ranked by {self.ranking_metric})",
