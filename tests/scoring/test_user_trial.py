@@ -1,4 +1,4 @@
-"""Cases of the user trial on the scorer (issue 23 §3, issue 24 items 5 and 7): each failed before."""
+"""User-trial cases on the scorer (issue 23 §3, issue 24 items 5, 7): each failed before."""
 
 import io
 
@@ -113,9 +113,7 @@ def test_parquet_float64_beyond_float32_says_so(video_recordings, tmp_path):
     pq.write_table(table, f, compression="brotli")
     with pytest.raises(SubmissionError) as exc:
         score("video-main", truth, f)
-    assert "row 1: 1 prediction(s) are NaN or infinite, or beyond float32's range" in str(
-        exc.value
-    )
+    assert "row 1: 1 prediction(s) are NaN or infinite, or beyond float32's range" in str(exc.value)
 
 
 # ------------------------------------------------ which ground truth was used (24 item 7)
@@ -140,3 +138,45 @@ def test_simulator_truth_is_named_and_checked_against_the_recording(tiny, tmp_pa
     np.save(f, r)
     with pytest.raises(TruthError, match=rf"{i}\.npy: \(tier 'test'\) differs from the simulator"):
         score("sensorium", rec, tmp_path / "sub")
+
+
+# --------------------------------------------- estimated ceiling: honest or none (23 §3)
+def test_no_estimated_ceiling_from_too_few_repeated_stimuli(tiny):
+    truth = make_truth("sensorium", [tiny.path])
+    for m in truth.mice:
+        for t in m.tiers.values():
+            t.rates = t.rates_stimulus_only = None  # as without the simulator's truth
+    report = score("sensorium", truth, _both(truth))
+    s = report.phases["live"].metrics["single_trial_correlation"]
+    # 10 images x 4 repeats: the estimate was 0.277 while the true images-only rate scores 0.333
+    assert s.ceiling is None and s.normalized is None
+    assert "too few repeated stimuli (10)" in s.note and "need at least 50" in s.note
+    assert "too few repeated stimuli (10)" in report.table()
+    assert "by chance" not in report.table()
+
+
+def test_estimated_ceiling_is_labelled_stimulus_only_with_its_spread():
+    from neurotwin.scoring.ceilings import estimated_ceiling_sd
+    from neurotwin.scoring.truth import MouseTruth, TierTruth, Truth
+
+    rng = np.random.default_rng(0)
+    tiers = {}
+    for tier in ("test", "final_test"):
+        stim = np.repeat(np.arange(60), 4)
+        resp = rng.normal(size=(60, 30))[stim] + rng.normal(size=(240, 30))
+        tiers[tier] = TierTruth(np.arange(240).astype(str), stim.astype(str), resp.astype("f4"))
+    mouse = MouseTruth("m", np.arange(30))
+    mouse.tiers.update(tiers)
+    truth = Truth("sensorium", "1.0", "static", [mouse])
+    report = score("sensorium", truth, _both(truth))
+    s = report.phases["live"].metrics["single_trial_correlation"]
+    assert s.ceiling_kind == "estimate" and s.ceiling is not None
+    sd = estimated_ceiling_sd(tiers["test"])
+    assert sd == estimated_ceiling_sd(tiers["test"]) and 0 < sd < 0.05  # seeded, small
+    assert "sees only the stimulus" in s.note and "uses behaviour can exceed it" in s.note
+    assert f"bootstrap SD over stimuli {sd:.4f}" in s.note
+    assert "estimate (stimulus-only model)" in report.table()
+    assert (
+        "sees only the stimulus"
+        in report.to_dict()["phases"]["live"]["metrics"]["single_trial_correlation"]["note"]
+    )

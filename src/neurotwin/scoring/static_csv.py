@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
