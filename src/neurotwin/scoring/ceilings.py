@@ -58,18 +58,28 @@ def estimated_ceiling_sd(truth: TierTruth, draws: int = 100, seed: int = 0) -> f
     """
     if truth.n_frames is not None or not has_repeats(truth):
         return None
-    ids = np.asarray(truth.stimulus_ids)
-    unique, inverse = np.unique(ids, return_inverse=True)
-    members = [np.flatnonzero(inverse == g) for g in range(len(unique))]
+    # per stimulus: count, sum, sum of squares (centred for precision), repeat variance; a
+    # draw is a weighting of stimuli, so each draw's FEV follows from these sums alone
     r = np.asarray(truth.responses, dtype=np.float64)
+    r = r - r.mean(axis=0)
+    _, inverse, n = np.unique(truth.stimulus_ids, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(n), r.shape[1]))
+    np.add.at(sums, inverse, r)
+    squares = np.zeros_like(sums)
+    np.add.at(squares, inverse, r**2)
+    rep = n >= 2
+    repeat_var = (squares[rep] - sums[rep] ** 2 / n[rep, None]) / (n[rep, None] - 1)
     rng = np.random.default_rng(seed)
-    means = []
-    for _ in range(draws):
-        pick = rng.integers(0, len(unique), size=len(unique))
-        rows = np.concatenate([members[g] for g in pick])
-        labels = np.concatenate([np.full(len(members[g]), k) for k, g in enumerate(pick)])
-        fev = explainable_variance(r[rows], labels)
-        means.append(np.sqrt(np.clip(np.nan_to_num(fev, nan=0.0), 0.0, 1.0)).mean())
+    picks = rng.integers(0, len(n), size=(draws, len(n)))
+    weights = np.stack([np.bincount(p, minlength=len(n)) for p in picks]).astype(np.float64)
+    total_n = weights @ n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total_var = (weights @ squares - (weights @ sums) ** 2 / total_n[:, None]) / (
+            total_n[:, None] - 1
+        )
+        noise_var = (weights[:, rep] @ repeat_var) / weights[:, rep].sum(axis=1)[:, None]
+        fev = 1.0 - noise_var / total_var
+    means = np.sqrt(np.clip(np.nan_to_num(fev, nan=0.0), 0.0, 1.0)).mean(axis=1)
     return float(np.std(means, ddof=1))
 
 
