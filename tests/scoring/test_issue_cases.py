@@ -209,8 +209,9 @@ def test_oracle_is_not_called_a_ceiling(static_recording, tmp_path):
     preds = {p: _static_preds(truth, t) for p, t in truth_tiers("sensorium")}
     report = score("sensorium", static_recording, preds)
     s = report.phases["live"].metrics["single_trial_correlation"]
-    assert s.ceiling_kind == "estimate"
-    assert s.ceiling == pytest.approx(estimated_ceiling(mouse.tiers["test"]).mean())
+    # 4 repeated images: too few for a reliable estimate, so none is shown (test_user_trial.py
+    # covers a tier with enough)
+    assert s.ceiling is None and estimated_ceiling(mouse.tiers["test"]) is not None
     table = report.table()
     assert "not a ceiling" in table and "estimate" in table
 

@@ -88,8 +88,9 @@ def _scores(data: ReportData) -> list[str]:
         _p(
             "Raw is the metric averaged over neurons. The ceiling is the best any model could "
             "score given the trial-to-trial noise: 'exact' ceilings use the simulator's true "
-            "firing rates as the prediction, 'oracle' ceilings are estimated from repeated "
-            "presentations of the same image. Fraction = raw / ceiling; unlike the raw "
+            "firing rates as the prediction; 'estimate' ceilings come from repeated "
+            "presentations of the same image and bound a model that sees only the image (a "
+            "model using behaviour can exceed them). Fraction = raw / ceiling; unlike the raw "
             "single-trial correlation, which noise keeps well below 1, it is comparable "
             "across recordings. Data bounds describe the recording, not the model."
         ),

@@ -8,9 +8,12 @@ import numpy as np
 
 from neurotwin.scoring import metrics as m
 from neurotwin.scoring.ceilings import (
+    MIN_REPEATED_STIMULI,
     estimated_ceiling,
+    estimated_ceiling_sd,
     has_repeats,
     repeat_ceiling,
+    repeated_stimuli,
     tier_explainable_variance,
 )
 from neurotwin.scoring.formats import Metric
@@ -21,9 +24,10 @@ from neurotwin.scoring.truth import TierTruth, Truth
 #: Ceiling kinds: the simulator's noiseless rates, or an estimate from repeats.
 EXACT, ESTIMATE = "exact", "estimate"
 ESTIMATE_NOTE = (
-    "the 'estimate' ceiling of single_trial_correlation is sqrt(1 - noise variance / total "
-    "variance) per neuron, the noise variance estimated from repeats; an estimate, so a "
-    "model can exceed it by chance (docs/concepts.md)"
+    "the 'estimate' ceiling of single_trial_correlation is that of a model that sees only "
+    "the stimulus: sqrt(1 - noise variance / total variance) per neuron, the noise variance "
+    "estimated from repeats, so it includes what behaviour drives and a model that uses "
+    "behaviour can exceed it (docs/concepts.md)"
 )
 FEVE_NOTE = (
     "the exact FEVE ceiling exceeds 1: FEVE subtracts a noise variance estimated from few "
@@ -90,7 +94,25 @@ def score_phase(
         oracle = None
     estimate = {k: estimated_ceiling(t) for k, t in tiers.items()}
     estimated = None if any(v is None for v in estimate.values()) else estimate
+    estimate_note = ESTIMATE_NOTE
+    static = [t for t in tiers.values() if t.n_frames is None]
+    if estimated is not None and static:
+        fewest = min(repeated_stimuli(t) for t in static)
+        if fewest < MIN_REPEATED_STIMULI:
+            estimated = None
+            estimate_note = (
+                f"no estimated ceiling: too few repeated stimuli ({fewest}) for a reliable "
+                f"estimate; need at least {MIN_REPEATED_STIMULI} (docs/concepts.md)"
+            )
+        else:
+            sds = [estimated_ceiling_sd(t) for t in static]
+            sd = float(np.sqrt(np.mean(np.square([x for x in sds if x is not None]))))
+            estimate_note = ESTIMATE_NOTE.replace(
+                "(docs/concepts.md)",
+                f"(bootstrap SD over stimuli {sd:.4f}; docs/concepts.md)",
+            )
     exact = truth.has_rates
+    has_repeats_all = all(v is not None for v in estimate.values())
     stimulus_only = track.inputs == ("stimulus",) and all(
         t.rates_stimulus_only is not None for t in tiers.values()
     )
@@ -120,11 +142,12 @@ def score_phase(
             score = _attach_ceiling(
                 score, {k: metric(np.asarray(rates[k]), t) for k, t in tiers.items()}, EXACT
             )
-        elif name == SINGLE_TRIAL and estimated is not None:
-            score = _attach_ceiling(
-                score, {k: v for k, v in estimated.items() if v is not None}, ESTIMATE
-            )
-            score.note = ESTIMATE_NOTE
+        elif name == SINGLE_TRIAL and has_repeats_all:
+            if estimated is not None:
+                score = _attach_ceiling(
+                    score, {k: v for k, v in estimated.items() if v is not None}, ESTIMATE
+                )
+            score.note = estimate_note
         if stimulus_only:
             only = {k: metric(np.asarray(t.rates_stimulus_only), t) for k, t in tiers.items()}
             score.ceiling_stimulus_only = _mean_ceiling(score, only)

@@ -26,8 +26,8 @@ class MetricScore:
         The mean ceiling over the same neurons, or None when no ceiling is known.
     ceiling_kind
         ``"exact"`` (simulator rates) or ``"estimate"`` (single-trial correlation only:
-        estimated from repeats, see :func:`~neurotwin.scoring.ceilings.estimated_ceiling`),
-        or None.
+        estimated from repeats, the ceiling of a model that sees only the stimulus, see
+        :func:`~neurotwin.scoring.ceilings.estimated_ceiling`), or None.
     ceiling_per_neuron
         Per mouse, the per-neuron ceiling, or None.
     per_class
@@ -138,7 +138,10 @@ class ScoreReport:
         def fmt(x: float | None) -> str:
             if x is None:
                 return f"{'-':>8}"
-            return f"{x:8.4f}" if np.isfinite(x) else f"{'n/a':>8}"
+            if not np.isfinite(x):
+                return f"{'n/a':>8}"
+            # a huge value (FEVE of wild predictions) in exponent form, not 70 digits
+            return f"{x:8.4f}" if abs(x) < 1e4 else f"{x:8.2e}"
 
         lines = [
             f"track {self.track} v{self.track_version} (ranked by {self.ranking_metric})",
@@ -148,9 +151,9 @@ class ScoreReport:
         for phase, ps in self.phases.items():
             for name, ms in ps.metrics.items():
                 raw = fmt(ms.value)
+                kind = KIND_LABELS.get(ms.ceiling_kind or "-", ms.ceiling_kind)
                 lines.append(
-                    f"  {phase:<6} {name:<26} {raw} {fmt(ms.ceiling)} "
-                    f"{fmt(ms.normalized)}  {ms.ceiling_kind or '-'}"
+                    f"  {phase:<6} {name:<26} {raw} {fmt(ms.ceiling)} {fmt(ms.normalized)}  {kind}"
                 )
                 if ms.ceiling_stimulus_only is not None:
                     lines.append(
@@ -197,6 +200,9 @@ def _fraction(value: float, ceiling: float | None) -> float | None:
         return None
     return value / ceiling
 
+
+#: How the table labels each kind of ceiling.
+KIND_LABELS = {"estimate": "estimate (stimulus-only model)", "-": "-"}
 
 #: How the table labels each data-only value of a phase.
 EXTRA_LABELS = {

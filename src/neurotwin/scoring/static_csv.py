@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -124,15 +125,20 @@ def _parse_number_lists(
             pass
     # slow path: find every problem, row by row
     before = len(problems)
-    expected = None
+    widths = [len(text.split(",")) if text.strip() else 0 for text in inner]
+    # the width most rows share (ties: the earliest row's), so an odd row is the one blamed
+    counts = Counter(widths)
+    expected = max(counts, key=lambda w: (counts[w], -widths.index(w))) if widths else 0
     rows: list[np.ndarray] = []
     for r, text in enumerate(inner):
         cells = text.split(",") if text.strip() else []
-        if expected is None:
-            expected = len(cells)
         where = f"{name} line {r + 2}"
         if len(cells) != expected:
-            problems.add(where, f"{what} has {len(cells)} values, expected {expected} like line 2")
+            problems.add(
+                where,
+                f"{what} has {len(cells)} values, expected {expected} like "
+                f"{counts[expected]} of the {n_rows} rows",
+            )
             continue
         if not cells:
             problems.add(where, f"{what} is an empty list")
@@ -274,7 +280,7 @@ def read_static_csv(
         assert values is not None
         with np.errstate(over="ignore"):
             values32 = values.astype(np.float32)
-        _check_finite(values32, lambda r: f"{name} line {r + 2}", values_problems, values)
+        _check_finite(values32, lambda r: f"{name} line {r + 2}", values_problems)
     if own is not None:
         own.raise_if_any()
     return StaticPredictions(

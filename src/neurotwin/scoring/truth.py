@@ -243,6 +243,9 @@ def tier_truth(
             return np.asarray(simulator.responses[i])
         return np.asarray(recording.load("responses", i), dtype=np.float32)
 
+    if simulator is not None:
+        _check_simulator_matches(recording, idx, simulator, tier)
+
     if not isinstance(recording, VideoRecording):
         responses = standardize(np.stack([raw(int(i)) for i in idx]), scale)
         rates = (
@@ -295,6 +298,33 @@ def tier_truth(
         )
     _raise_if_not_finite(responses, n_frames, where, stats)
     return TierTruth(responses=responses, rates=rates, n_frames=n_frames, lengths=lengths, **common)
+
+
+def _check_simulator_matches(
+    recording: Recording, idx: np.ndarray, simulator: SimulatorTruth, tier: str
+) -> None:
+    """Refuse a simulator truth whose responses differ from the recording's own.
+
+    A tier the release withholds (all zeros) is not compared; any other trial must hold
+    exactly the simulator's responses (video: over the frames the recording holds), or the
+    recording was edited after it was simulated and its truth folder no longer describes it.
+    """
+    for i in idx:
+        own = np.asarray(recording.load("responses", int(i)), dtype=np.float32)
+        if not np.any(np.nan_to_num(own)):
+            continue
+        sim = np.asarray(simulator.responses[int(i)], dtype=np.float32)
+        if sim.ndim == 2 and own.ndim == 2:
+            sim = sim[:, : own.shape[1]]
+        if sim.shape != own.shape or not np.array_equal(sim, own, equal_nan=True):
+            raise TruthError(
+                _problem(
+                    recording.source.where(f"data/responses/{int(i)}.npy"),
+                    f"(tier {tier!r}) differs from the simulator's responses in "
+                    f"{simulator.path}: the recording was changed after it was simulated; "
+                    "score it without that folder beside it, or simulate it again",
+                )
+            )
 
 
 def _raise_if_not_finite(
@@ -382,6 +412,12 @@ def make_truth(
         if not mouse.tiers:
             raise TruthError(absent)
         notes += [f"{p.where}: {p.message}; phase not scored" for p in absent]
+        if sim is not None:
+            notes.append(
+                f"{rec.name}: ground truth from the simulator's folder {sim.path} (its "
+                "responses, withheld ones included, and noiseless rates), checked to equal "
+                "the responses the recording itself holds"
+            )
         mice.append(mouse)
     return Truth(
         track=track.identifier,
