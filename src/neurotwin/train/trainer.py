@@ -65,7 +65,10 @@ Log = Callable[[str], Any]
 
 
 class _OutOfTime(Exception):
-    """The epoch under way would end after the time limit (``args``: message, epoch seconds)."""
+    """The epoch under way would end after the time limit.
+
+    ``args``: the message, the projected seconds of the whole epoch, the batches done.
+    """
 
 
 class TrainingDiverged(NeurotwinError):
@@ -407,6 +410,10 @@ class _Run:
         start_time = time.perf_counter()
         lr = float(self.optimizer.param_groups[0]["lr"])
         self.compile_seconds = None
+        late = self._late_to_start()
+        if late is not None:
+            self._abandon(epoch, *late)
+            return
         try:
             loss = self._train_epoch(epoch)
         except _OutOfTime as exc:
@@ -468,7 +475,7 @@ class _Run:
         if self.net.compiled is not None:
             self.log(f"compiled in {seconds:.0f} s (the first batch included)")
 
-    def _abandon(self, epoch: int, why: str, projected: float) -> None:
+    def _abandon(self, epoch: int, why: str, projected: float, batches: int) -> None:
         """Stop inside an epoch that would end late: back to the last epoch's state.
 
         The model, optimiser, scheduler and random state return to the checkpoint of the
@@ -487,33 +494,70 @@ class _Run:
         self.stopping.stop_reason = STOP_TIME_LIMIT
         self.history[-1]["stop_reason"] = STOP_TIME_LIMIT
         self.history[-1]["abandoned_epoch_seconds"] = projected
+        self.history[-1]["abandoned_after_batches"] = batches
         self._save()
         if self.out is not None and self.env.is_main:
             files.write_metrics(self.out / files.METRICS, self.history)
         self.log(f"epoch {epoch:3d}  abandoned: {why}")
+        if epoch == 1:
+            self.log(
+                f"WARNING: no epoch fits in the time limit ({self.config.time_limit:.0f} s): "
+                f"the model stays UNTRAINED; an epoch needs about {projected:.0f} s"
+            )
 
-    def _check_time(self, epoch_start: float, done: int, total: int) -> None:
-        """Raise :class:`_OutOfTime` when this epoch's projected end passes the time limit.
+    def _late_to_start(self) -> tuple[str, float, int] | None:
+        """Return why the next epoch cannot end within the time limit, before starting it.
 
-        The projection extrapolates the batches timed (all but the first, which warms up
-        or compiles) to the whole epoch and adds the last validation's time; it starts
-        after two timed batches. Not under DDP (processes would have to agree after every
-        batch): there only the check between epochs applies.
+        Certain lateness only: the time spent plus one validation pass (the least an epoch
+        takes) passes the limit. The epoch's length is then estimated from that validation
+        pass, a training trial taking about three forward passes (forward and backward).
         """
         limit = self._limit()
-        if limit is None or self.env.distributed or done < 2:
+        if limit is None:
+            return None
+        now = time.perf_counter() - self.started
+        if now + self.validation_seconds <= limit:
+            return None
+        n_train = sum(len(d) for d in self.train_sets.values())  # type: ignore[arg-type]
+        n_val = max(sum(len(d) for d in self.val_sets.values()), 1)  # type: ignore[arg-type]
+        estimate = self.validation_seconds * (1 + 3 * n_train / n_val)
+        message = (
+            f"not started: {now:.0f} s spent and a validation pass takes "
+            f"{self.validation_seconds:.1f} s, so it cannot end within the time limit "
+            f"({limit:.0f} s); estimated at {estimate:.0f} s from the validation pass"
+        )
+        return message, estimate, 0
+
+    def _check_time(self, first_start: float, timed_from: float, done: int, total: int) -> None:
+        """Raise :class:`_OutOfTime` when this epoch's projected end passes the time limit.
+
+        Called after every batch, the first included. The projection extrapolates the
+        batches timed (all but the first, which warms up or compiles) to the whole epoch and
+        adds the last validation's time, once two of them are timed. Before that it counts
+        only what is certain (the time spent and a validation pass), except in an epoch of
+        fewer than four batches, which would end before two were timed: there the batches
+        done, the first included (less any compilation), give the projection. Not under DDP
+        (processes would have to agree after every batch): there only the checks between
+        epochs apply.
+        """
+        limit = self._limit()
+        if limit is None or self.env.distributed:
             return
         now = time.perf_counter()
-        per_batch = (now - epoch_start) / done
-        left = per_batch * (total - done) + self.validation_seconds
-        if now - self.started + left > limit:
-            end = now - self.started + left
+        timed = done - 1
+        if timed >= 2:
+            per_batch = (now - timed_from) / timed
+        elif total < 4:
+            per_batch = max(now - first_start - (self.compile_seconds or 0.0), 0.0) / done
+        else:
+            per_batch = 0.0
+        end = now - self.started + per_batch * (total - done) + self.validation_seconds
+        if end > limit:
             message = (
-                f"after {done + 1} of {total + 1} batches it "
-                f"would end at {end:.0f} s, after the time limit ({limit:.0f} s); the last "
-                "finished epoch is kept"
+                f"after {done} of {total} batches it would end at {end:.0f} s, after the time "
+                f"limit ({limit:.0f} s); the last finished epoch is kept"
             )
-            raise _OutOfTime(message, per_batch * (total + 1) + self.validation_seconds)
+            raise _OutOfTime(message, per_batch * total + self.validation_seconds, done)
 
     def _out_of_time(self, epoch_start: float, compile_seconds: float | None) -> bool:
         """Whether the next epoch, as long as this one, would end after the time limit.
@@ -639,10 +683,9 @@ class _Run:
                     bar.reset(total=len(steps))
                     bar.set_description(f"epoch {epoch}", refresh=False)
                 bar.update()
-                if number == 0:  # the time check leaves out the first batch (warm-up, compiling)
+                if number == 0:  # the projection leaves out the first batch (warm-up, compiling)
                     timed_from = time.perf_counter()
-                else:
-                    self._check_time(timed_from, number, len(steps) - 1)
+                self._check_time(first_start, timed_from, number + 1, len(steps))
                 postfix = {"loss": f"{total / count:.4g}"}
                 if self.last_score is not None:
                     postfix["val"] = f"{self.last_score:.4f}"
