@@ -214,6 +214,10 @@ def _datasets(
     return sets[0], sets[1]
 
 
+def _trials(sets: dict[str, Dataset[Any]]) -> int:
+    return sum(len(d) for d in sets.values())  # type: ignore[arg-type]
+
+
 def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -518,8 +522,8 @@ class _Run:
         now = time.perf_counter() - self.started
         if now + self.validation_seconds <= limit:
             return None
-        n_train = sum(len(d) for d in self.train_sets.values())  # type: ignore[arg-type]
-        n_val = max(sum(len(d) for d in self.val_sets.values()), 1)  # type: ignore[arg-type]
+        n_train = _trials(self.train_sets)
+        n_val = max(_trials(self.val_sets), 1)
         estimate = self.validation_seconds * (1 + 3 * n_train / n_val)
         message = (
             f"not started: {now:.0f} s spent and a validation pass takes "
