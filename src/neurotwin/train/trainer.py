@@ -215,7 +215,7 @@ def _datasets(
 
 
 def _trials(sets: dict[str, Dataset[Any]]) -> int:
-    return sum(len(d) for d in sets.values())  # type: ignore[arg-type]
+    return sum(len(d) for d in sets.values())  # type: ignore[arg-type,misc]
 
 
 def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
