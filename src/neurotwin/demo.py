@@ -242,10 +242,31 @@ def run_demo(
     )
     within = "" if limit is None else f", within {limit:.0f} s of the {budget:.0f} s budget"
     log(f"training the {MODEL!r} baseline (at most {config.max_epochs} epochs{within})")
+    if budget is not None and limit is not None and limit < RESERVE_SECONDS:
+        log(
+            f"WARNING: the {budget:.0f} s budget leaves {limit:.0f} s for training after "
+            f"{steps.elapsed:.0f} s of simulating, validating and caching: probably not one "
+            "epoch; training stops as soon as it knows (a longer budget: --budget)"
+        )
     trained = fit(path, MODEL, out / "run", config, cache_dir=out / "cache", log=log)
     model = trained.model
     assert isinstance(model, TwinModule)
     steps.done("train")
+    epochs_run = len(trained.history) - 1
+    untrained = ""
+    if epochs_run == 0:
+        before = {k: v for k, v in steps.seconds.items() if k != "train"}
+        need = one_epoch_budget(trained, before, config.reserve_validations)
+        untrained = (
+            "WARNING: NO EPOCH TRAINED: "
+            + (
+                ""
+                if need is None
+                else f"this budget cannot hold one epoch; about {need:.0f} s would. "
+            )
+            + "The model is untrained: the scores below are those of its random initial weights."
+        )
+        log(untrained)
 
     track = get_track(TRACK)
     options: dict[str, Any] = {"cache_dir": out / "cache", "device": str(_device(model))}
@@ -266,9 +287,10 @@ def run_demo(
     data.facts["budget"] = "none" if budget is None else f"{budget:.0f} s"
     data.facts["time per step"] = {k: f"{v:.1f} s" for k, v in steps.seconds.items()}
     data.notes.insert(0, longer_budget_note(trained))
+    if untrained:
+        data.notes.insert(0, untrained)
     html = write_report(out / "report.html", data)
     steps.done("report")
-    epochs_run = len(trained.history) - 1
     log(report.table())
     log(f"report: {html.resolve()} (scores as JSON: {report_path})")
     log(
@@ -276,7 +298,14 @@ def run_demo(
         + ", ".join(f"{k} {v:.1f} s" for k, v in steps.seconds.items())
     )
     log(longer_budget_note(trained))
+    if untrained:
+        log(untrained)
     budget_text = "" if budget is None else f" (budget {budget:.0f} s)"
+    if budget is not None and steps.elapsed > budget:
+        budget_text = (
+            f" (budget {budget:.0f} s, OVER by {steps.elapsed - budget:.0f} s: "
+            "the steps besides training took longer than the budget)"
+        )
     log(f"done in {steps.elapsed:.0f} s{budget_text}")
     return DemoResult(
         path,
@@ -303,6 +332,37 @@ def _finished_limit(run: Path, limit: float | None) -> float | None:
     return float(value) if isinstance(value, int | float) else limit
 
 
+def one_epoch_budget(
+    trained: TrainResult, steps: dict[str, float], reserve_validations: float
+) -> float | None:
+    """Return the demo budget that would have trained one epoch, from this run's times.
+
+    Parameters
+    ----------
+    trained
+        A run that trained no epoch (its epoch 0 entry holds the abandoned epoch's
+        projected seconds, ``abandoned_epoch_seconds``).
+    steps
+        Seconds of the demo's steps before training.
+    reserve_validations
+        Validation passes kept free for predicting the test tiers.
+
+    Returns
+    -------
+    float or None
+        The steps before training, the untrained validation, the epoch, the test tiers'
+        prediction and the reserve of :func:`train_budget`, in seconds; None when the
+        epoch's length is unknown.
+    """
+    first = trained.history[0]
+    epoch = first.get("abandoned_epoch_seconds")
+    if epoch is None:
+        return None
+    validation = float(first.get("seconds", 0.0))
+    fixed = sum(steps.values()) + validation * (1 + reserve_validations) + float(epoch)
+    return max(fixed + RESERVE_SECONDS, fixed / (1 - RESERVE_FRACTION))
+
+
 def longer_budget_note(trained: TrainResult) -> str:
     """Say what a longer budget would give, from the learning curve so far.
 
@@ -324,8 +384,9 @@ def longer_budget_note(trained: TrainResult) -> str:
         projected = last.get("abandoned_epoch_seconds")
         if projected is None:
             return "No epoch was trained."
+        how = "estimated" if last.get("abandoned_after_batches") == 0 else "projected"
         return (
-            f"No epoch fitted in the budget: the first was projected to take {projected:.0f} s "
+            f"No epoch fitted in the budget: the first was {how} to take {projected:.0f} s "
             "and was abandoned, so the model is untrained; a budget longer by that much "
             "would train one epoch."
         )
@@ -374,7 +435,8 @@ def _report_data(
         "trials": {t: n for t, n in recording.tier_counts.items() if n},
         "model": model.name,
         "image size": f"{hw[0]} x {hw[1]}",
-        "epochs trained": len(trained.history) - 1,
+        "epochs trained": len(trained.history) - 1
+        or "0 (the model is untrained: the budget could not hold one epoch)",
         "best epoch": trained.best_epoch,
         "best validation correlation": round(trained.best_correlation, 4),
         "stopped by": trained.stop_reason,
