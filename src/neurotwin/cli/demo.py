@@ -17,7 +17,10 @@ def register(subparsers: Any) -> None:
         "it), train the sensorium+ baseline, predict the two test tiers, write the submission "
         "files, score them beside the exact ceilings of the simulation and write an HTML "
         "report, all within a wall-clock budget (10 minutes by default): training stops after "
-        "the last epoch that fits.",
+        "the last epoch that fits. A budget too short for one epoch trains none: the demo "
+        "warns, scores the untrained model and says what budget would train one epoch; "
+        "the steps besides training (simulating, caching, scoring, the report) are not "
+        "shortened, so a budget shorter than them is overrun, and the summary says so.",
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--preset", default="demo", choices=["tiny", "demo"], help="simulator preset")
