@@ -253,7 +253,7 @@ def run_demo(
     if budget is not None and limit is not None and limit < RESERVE_SECONDS:
         log(
             f"WARNING: the {budget:.0f} s budget leaves {limit:.0f} s for training after "
-            f"{steps.elapsed:.0f} s of simulating, validating and caching: probably not one "
+            f"the {steps.elapsed:.0f} s spent before it: probably not one "
             "epoch; training stops as soon as it knows (a longer budget: --budget)"
         )
     trained = fit(path, MODEL, out / "run", config, cache_dir=out / "cache", log=log)

@@ -528,7 +528,7 @@ class _Run:
         message = (
             f"not started: {now:.0f} s spent and a validation pass takes "
             f"{self.validation_seconds:.1f} s, so it cannot end within the time limit "
-            f"({limit:.0f} s); estimated at {estimate:.0f} s from the validation pass"
+            f"({max(limit, 0.0):.0f} s); estimated at {estimate:.0f} s from the validation pass"
         )
         return message, estimate, 0
 
