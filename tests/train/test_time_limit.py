@@ -197,3 +197,22 @@ def test_an_epoch_that_cannot_hold_its_validation_is_not_started(tiny_loaders, c
     # 24 training trials of 8 validation ones: about (1 + 3 * 3) validation passes
     assert result.history[0]["abandoned_epoch_seconds"] == 30.0
     assert any("epoch   1  abandoned: not started" in line for line in lines), lines
+
+
+def test_a_first_epoch_estimated_too_long_is_not_started(tiny_loaders, clock, monkeypatch):
+    validate = trainer_module._Run._validate
+
+    def one_second_validation(self):
+        clock.now += 1.0
+        return validate(self)
+
+    monkeypatch.setattr(trainer_module._Run, "_validate", one_second_validation)
+    # 24 training trials of 8 validation ones: epoch 1 estimated at 1 + 3 * 3 = 10 s, so
+    # with 1 s spent it would end at 11 s > 8 s; it is not started (it takes 7 s: 6 + 1)
+    config = FAST.replace(max_epochs=50, time_limit=8.0)
+    result = train(make_standin(tiny_loaders), tiny_loaders, config, log=None)
+    assert clock.now == 1001.0 and len(result.history) == 1
+    assert result.history[0]["abandoned_epoch_seconds"] == 10.0
+    # with room for the estimate it trains: epochs of 7 s end at 8 and 15 s
+    longer = train(make_standin(tiny_loaders), tiny_loaders, config.replace(time_limit=12.0))
+    assert len(longer.history) == 2 and longer.stop_reason == "time_limit"
