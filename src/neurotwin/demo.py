@@ -355,16 +355,17 @@ def one_epoch_budget(
     Returns
     -------
     float or None
-        The steps before training, the untrained validation, the epoch, the test tiers'
-        prediction and the reserve of :func:`train_budget`, in seconds; None when the
-        epoch's length is unknown.
+        The steps before training, the training call's time before the epoch (building,
+        the untrained validation), the epoch, the test tiers' prediction and the reserve
+        of :func:`train_budget`, in seconds; None when the epoch's length is unknown.
     """
     first = trained.history[0]
     epoch = first.get("abandoned_epoch_seconds")
     if epoch is None:
         return None
     validation = float(first.get("seconds", 0.0))
-    fixed = sum(steps.values()) + validation * (1 + reserve_validations) + float(epoch)
+    before_epoch = float(first.get("abandoned_epoch_start", validation))
+    fixed = sum(steps.values()) + before_epoch + float(epoch) + validation * reserve_validations
     return max(fixed + RESERVE_SECONDS, fixed / (1 - RESERVE_FRACTION))
 
 
@@ -392,8 +393,8 @@ def longer_budget_note(trained: TrainResult) -> str:
         how = "estimated" if last.get("abandoned_after_batches") == 0 else "projected"
         return (
             f"No epoch fitted in the budget: the first was {how} to take {projected:.0f} s "
-            "and was abandoned, so the model is untrained; a budget longer by that much "
-            "would train one epoch."
+            "and was abandoned, so the model is untrained; a budget leaving that much time "
+            "for the epoch would train one."
         )
     seconds = float(last["seconds"]) - float(last.get("compile_seconds") or 0.0)
     if trained.stop_reason == "patience":

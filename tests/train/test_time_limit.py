@@ -177,6 +177,7 @@ def test_a_first_epoch_of_few_batches_is_abandoned_too(tiny_paths, tmp_path, clo
     metrics = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert metrics[0]["abandoned_epoch_seconds"] == 2.0
     assert metrics[0]["abandoned_after_batches"] == 1
+    assert metrics[0]["abandoned_epoch_start"] == 0.0  # seconds into the call
 
 
 def test_an_epoch_that_cannot_hold_its_validation_is_not_started(tiny_loaders, clock, monkeypatch):

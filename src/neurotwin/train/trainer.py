@@ -416,12 +416,13 @@ class _Run:
         self.compile_seconds = None
         late = self._late_to_start()
         if late is not None:
-            self._abandon(epoch, *late)
+            self._abandon(epoch, *late, start_time)
             return
         try:
             loss = self._train_epoch(epoch)
         except _OutOfTime as exc:
-            self._abandon(epoch, *exc.args)
+            why, projected, batches = exc.args
+            self._abandon(epoch, why, projected, batches, start_time)
             return
         self._check_weights(epoch)
         validation_start = time.perf_counter()
@@ -479,7 +480,9 @@ class _Run:
         if self.net.compiled is not None:
             self.log(f"compiled in {seconds:.0f} s (the first batch included)")
 
-    def _abandon(self, epoch: int, why: str, projected: float, batches: int) -> None:
+    def _abandon(
+        self, epoch: int, why: str, projected: float, batches: int, start_time: float
+    ) -> None:
         """Stop inside an epoch that would end late: back to the last epoch's state.
 
         The model, optimiser, scheduler and random state return to the checkpoint of the
@@ -499,6 +502,7 @@ class _Run:
         self.history[-1]["stop_reason"] = STOP_TIME_LIMIT
         self.history[-1]["abandoned_epoch_seconds"] = projected
         self.history[-1]["abandoned_after_batches"] = batches
+        self.history[-1]["abandoned_epoch_start"] = start_time - self.started
         self._save()
         if self.out is not None and self.env.is_main:
             files.write_metrics(self.out / files.METRICS, self.history)
