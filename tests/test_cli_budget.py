@@ -43,3 +43,20 @@ def test_train_records_its_time_limit_and_compile_mode(tmp_path, capsys):
     train = json.loads((out / "config.json").read_text())["train"]
     assert train["time_limit"] == 3600.0 and train["compile"] == "auto"
     assert "(max_epochs)" in capsys.readouterr().out
+
+
+def test_the_demo_budget_counts_the_command_start_up(monkeypatch):
+    import time
+
+    from neurotwin import demo as demo_module
+
+    calls: list[dict] = []
+    monkeypatch.setattr(demo_module, "run_demo", lambda out, **kw: calls.append(kw))
+    before = time.perf_counter()
+    assert main(["demo", "--preset", "tiny", "--budget", "20s", "--no-progress"]) == 0
+    (kwargs,) = calls
+    assert kwargs["budget"] == 20.0
+    # the clock starts before neurotwin.demo (and torch) is imported, not inside run_demo
+    assert before <= kwargs["started"] <= time.perf_counter()
+    steps = demo_module._Steps(started=time.perf_counter() - 7.0)
+    assert list(steps.seconds) == ["start"] and steps.seconds["start"] >= 7.0

@@ -70,3 +70,29 @@ def test_demo_keeps_a_budget_of_a_few_seconds(tmp_path, capsys, monkeypatch):
     assert "ended by the time budget; an epoch took 2.0 s" in html
     out = capsys.readouterr().out
     assert "trained 2 epoch(s), stopped by time_limit" in out and "(budget 8 s)" in out
+
+
+def test_a_budget_that_cannot_hold_one_epoch_says_so(tmp_path, capsys, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(demo_module, "time", clock)
+    monkeypatch.setattr(trainer_module, "time", clock)
+    objective = trainer_module._Run._objective
+
+    def one_second_batch(self, batch, key):
+        clock.now += 1.0
+        return objective(self, batch, key)
+
+    monkeypatch.setattr(trainer_module._Run, "_objective", one_second_batch)
+    # 5 s less the 4 s reserve leave 1 s; the tiny mouse's epoch has 2 batches (2 s): the
+    # trainer abandons it after its first batch instead of running it whole
+    result = run_demo(tmp_path, preset="tiny", budget=5.0, progress=False)
+    assert result.epochs == 0 and result.stop_reason == "time_limit"
+    assert clock.now == 1.0
+    out = capsys.readouterr().out
+    assert "WARNING: the 5 s budget leaves 1 s for training" in out
+    # 2 s an epoch + 4 s reserve = 6 s, or 6 / 0.97 = 6.2 s with the 3 % reserve
+    assert out.count("WARNING: NO EPOCH TRAINED: this budget cannot hold one epoch; about 6 s") == 2
+    assert "the model is untrained" in out.lower() and "done in 1 s (budget 5 s)" in out
+    html = result.html.read_text()
+    assert "0 (the model is untrained: the budget could not hold one epoch)" in html
+    assert "NO EPOCH TRAINED" in html

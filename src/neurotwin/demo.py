@@ -98,8 +98,9 @@ class DemoResult:
     html
         The self-contained HTML report.
     steps
-        Wall-clock seconds of each step, in order (``simulate``, ``validate``, ``cache``,
-        ``train``, ``predict``, ``score``, ``report``); ``train`` includes any compiling.
+        Wall-clock seconds of each step, in order (``start``, from the command line only:
+        its start-up, imports included; ``simulate``, ``validate``, ``cache``, ``train``,
+        ``predict``, ``score``, ``report``); ``train`` includes any compiling.
     epochs
         Epochs trained.
     stop_reason
@@ -140,10 +141,12 @@ def train_budget(budget: float, spent: float) -> float:
 class _Steps:
     """Times the demo's steps."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
+    def __init__(self, started: float | None = None) -> None:
+        self.start = time.perf_counter() if started is None else started
         self.seconds: dict[str, float] = {}
         self.last = self.start
+        if started is not None:
+            self.done("start")
 
     def done(self, name: str) -> None:
         now = time.perf_counter()
@@ -173,6 +176,7 @@ def run_demo(
     device: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] = print,
+    started: float | None = None,
 ) -> DemoResult:
     """Simulate (or reuse) a mouse, train the baseline, submit, score and report.
 
@@ -195,6 +199,10 @@ def run_demo(
         Show progress bars.
     log
         Where progress lines go.
+    started
+        ``time.perf_counter()`` when the demo's clock starts (the command line passes its
+        own start, so the budget counts the start-up: importing torch takes seconds); None:
+        now.
 
     Returns
     -------
@@ -209,7 +217,7 @@ def run_demo(
     if budget is not None and (isinstance(budget, bool) or not budget > 0):
         raise NeurotwinError(f"the demo's budget must be a positive number of seconds: {budget!r}")
     out = Path(out)
-    steps = _Steps()
+    steps = _Steps(started)
     path = _simulated(out, preset, seed, log)
     steps.done("simulate")
     recording = open_recording(path)
@@ -242,10 +250,31 @@ def run_demo(
     )
     within = "" if limit is None else f", within {limit:.0f} s of the {budget:.0f} s budget"
     log(f"training the {MODEL!r} baseline (at most {config.max_epochs} epochs{within})")
+    if budget is not None and limit is not None and limit < RESERVE_SECONDS:
+        log(
+            f"WARNING: the {budget:.0f} s budget leaves {limit:.0f} s for training after "
+            f"the {steps.elapsed:.0f} s spent before it: probably not one "
+            "epoch; training stops as soon as it knows (a longer budget: --budget)"
+        )
     trained = fit(path, MODEL, out / "run", config, cache_dir=out / "cache", log=log)
     model = trained.model
     assert isinstance(model, TwinModule)
     steps.done("train")
+    epochs_run = len(trained.history) - 1
+    untrained = ""
+    if epochs_run == 0:
+        before = {k: v for k, v in steps.seconds.items() if k != "train"}
+        need = one_epoch_budget(trained, before, config.reserve_validations)
+        untrained = (
+            "WARNING: NO EPOCH TRAINED: "
+            + (
+                ""
+                if need is None
+                else f"this budget cannot hold one epoch; about {need:.0f} s would. "
+            )
+            + "The model is untrained: the scores below are those of its random initial weights."
+        )
+        log(untrained)
 
     track = get_track(TRACK)
     options: dict[str, Any] = {"cache_dir": out / "cache", "device": str(_device(model))}
@@ -266,9 +295,10 @@ def run_demo(
     data.facts["budget"] = "none" if budget is None else f"{budget:.0f} s"
     data.facts["time per step"] = {k: f"{v:.1f} s" for k, v in steps.seconds.items()}
     data.notes.insert(0, longer_budget_note(trained))
+    if untrained:
+        data.notes.insert(0, untrained)
     html = write_report(out / "report.html", data)
     steps.done("report")
-    epochs_run = len(trained.history) - 1
     log(report.table())
     log(f"report: {html.resolve()} (scores as JSON: {report_path})")
     log(
@@ -276,7 +306,11 @@ def run_demo(
         + ", ".join(f"{k} {v:.1f} s" for k, v in steps.seconds.items())
     )
     log(longer_budget_note(trained))
+    if untrained:
+        log(untrained)
     budget_text = "" if budget is None else f" (budget {budget:.0f} s)"
+    if budget is not None and steps.elapsed > budget:
+        budget_text = f" (budget {budget:.0f} s, OVER by {steps.elapsed - budget:.0f} s)"
     log(f"done in {steps.elapsed:.0f} s{budget_text}")
     return DemoResult(
         path,
@@ -303,6 +337,38 @@ def _finished_limit(run: Path, limit: float | None) -> float | None:
     return float(value) if isinstance(value, int | float) else limit
 
 
+def one_epoch_budget(
+    trained: TrainResult, steps: dict[str, float], reserve_validations: float
+) -> float | None:
+    """Return the demo budget that would have trained one epoch, from this run's times.
+
+    Parameters
+    ----------
+    trained
+        A run that trained no epoch (its epoch 0 entry holds the abandoned epoch's
+        projected seconds, ``abandoned_epoch_seconds``).
+    steps
+        Seconds of the demo's steps before training.
+    reserve_validations
+        Validation passes kept free for predicting the test tiers.
+
+    Returns
+    -------
+    float or None
+        The steps before training, the training call's time before the epoch (building,
+        the untrained validation), the epoch, the test tiers' prediction and the reserve
+        of :func:`train_budget`, in seconds; None when the epoch's length is unknown.
+    """
+    first = trained.history[0]
+    epoch = first.get("abandoned_epoch_seconds")
+    if epoch is None:
+        return None
+    validation = float(first.get("seconds", 0.0))
+    before_epoch = float(first.get("abandoned_epoch_start", validation))
+    fixed = sum(steps.values()) + before_epoch + float(epoch) + validation * reserve_validations
+    return max(fixed + RESERVE_SECONDS, fixed / (1 - RESERVE_FRACTION))
+
+
 def longer_budget_note(trained: TrainResult) -> str:
     """Say what a longer budget would give, from the learning curve so far.
 
@@ -324,10 +390,11 @@ def longer_budget_note(trained: TrainResult) -> str:
         projected = last.get("abandoned_epoch_seconds")
         if projected is None:
             return "No epoch was trained."
+        how = "estimated" if last.get("abandoned_after_batches") == 0 else "projected"
         return (
-            f"No epoch fitted in the budget: the first was projected to take {projected:.0f} s "
-            "and was abandoned, so the model is untrained; a budget longer by that much "
-            "would train one epoch."
+            f"No epoch fitted in the budget: the first was {how} to take {projected:.0f} s "
+            "and was abandoned, so the model is untrained; a budget leaving that much time "
+            "for the epoch would train one."
         )
     seconds = float(last["seconds"]) - float(last.get("compile_seconds") or 0.0)
     if trained.stop_reason == "patience":
@@ -374,7 +441,8 @@ def _report_data(
         "trials": {t: n for t, n in recording.tier_counts.items() if n},
         "model": model.name,
         "image size": f"{hw[0]} x {hw[1]}",
-        "epochs trained": len(trained.history) - 1,
+        "epochs trained": len(trained.history) - 1
+        or "0 (the model is untrained: the budget could not hold one epoch)",
         "best epoch": trained.best_epoch,
         "best validation correlation": round(trained.best_correlation, 4),
         "stopped by": trained.stop_reason,

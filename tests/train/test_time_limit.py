@@ -16,6 +16,7 @@ from neurotwin.train import TrainConfig, train
 from neurotwin.train import trainer as trainer_module
 from neurotwin.train.checkpoint import load_checkpoint
 from neurotwin.train.trainer import compile_pays
+from train.conftest import tiny_loaders_for
 from train.standin import make_standin
 
 FAST = TrainConfig(device="cpu", progress=False, batch_size=4, seed=1, patience=50)
@@ -155,3 +156,64 @@ def test_a_reserve_in_validation_passes_is_kept_free(tiny_loaders, clock, monkey
     assert len(result.history) == 3 and clock.now == 1018.0  # a third epoch would end at 26 s
     without = train(make_standin(tiny_loaders), tiny_loaders, config.replace(reserve_validations=0))
     assert len(without.history) == 4
+
+
+def test_a_first_epoch_of_few_batches_is_abandoned_too(tiny_paths, tmp_path, clock):
+    # batches of 16: one of each recording's 12 training trials, an epoch of 2 batches,
+    # too few to time two batches after the first (the demo's tiny mouse has 2 as well)
+    loaders = tiny_loaders_for(tiny_paths, batch_size=16)
+    model = make_standin(loaders)
+    untrained = {k: v.clone() for k, v in model.state_dict().items()}
+    lines: list[str] = []
+    config = FAST.replace(batch_size=16, max_epochs=50, time_limit=1.5)
+    result = train(model, loaders, config, tmp_path, log=lines.append)
+    # the first batch took 1 s; the epoch's 2 batches are projected to end at 2 s > 1.5 s
+    assert clock.now == 1001.0
+    assert result.stop_reason == "time_limit" and len(result.history) == 1
+    assert any("epoch   1  abandoned: after 1 of 2 batches" in line for line in lines), lines
+    assert any("WARNING: no epoch fits" in line and "UNTRAINED" in line for line in lines)
+    for name, value in result.model.state_dict().items():
+        assert torch.equal(value, untrained[name]), name
+    metrics = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[0]["abandoned_epoch_seconds"] == 2.0
+    assert metrics[0]["abandoned_after_batches"] == 1
+    assert metrics[0]["abandoned_epoch_start"] == 0.0  # seconds into the call
+
+
+def test_an_epoch_that_cannot_hold_its_validation_is_not_started(tiny_loaders, clock, monkeypatch):
+    validate = trainer_module._Run._validate
+
+    def three_second_validation(self):
+        clock.now += 3.0
+        return validate(self)
+
+    monkeypatch.setattr(trainer_module._Run, "_validate", three_second_validation)
+    lines: list[str] = []
+    config = FAST.replace(max_epochs=50, time_limit=5.0)
+    result = train(make_standin(tiny_loaders), tiny_loaders, config, log=lines.append)
+    # epoch 0 ends at 3 s; epoch 1 would need at least another 3 s validation: not started
+    assert clock.now == 1003.0
+    assert result.stop_reason == "time_limit" and len(result.history) == 1
+    assert result.history[0]["abandoned_after_batches"] == 0
+    # 24 training trials of 8 validation ones: about (1 + 3 * 3) validation passes
+    assert result.history[0]["abandoned_epoch_seconds"] == 30.0
+    assert any("epoch   1  abandoned: not started" in line for line in lines), lines
+
+
+def test_a_first_epoch_estimated_too_long_is_not_started(tiny_loaders, clock, monkeypatch):
+    validate = trainer_module._Run._validate
+
+    def one_second_validation(self):
+        clock.now += 1.0
+        return validate(self)
+
+    monkeypatch.setattr(trainer_module._Run, "_validate", one_second_validation)
+    # 24 training trials of 8 validation ones: epoch 1 estimated at 1 + 3 * 3 = 10 s, so
+    # with 1 s spent it would end at 11 s > 8 s; it is not started (it takes 7 s: 6 + 1)
+    config = FAST.replace(max_epochs=50, time_limit=8.0)
+    result = train(make_standin(tiny_loaders), tiny_loaders, config, log=None)
+    assert clock.now == 1001.0 and len(result.history) == 1
+    assert result.history[0]["abandoned_epoch_seconds"] == 10.0
+    # with room for the estimate it trains: epochs of 7 s end at 8 and 15 s
+    longer = train(make_standin(tiny_loaders), tiny_loaders, config.replace(time_limit=12.0))
+    assert len(longer.history) == 2 and longer.stop_reason == "time_limit"

@@ -52,7 +52,8 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="TIME",
         help="wall-clock budget of the training (seconds, or with a unit: 90s, 10m, 1.5h): "
-        "stop after the last epoch that fits, keeping the best weights",
+        "stop after the last epoch that fits, keeping the best weights; no epoch is exempt: "
+        "a limit shorter than one epoch trains none and keeps the untrained weights",
     )
     p.add_argument("--no-resume", action="store_true", help="start over, ignoring a checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
