@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import time
 from html import escape
@@ -16,8 +15,7 @@ from neurotwin import __version__
 from neurotwin.imaging.compressed import Compressed
 from neurotwin.imaging.metrics import local_correlation, snr_gain_map, truth_metrics
 from neurotwin.imaging.movie import Movie
-from neurotwin.report.figures import figure_png
-from neurotwin.report.html import CSS, DPI
+from neurotwin.report.html import CSS, figure_html, paragraph_html, write_html
 
 #: Frames (from the start) that the report's images and traces use.
 REPORT_FRAMES = 1000
@@ -35,15 +33,6 @@ TRACES = (
     "The three most active pixels (far apart): raw (grey), denoised (red) and, for a "
     "simulated movie, the true signal (black)."
 )
-
-
-def _img(fig: Figure, alt: str) -> str:
-    data = base64.b64encode(figure_png(fig, DPI)).decode("ascii")
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}"></figure>'
-
-
-def _p(text: str, cls: str = "explain") -> str:
-    return f'<p class="{cls}">{escape(text)}</p>'
 
 
 def _images_figure(raw: np.ndarray, den: np.ndarray) -> Figure:
@@ -165,10 +154,25 @@ def render_denoise_report(
         "from the high-frequency power spectrum)."
     )
     sections = [
-        ("Summary", [f'<table class="facts">{rows}</table>', _p(summary_note)]),
-        ("Images", [_img(_images_figure(raw, den), "mean and local correlation"), _p(IMAGES)]),
-        ("SNR gain and ranks", [_img(_gain_rank_figure(gain, result), "SNR gain"), _p(GAIN)]),
-        ("Traces", [_img(_traces_figure(raw, den, true, _pick_pixels(den)), "traces"), _p(TRACES)]),
+        ("Summary", [f'<table class="facts">{rows}</table>', paragraph_html(summary_note)]),
+        (
+            "Images",
+            [
+                figure_html(_images_figure(raw, den), "mean and local correlation"),
+                paragraph_html(IMAGES),
+            ],
+        ),
+        (
+            "SNR gain and ranks",
+            [figure_html(_gain_rank_figure(gain, result), "SNR gain"), paragraph_html(GAIN)],
+        ),
+        (
+            "Traces",
+            [
+                figure_html(_traces_figure(raw, den, true, _pick_pixels(den)), "traces"),
+                paragraph_html(TRACES),
+            ],
+        ),
     ]
     body = "\n".join(
         f"<section>\n<h2>{escape(h)}</h2>\n" + "\n".join(parts) + "\n</section>"
@@ -198,13 +202,4 @@ def write_denoise_report(
     pathlib.Path
         ``path``.
     """
-    path = Path(path)
-    text = render_denoise_report(movie, result, truth)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_html(path, render_denoise_report(movie, result, truth))

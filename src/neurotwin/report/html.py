@@ -38,13 +38,34 @@ footer { margin-top: 3em; color: #888; font-size: 0.85em; }
 """
 
 
-def _png(fig: Figure, alt: str) -> str:
+def figure_html(fig: Figure, alt: str) -> str:
+    """Return ``fig`` as an HTML ``<figure>`` holding an inline base64 PNG (no network)."""
     data = base64.b64encode(F.figure_png(fig, DPI)).decode("ascii")
     return f'<figure><img src="data:image/png;base64,{data}" alt="{escape(alt)}"></figure>'
 
 
-def _p(text: str, cls: str = "explain") -> str:
+def paragraph_html(text: str, cls: str = "explain") -> str:
+    """Return ``text`` as an escaped HTML paragraph of class ``cls``."""
     return f'<p class="{cls}">{escape(text)}</p>'
+
+
+def write_html(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a temporary file renamed into place).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def _num(x: float | None, percent: bool = False) -> str:
@@ -56,7 +77,7 @@ def _num(x: float | None, percent: bool = False) -> str:
 # ---------------------------------------------------------------------- sections
 def _facts(data: ReportData) -> list[str]:
     if not data.facts:
-        return [_p("No summary facts were given.", "note")]
+        return [paragraph_html("No summary facts were given.", "note")]
     rows = "".join(
         f"<tr><th>{escape(str(k))}</th><td>{escape(facts_text(v))}</td></tr>"
         for k, v in data.facts.items()
@@ -78,14 +99,14 @@ def _score_row(r: ScoreRow) -> str:
 
 def _scores(data: ReportData) -> list[str]:
     if not data.scores:
-        return [_p("No scores were given.", "note")]
+        return [paragraph_html("No scores were given.", "note")]
     head = "".join(
         f"<th>{h}</th>" for h in ("phase", "metric", "raw", "ceiling", "fraction", "ceiling kind")
     )
     body = "".join(_score_row(r) for r in data.scores)
     out = [
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>",
-        _p(
+        paragraph_html(
             "Raw is the metric averaged over neurons. The ceiling is the best any model could "
             "score given the trial-to-trial noise: 'exact' ceilings use the simulator's true "
             "firing rates as the prediction; 'estimate' ceilings come from repeated "
@@ -96,16 +117,18 @@ def _scores(data: ReportData) -> list[str]:
         ),
     ]
     if not any(r.ceiling is not None for r in data.scores):
-        out.append(_p("No ceilings are known for these scores (no simulator truth).", "note"))
+        out.append(
+            paragraph_html("No ceilings are known for these scores (no simulator truth).", "note")
+        )
     return out
 
 
 def _learning(data: ReportData) -> list[str]:
     if not data.learning_curve:
-        return [_p("No learning curve was recorded for this model.", "note")]
+        return [paragraph_html("No learning curve was recorded for this model.", "note")]
     return [
-        _png(F.learning_curve_figure(data.learning_curve), "learning curve"),
-        _p(
+        figure_html(F.learning_curve_figure(data.learning_curve), "learning curve"),
+        paragraph_html(
             "Top: the training loss (Poisson negative log-likelihood) per epoch; it should "
             "fall steadily. Bottom: the single-trial correlation on the validation trials, "
             "which early stopping watches; it should rise and level off, and the weights of "
@@ -119,15 +142,17 @@ def _learning(data: ReportData) -> list[str]:
 def _accuracy(data: ReportData) -> list[str]:
     corr, ceil = data.neuron_correlation, data.neuron_ceiling
     if corr is None:
-        return [_p("No per-neuron scores were given.", "note")]
+        return [paragraph_html("No per-neuron scores were given.", "note")]
     figs = []
     if ceil is not None:
-        figs.append(_png(F.ceiling_scatter_figure(corr, ceil), "model against ceiling"))
-    figs.append(_png(F.correlation_histogram_figure(corr, ceil), "histogram of correlations"))
+        figs.append(figure_html(F.ceiling_scatter_figure(corr, ceil), "model against ceiling"))
+    figs.append(
+        figure_html(F.correlation_histogram_figure(corr, ceil), "histogram of correlations")
+    )
     out = [f'<div class="row">{"".join(figs)}</div>']
     if ceil is not None:
         out.append(
-            _p(
+            paragraph_html(
                 "Left: each dot is one neuron, its ceiling against the model's single-trial "
                 "correlation on the test trials. For a simulated mouse the ceiling is the "
                 "correlation of the neuron's true rate with its noisy responses: what a "
@@ -141,11 +166,11 @@ def _accuracy(data: ReportData) -> list[str]:
         )
     else:
         out += [
-            _p(
+            paragraph_html(
                 "The distribution over neurons of the model's single-trial correlation on the "
                 "test trials, its mean marked. Noise bounds this well below 1."
             ),
-            _p(
+            paragraph_html(
                 "No per-neuron ceilings: without the simulator's true rates the best possible "
                 "correlation of each neuron is unknown, so the model-against-ceiling plot is "
                 "left out.",
@@ -158,16 +183,16 @@ def _accuracy(data: ReportData) -> list[str]:
 def _traces(data: ReportData) -> list[str]:
     tr = data.traces
     if tr is None:
-        return [_p("No example traces were given.", "note")]
+        return [paragraph_html("No example traces were given.", "note")]
     out = [
-        _png(
+        figure_html(
             F.traces_figure(tr.prediction, tr.responses, tr.labels, tr.true_rate),
             "example neurons",
         )
     ]
     if tr.true_rate is not None:
         out.append(
-            _p(
+            paragraph_html(
                 "A few neurons over the test trials, sorted by the neuron's true rate, so the "
                 "black line rises by construction. Grey dots are the recorded single-trial "
                 "responses, scattered around the true rate by noise no model can remove; the "
@@ -178,21 +203,23 @@ def _traces(data: ReportData) -> list[str]:
         )
     else:
         out += [
-            _p(
+            paragraph_html(
                 "A few neurons over the test trials, sorted by the model's prediction (blue). "
                 "Grey dots are the recorded single-trial responses: for a good model they "
                 "rise with the prediction, scattered by trial-to-trial noise."
             ),
-            _p("No true rates (no simulator truth): only responses and prediction.", "note"),
+            paragraph_html(
+                "No true rates (no simulator truth): only responses and prediction.", "note"
+            ),
         ]
     return out
 
 
 def _receptive_fields(data: ReportData) -> list[str]:
     if data.rf_model is None:
-        return [_p("The model reports no receptive-field positions.", "note")]
+        return [paragraph_html("The model reports no receptive-field positions.", "note")]
     fig = F.receptive_field_figure(data.rf_model, data.rf_true, data.image_hw, data.example_image)
-    out = [_png(fig, "receptive-field positions")]
+    out = [figure_html(fig, "receptive-field positions")]
     if data.rf_true is not None:
         d = F.rf_distances(data.rf_model, data.rf_true)
         d = d[np.isfinite(d)]
@@ -206,8 +233,8 @@ def _receptive_fields(data: ReportData) -> list[str]:
         if data.image_hw is not None and len(d):
             summary += f" (image {data.image_hw[0]} x {data.image_hw[1]} px)."
         out += [
-            _p(summary),
-            _p(
+            paragraph_html(summary),
+            paragraph_html(
                 "Each neuron's receptive-field centre as the model's readout places it (blue "
                 "crosses) and as the simulator drew it (black circles), joined by a line. The "
                 "true centres follow a smooth retinotopic map of cortical position; a good "
@@ -218,12 +245,14 @@ def _receptive_fields(data: ReportData) -> list[str]:
         ]
     else:
         out += [
-            _p(
+            paragraph_html(
                 "Each neuron's receptive-field centre as the model's readout places it. In "
                 "mouse V1 the centres should form a smooth retinotopic map covering part of "
                 "the image."
             ),
-            _p("No true receptive fields (no simulator truth) to compare with.", "note"),
+            paragraph_html(
+                "No true receptive fields (no simulator truth) to compare with.", "note"
+            ),
         ]
     return out
 
@@ -239,7 +268,7 @@ def render_report(data: ReportData) -> str:
         ("receptive-fields", "Receptive fields", _receptive_fields(data)),
     ]
     if data.notes:
-        sections.append(("notes", "Notes", [_p(n) for n in data.notes]))
+        sections.append(("notes", "Notes", [paragraph_html(n) for n in data.notes]))
     body = "\n".join(
         f'<section id="{sid}">\n<h2>{escape(heading)}</h2>\n' + "\n".join(parts) + "\n</section>"
         for sid, heading, parts in sections
@@ -275,13 +304,4 @@ def write_report(path: str | os.PathLike[str], data: ReportData) -> Path:
     pathlib.Path
         ``path``.
     """
-    path = Path(path)
-    text = render_report(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_html(path, render_report(data))
