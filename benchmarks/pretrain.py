@@ -7,6 +7,9 @@ made and what it scored). ``tests/models/test_pretrained.py`` checks that the sh
 still load and score what the JSON says. Runs are resumable under ``--work``. Prints JSON.
 
     python benchmarks/pretrain.py [--models sensorium sensorium+] [--epochs 12]
+
+``--attach-normalization`` trains nothing: it gives the shipped files the demo mouse's input
+normalisation (files made before models saved it) and rewrites them, weights unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from typing import cast
 import torch
 
 import neurotwin
-from neurotwin.models import WEIGHTS_DIR, TwinModule, save_model
+from neurotwin.models import (
+    WEIGHTS_DIR,
+    TwinModule,
+    attach_normalization,
+    load_pretrained,
+    save_model,
+)
 from neurotwin.simulate import simulate_static
 from neurotwin.submit import evaluate
 from neurotwin.train import TrainConfig, fit
@@ -50,10 +59,21 @@ def main() -> None:
         default=None,
         help="train (or reuse) the run in this folder, e.g. the demo's runs/demo/run",
     )
+    parser.add_argument(
+        "--attach-normalization",
+        action="store_true",
+        help="train nothing: add the demo mouse's input normalisation to the shipped files",
+    )
     args = parser.parse_args()
     if args.run is not None and len(args.models) != 1:
         parser.error("--run takes the run folder of one model: name it with --models")
     path = demo_mouse(args.work)
+    if args.attach_normalization:
+        for name in args.models:
+            model = attach_normalization(load_pretrained(name), path)
+            save_model(model, WEIGHTS_DIR / f"{name}.pt")
+        print(json.dumps({"attached": args.models, "recording": path.name}))
+        return
     records = {}
     for name in args.models:
         config = TrainConfig(
@@ -66,7 +86,8 @@ def main() -> None:
         start = time.perf_counter()
         run = args.run if args.run is not None else args.work / name
         result = fit(path, name, run, config, cache_dir=args.work / "cache", log=print)
-        report = evaluate(result.model, path, TRACKS[name], cache_dir=args.work / "cache")
+        model = cast(TwinModule, result.model)
+        report = evaluate(model, path, TRACKS[name], cache_dir=args.work / "cache")
         record = {
             "model": name,
             "track": TRACKS[name],
@@ -92,7 +113,7 @@ def main() -> None:
             },
         }
         WEIGHTS_DIR.mkdir(exist_ok=True)
-        save_model(cast(TwinModule, result.model), WEIGHTS_DIR / f"{name}.pt")
+        save_model(model, WEIGHTS_DIR / f"{name}.pt")
         tmp = WEIGHTS_DIR / f".{name}.json.tmp"
         tmp.write_text(json.dumps(record, indent=2) + "\n")
         tmp.replace(WEIGHTS_DIR / f"{name}.json")

@@ -6,22 +6,31 @@
 # with a shifter for eye position and behaviour. Every part comes from a registry, so a
 # new architecture is one class and one decorator; the trainer, the scorer, the command
 # line and the benchmarks then take it by name. This tutorial registers a new core,
-# composes it with the kit's Gaussian readout, and benchmarks it against the `sensorium`
-# baseline on the same mouse, with the same recipe.
+# composes it with the kit's Gaussian readout, writes a whole new model class against the
+# model contract, benchmarks both against the `sensorium` baseline on the same mouse, with
+# the same recipe, and predicts raw images with the trained model file alone.
 
 # %%
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from neurotwin.data import open_recording
 from neurotwin.models import (
     ConfigError,
     Core,
+    RecordingInfo,
     TwinConfig,
+    TwinModel,
+    TwinModule,
     create_model,
+    load_model,
     recording_infos,
     register_core,
     register_model,
@@ -109,9 +118,70 @@ except ConfigError as error:
     print(error)
 
 # %% [markdown]
-# ## Benchmark it
+# ## A whole new model: the contract
 #
-# Same mouse, same recipe, same scorer: the new model against the `sensorium` baseline
+# A model need not be a core and a readout. Every model follows one contract
+# (`neurotwin.models.TwinModel`, a protocol the trainer and the submission code are typed
+# against), and the abstract base `TwinModule` implements its bookkeeping. A subclass
+# declares what it takes: `stimulus_kind` (`"static"` images or `"video"`) and
+# `required_fields`, the batch fields it reads (the loaders then deliver exactly those),
+# and splits its forward pass in two: `features(batch, key)`, the stimulus-driven part, and
+# `head(features, batch, key)`, the recording's own part, returning strictly positive
+# `(B, n_neurons)` rates. `regularizer` (default none) and `receptive_field_positions`
+# (default unknown) are optional. Registered with a `config_class`, it is created, trained,
+# saved and scored by name like the compositions.
+#
+# This one pools the image to an 8x8 grid and reads each neuron out linearly from it: a
+# linear-nonlinear model with a low-resolution receptive field.
+
+
+# %%
+@dataclass(frozen=True)
+class PooledLinearConfig:
+    """Settings of the pooled linear model."""
+
+    grid: int = 8
+    gamma: float = 1e-3
+
+
+@register_model("pooled-linear")
+class PooledLinear(TwinModule):
+    """Average-pooled pixels, a linear readout per recording, softplus."""
+
+    config_class = PooledLinearConfig
+    stimulus_kind = "static"
+    required_fields = ("images",)
+
+    def __init__(self, infos: Mapping[str, RecordingInfo], config: PooledLinearConfig) -> None:
+        super().__init__(infos)
+        self.config = config
+        self.pool = nn.AdaptiveAvgPool2d(config.grid)
+        self.readouts = nn.ModuleDict(
+            {key: nn.Linear(config.grid**2, info.n_neurons) for key, info in infos.items()}
+        )
+
+    def features(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+        """Pool ``(B, 1, H, W)`` images to ``(B, grid * grid)``."""
+        return self.pool(batch["images"]).flatten(1)
+
+    def head(
+        self, features: torch.Tensor, batch: Mapping[str, torch.Tensor], key: str
+    ) -> torch.Tensor:
+        """Read each neuron of recording ``key`` out linearly, then softplus."""
+        return F.softplus(self.readouts[key](features))
+
+    def regularizer(self, key: str) -> torch.Tensor:
+        """Return an L1 penalty on the readout weights."""
+        return self.config.gamma * self.readouts[key].weight.abs().sum()
+
+
+pooled = create_model("pooled-linear", infos)
+print(isinstance(pooled, TwinModel), pooled.required_fields, pooled.needs_behavior)
+
+# %% [markdown]
+# ## Benchmark them
+#
+# Same mouse, same recipe, same scorer: the new models against the `sensorium` baseline
 # (the same readout on the kit's core), on the images-only track, each beside the exact
 # ceiling. On the command line this is `neurotwin train --model dilated-gaussian`, once
 # the module defining it is imported.
@@ -119,7 +189,7 @@ except ConfigError as error:
 # %%
 recipe = TrainConfig(max_epochs=EPOCHS, batch_size=64, progress=False)
 results = {}
-for name in ("sensorium", "dilated-gaussian"):
+for name in ("sensorium", "dilated-gaussian", "pooled-linear"):
     run = fit(mouse.path, name, f"runs/byo-{name}", recipe, cache_dir="runs/demo/cache", log=None)
     report = evaluate(run.model, mouse.path, "sensorium", cache_dir="runs/demo/cache")
     metric = report.phases["live"].metrics["single_trial_correlation"]
@@ -138,4 +208,28 @@ left.set_xticks(range(len(results)), list(results))
 left.set(ylabel="fraction of the exact ceiling", title="test tier, single-trial correlation")
 right.set(xlabel="epoch", ylabel="validation correlation", title="learning curves")
 right.legend()
+plt.show()
+
+# %% [markdown]
+# ## Predict raw images from the model file alone
+#
+# Each saved model carries the input normalisation of its recordings (image mean and std,
+# behaviour and pupil-centre statistics, response scale), so a loaded model predicts raw
+# images, at the recording's size, in the recording's own response units:
+# `predict_responses` resizes and normalises them exactly as the loaders did in training.
+# Models that read behaviour or the pupil centre take them raw too (`behavior=`,
+# `pupil_center=`).
+
+# %%
+model = load_model("runs/byo-dilated-gaussian/model.pt")
+recording = open_recording(mouse.path)
+trials = recording.tier_indices("test")[:200]
+images = np.stack([recording.load("images", int(i))[0] for i in trials])
+recorded = np.stack([recording.load("responses", int(i)) for i in trials])
+predicted = model.predict_responses(images)
+print(f"raw images {images.shape} -> predicted responses {predicted.shape}")
+fig, ax = plt.subplots(figsize=(4, 3.2))
+ax.scatter(recorded.mean(0), predicted.mean(0), s=8)
+ax.set(xlabel="recorded mean response", ylabel="predicted mean response",
+       title="per neuron, test trials, response units")  # fmt: skip
 plt.show()

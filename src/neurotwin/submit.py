@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from neurotwin.data import StaticRecording, open_recording, static_loaders
 from neurotwin.data.recording import Recording, recording_path
 from neurotwin.errors import NeurotwinError
+from neurotwin.models.contract import TwinModel
 from neurotwin.scoring.predictions import StaticPredictions
 from neurotwin.scoring.scorer import resolve_truth, score
 from neurotwin.scoring.scores import ScoreReport
@@ -26,6 +28,8 @@ from neurotwin.scoring.tracks import PHASES, Track, get_track
 PathLike = str | os.PathLike[str]
 #: A recording given by its folder or zip, or already open.
 RecordingLike = PathLike | Recording
+#: The stimulus kinds of the models these functions predict.
+PREDICTED_KINDS = ("static",)
 
 
 def _static(path: RecordingLike) -> StaticRecording:
@@ -38,15 +42,9 @@ def _static(path: RecordingLike) -> StaticRecording:
     return recording
 
 
-def _check_track_inputs(model: Any, track: Track) -> None:
-    uses = [
-        name
-        for name, used in (
-            ("behaviour", model.needs_behavior),
-            ("eye position", model.needs_eye_position),
-        )
-        if used
-    ]
+def _check_track_inputs(model: TwinModel, track: Track) -> None:
+    names = {"behavior": "behaviour", "pupil_center": "eye position"}
+    uses = [names.get(f, f) for f in model.required_fields[1:]]
     if uses and "behavior" not in track.inputs:
         raise NeurotwinError(
             f"model {model.name!r} uses {' and '.join(uses)}, but track {track.identifier!r} "
@@ -55,7 +53,7 @@ def _check_track_inputs(model: Any, track: Track) -> None:
 
 
 def predict_tiers(
-    model: Any,
+    model: TwinModel,
     path: RecordingLike,
     tiers: Sequence[str],
     *,
@@ -96,6 +94,15 @@ def predict_tiers(
     from neurotwin.models import check_compatible
     from neurotwin.train import predict
 
+    if not isinstance(model, nn.Module):
+        raise NeurotwinError(
+            f"model {model.name!r} is a {type(model).__name__}; predicting runs torch modules"
+        )
+    if model.stimulus_kind not in PREDICTED_KINDS:
+        raise NeurotwinError(
+            f"model {model.name!r} takes {model.stimulus_kind} stimuli; these functions predict "
+            "static (2022) recordings"
+        )
     recording = _static(path)
     path = recording_path(path)
     check_compatible(model, recording)
@@ -109,10 +116,10 @@ def predict_tiers(
     loaders = static_loaders(
         path,
         batch_size,
-        image_size=tuple(info.image_hw),
+        image_size=info.image_hw,
         preprocessing=info.preprocessing,
-        include_behavior=model.needs_behavior,
-        include_eye_position=model.needs_eye_position,
+        include_behavior="behavior" in model.required_fields,
+        include_eye_position="pupil_center" in model.required_fields,
         tiers=list(tiers),
         shuffle=False,
         cache_dir=cache_dir,
@@ -131,7 +138,7 @@ def predict_tiers(
 
 
 def track_predictions(
-    model: Any,
+    model: TwinModel,
     path: RecordingLike,
     track: str | Track,
     phases: Sequence[str] = PHASES,
@@ -166,7 +173,7 @@ def track_predictions(
 
 
 def make_submission(
-    model: Any, path: RecordingLike, track: str | Track, dest: PathLike, **options: Any
+    model: TwinModel, path: RecordingLike, track: str | Track, dest: PathLike, **options: Any
 ) -> Path:
     """Write a track's submission files for a recording.
 
@@ -192,7 +199,7 @@ def make_submission(
 
 
 def evaluate(
-    model: Any,
+    model: TwinModel,
     path: RecordingLike,
     track: str | Track,
     *,

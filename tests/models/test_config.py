@@ -190,18 +190,16 @@ class MeanModel(TwinModule):
         super().__init__(infos)
         self.scale = nn.Parameter(torch.tensor(config.scale))
 
-    @property
-    def needs_behavior(self) -> bool:
-        return False
+    stimulus_kind = "static"
+    required_fields = ("images",)
 
-    @property
-    def needs_eye_position(self) -> bool:
-        return False
+    def features(self, batch: dict, key: str) -> torch.Tensor:
+        return batch["images"]
 
-    def forward(self, batch: dict, key: str) -> torch.Tensor:
+    def head(self, features: torch.Tensor, batch: dict, key: str) -> torch.Tensor:
         info = self.check_key(key)
         mean = torch.as_tensor(info.mean_response, dtype=torch.float32)
-        return (self.scale.abs() * mean).expand(len(batch["images"]), -1)
+        return (self.scale.abs() * mean).expand(len(features), -1)
 
     def regularizer(self, key: str) -> torch.Tensor:
         return torch.zeros(())
@@ -225,3 +223,11 @@ def test_a_whole_new_model_class_registers_and_saves(
     )
     with pytest.raises(ConfigError, match=r"did you mean 'scale'"):
         create_model("mean", infos, scal=2)
+
+
+def test_a_whole_new_model_class_meets_the_contract(infos: dict) -> None:
+    from neurotwin.models import TwinModel
+
+    model = MeanModel(infos, MeanConfig())
+    assert isinstance(model, TwinModel) and model.required_fields == ("images",)
+    assert not model.needs_behavior and model.receptive_field_positions("1-2-3") is not None

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from model_helpers import make_batch, make_info
 from neurotwin.errors import NeurotwinError
-from neurotwin.models import create_model, load_kit_state_dict
+from neurotwin.models import TwinModel, create_model, load_kit_state_dict
 from neurotwin.models.neuralpredictors import translate_key
 
 C, N, KEY = 8, 6, "1-2-3"
@@ -224,3 +224,9 @@ def test_kit_weights_record_the_kits_preprocessing() -> None:
     own = load_kit_state_dict(kit_state(), {KEY: info}, preprocessing="neurotwin")
     assert own.infos[KEY].preprocessing == "neurotwin"
     assert create_model("sensorium+", {KEY: info}).infos[KEY].preprocessing == "neurotwin"
+
+
+def test_converted_models_meet_the_contract() -> None:
+    model = load_kit_state_dict(kit_state(), {KEY: make_info(KEY, N)})
+    assert isinstance(model, TwinModel) and model.infos[KEY].preprocessing == "kit"
+    assert model.required_fields == ("images", "behavior", "pupil_center")

@@ -1,5 +1,6 @@
 """The shipped weights still load and score what their records say on the demo mouse."""
 
+import numpy as np
 import pytest
 
 from neurotwin.errors import NeurotwinError
@@ -40,3 +41,33 @@ def test_resolve_model_names_what_it_accepts(tmp_path):
     assert (
         resolve_model(list_pretrained()[0]).name == pretrained_record(list_pretrained()[0])["model"]
     )
+
+
+@pytest.mark.parametrize("name", list_pretrained())
+def test_pretrained_weights_predict_raw_images_as_the_loaders_do(name, demo_mouse):
+    from neurotwin.data import open_recording, static_loaders
+    from neurotwin.train import predict
+
+    model = load_pretrained(name)
+    (key,) = model.keys
+    info = model.infos[key]
+    loaders = static_loaders(
+        demo_mouse,
+        256,
+        image_size=info.image_hw,
+        include_behavior=model.needs_behavior,
+        include_eye_position=model.needs_eye_position,
+        tiers=["test"],
+        shuffle=False,
+        cache_dir=demo_mouse.parent / "cache",
+        progress=False,
+    )
+    index, values = predict(model, loaders["test"][key], key)
+    recording = open_recording(demo_mouse)
+    some = index[:40]
+    raw = {f: np.stack([recording.load(f, int(i)) for i in some]) for f in recording.fields}
+    got = model.predict_responses(
+        raw["images"], behavior=raw["behavior"], pupil_center=raw["pupil_center"]
+    )
+    expected = values[:40] * info.normalization.response_scale
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())

@@ -1,7 +1,8 @@
 """A small stand-in for the models of `neurotwin.models`, with exactly the contract's interface.
 
-forward(batch, key) -> positive (B, n); regularizer(key); needs_behavior; needs_eye_position;
-keys; infos; name; config. A 5x5 convolution, average pooling, one linear readout per
+stimulus_kind, required_fields, features(batch, key) and head(features, batch, key) (so
+forward(batch, key) -> positive (B, n)); regularizer(key); receptive_field_positions(key).
+A 5x5 convolution, average pooling, one linear readout per
 recording, dropout during training (so training draws random numbers, like the Gaussian
 readout does) and ELU + 1.
 """
@@ -32,8 +33,8 @@ class StandInConfig:
 @register_model("standin", description="a tiny test model: conv, pooling, linear readouts")
 class StandIn(TwinModule):
     config_class = StandInConfig
-    needs_behavior = False  # type: ignore[assignment]
-    needs_eye_position = False  # type: ignore[assignment]
+    stimulus_kind = "static"
+    required_fields = ("images",)
 
     def __init__(self, infos: Mapping[str, RecordingInfo], config: StandInConfig) -> None:
         super().__init__(infos)
@@ -45,11 +46,15 @@ class StandIn(TwinModule):
             {key: nn.Linear(c * ph * pw, info.n_neurons) for key, info in infos.items()}
         )
 
-    def forward(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+    def features(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
         if "images" not in batch:
             raise NeurotwinError("the batch has no 'images'")
-        x = self.pool(F.elu(self.conv(batch["images"]))).flatten(1)
-        x = F.dropout(x, self.config.dropout, self.training)
+        return self.pool(F.elu(self.conv(batch["images"]))).flatten(1)
+
+    def head(
+        self, features: torch.Tensor, batch: Mapping[str, torch.Tensor], key: str
+    ) -> torch.Tensor:
+        x = F.dropout(features, self.config.dropout, self.training)
         return F.elu(self.readouts[key](x)) + 1
 
     def regularizer(self, key: str) -> torch.Tensor:

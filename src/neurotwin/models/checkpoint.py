@@ -6,7 +6,9 @@ own checkpoints)::
     {"format": "neurotwin-model", "version": 1,
      "name": "sensorium+",                      # registry name
      "config": {...},                           # the config as a JSON-able dict
-     "infos": {key: RecordingInfo.to_dict()},   # the recordings the readouts fit
+     "infos": {key: RecordingInfo.to_dict()},   # the recordings the readouts fit, with
+                                                # their input normalisation (absent before
+                                                # neurotwin saved it: attach_normalization)
      "state_dict": {parameter name: tensor}}
 
 An ensemble is ``{"format", "version", "name": "ensemble", "members": [member states]}``.
@@ -16,6 +18,7 @@ place) and read with ``torch.load(weights_only=True)``, so loading runs no pickl
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,8 +31,10 @@ from torch import nn
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule
 from neurotwin.models.config import ConfigError, config_from_dict, config_to_dict
+from neurotwin.models.contract import TwinModel
 from neurotwin.models.ensemble import Ensemble
 from neurotwin.models.info import RecordingInfo
+from neurotwin.models.normalization import InputNormalization
 from neurotwin.models.registry import build_model, model_entry
 
 PathLike = str | os.PathLike[str]
@@ -257,7 +262,7 @@ def load_model(path: PathLike, map_location: str | torch.device = "cpu") -> Twin
     return model.to(map_location).eval()
 
 
-def check_compatible(model: TwinModule, recording: Any) -> None:
+def check_compatible(model: TwinModel, recording: Any) -> None:
     """Raise when ``model`` cannot predict ``recording``'s neurons.
 
     Parameters
@@ -302,3 +307,44 @@ def check_compatible(model: TwinModule, recording: Any) -> None:
         raise NeurotwinError(
             f"recording {where} does not match the readout of key {recording.key!r}: {detail}"
         )
+
+
+def attach_normalization(model: TwinModule, recording: Any) -> TwinModule:
+    """Give a model the input normalisation of a recording it predicts (for old files).
+
+    Model files written before neurotwin saved the loaders' normalisation in each
+    :class:`~neurotwin.models.RecordingInfo` load fine but cannot
+    :meth:`~neurotwin.models.TwinModule.predict_responses`; this reads the normalisation
+    from the recording's statistics (what the loaders used when the model was trained) and
+    stores it in the infos of the model and of every sub-model (ensemble members).
+    :func:`save_model` then writes a file that carries it.
+
+    Parameters
+    ----------
+    model
+        The model (or ensemble), changed in place.
+    recording
+        The recording the model was trained on: an open
+        :class:`~neurotwin.data.Recording` or its path.
+
+    Returns
+    -------
+    TwinModule
+        ``model``.
+
+    Raises
+    ------
+    NeurotwinError
+        The model has no readout for the recording, or its neurons differ.
+    """
+    if isinstance(recording, str | os.PathLike):
+        from neurotwin.data import open_recording
+
+        recording = open_recording(recording)
+    check_compatible(model, recording)
+    normalization = InputNormalization.from_recording(recording)
+    for module in model.modules():
+        if isinstance(module, TwinModule) and recording.key in module.infos:
+            info = module.infos[recording.key]
+            module.infos[recording.key] = dataclasses.replace(info, normalization=normalization)
+    return model

@@ -11,6 +11,7 @@ from torch import nn
 
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule
+from neurotwin.models.contract import STIMULUS_FIELD, StimulusKind
 
 
 @dataclass(frozen=True)
@@ -63,36 +64,57 @@ class Ensemble(TwinModule):
         return len(self.members)
 
     @property
-    def needs_behavior(self) -> bool:
-        """True when any member needs behaviour."""
-        return any(self.member(i).needs_behavior for i in range(len(self)))
+    def stimulus_kind(self) -> StimulusKind:
+        """The members' stimulus kind (they agree)."""
+        return self.member(0).stimulus_kind
 
     @property
-    def needs_eye_position(self) -> bool:
-        """True when any member needs the pupil centre."""
-        return any(self.member(i).needs_eye_position for i in range(len(self)))
+    def required_fields(self) -> tuple[str, ...]:
+        """Every field any member reads: the stimulus, then behaviour and pupil centre."""
+        wanted = {f for i in range(len(self)) for f in self.member(i).required_fields}
+        order = (STIMULUS_FIELD[self.stimulus_kind], "behavior", "pupil_center")
+        return tuple(f for f in order if f in wanted) + tuple(sorted(wanted - set(order)))
 
-    def forward(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
-        """Return the mean of the members' predictions, ``(B, n_neurons)``."""
+    @property
+    def temporal_context(self) -> int:
+        """The members' temporal context (they agree)."""
+        return self.member(0).temporal_context
+
+    def features(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+        """Stack the members' predictions: ``(n_members, B, ..., n_neurons)``."""
         self.check_key(key)
-        total = self.member(0)(batch, key)
-        for i in range(1, len(self)):
-            total = total + self.member(i)(batch, key)
-        return total / len(self)
+        return torch.stack([self.member(i)(batch, key) for i in range(len(self))])
+
+    def head(
+        self, features: torch.Tensor, batch: Mapping[str, torch.Tensor], key: str
+    ) -> torch.Tensor:
+        """Average :meth:`features` over the members (summed in member order)."""
+        total = features[0]
+        for member in features[1:]:
+            total = total + member
+        return total / len(features)
 
     def regularizer(self, key: str) -> torch.Tensor:
         """Mean of the members' penalties."""
         self.check_key(key)
         return torch.stack([self.member(i).regularizer(key) for i in range(len(self))]).mean()
 
-    def receptive_field_positions(self, key: str) -> np.ndarray:
-        """Mean of the members' readout centres, ``(n, 2)`` input-image pixels."""
+    def receptive_field_positions(self, key: str) -> np.ndarray | None:
+        """Mean of the members' readout centres, ``(n, 2)`` input pixels (None if one has none)."""
         self.check_key(key)
         positions = [self.member(i).receptive_field_positions(key) for i in range(len(self))]
-        return np.mean(positions, axis=0)
+        known = [p for p in positions if p is not None]
+        return np.mean(known, axis=0) if len(known) == len(positions) else None
 
 
 def _check_same(first: TwinModule, other: TwinModule, number: int) -> None:
+    for what in ("stimulus_kind", "temporal_context"):
+        mine, theirs = getattr(first, what), getattr(other, what)
+        if mine != theirs:
+            raise NeurotwinError(
+                f"ensemble member {number} ({other.name!r}) has {what} {theirs!r}; member 0 "
+                f"({first.name!r}) has {mine!r}"
+            )
     if set(first.keys) != set(other.keys):
         raise NeurotwinError(
             f"ensemble member {number} ({other.name!r}) predicts recordings "

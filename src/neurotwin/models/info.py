@@ -14,6 +14,7 @@ from neurotwin.data.loaders import scaled_hw
 from neurotwin.data.normalize import collapse_statistics, response_scale
 from neurotwin.data.recording import Recording, open_recording
 from neurotwin.errors import NeurotwinError
+from neurotwin.models.normalization import InputNormalization
 
 PathLike = str | os.PathLike[str]
 
@@ -50,6 +51,12 @@ class RecordingInfo:
         How the loaders resize the images for this model: ``"neurotwin"`` (once,
         anti-aliased; neurotwin's own models) or ``"kit"`` (the 2022 kit's rescale without
         anti-aliasing; models converted from kit weights). See :mod:`neurotwin.data.cache`.
+    normalization
+        The loaders' normalisation of the recording's raw stimuli, behaviour, pupil centre
+        and responses (:class:`~neurotwin.models.normalization.InputNormalization`), which
+        :meth:`~neurotwin.models.base.TwinModule.predict_responses` applies. None in model
+        files written before neurotwin saved it (see
+        :func:`~neurotwin.models.attach_normalization`).
     """
 
     key: str
@@ -61,8 +68,20 @@ class RecordingInfo:
     behavior_dim: int = 3
     eye_dim: int = 2
     preprocessing: str = "neurotwin"
+    normalization: InputNormalization | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.normalization, Mapping):  # as to_dict wrote it
+            object.__setattr__(
+                self, "normalization", InputNormalization.from_dict(self.normalization)
+            )
+        if self.normalization is not None and not isinstance(
+            self.normalization, InputNormalization
+        ):
+            raise NeurotwinError(
+                f"recording info {self.key!r}: normalization is a "
+                f"{type(self.normalization).__name__}, expected an InputNormalization"
+            )
         object.__setattr__(self, "unit_ids", _array(self.unit_ids, np.int64).reshape(-1))
         object.__setattr__(self, "mean_response", _array(self.mean_response, np.float64))
         if self.coordinates is not None:
@@ -89,6 +108,11 @@ class RecordingInfo:
             raise NeurotwinError(
                 f"{where}: image_hw must be two positive sizes, got {self.image_hw}"
             )
+        scale = None if self.normalization is None else self.normalization.transforms["responses"]
+        if scale is not None and scale.scale.shape != (n,):
+            raise NeurotwinError(
+                f"{where}: the response scale has shape {scale.scale.shape}, expected ({n},)"
+            )
         if self.preprocessing not in PREPROCESSINGS:
             raise NeurotwinError(
                 f"{where}: unknown preprocessing {self.preprocessing!r}; "
@@ -111,6 +135,7 @@ class RecordingInfo:
             and self.behavior_dim == other.behavior_dim
             and self.eye_dim == other.eye_dim
             and self.preprocessing == other.preprocessing
+            and self.normalization == other.normalization
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -135,7 +160,8 @@ class RecordingInfo:
         -------
         RecordingInfo
             ``mean_response`` is the mean of the ``all`` response statistics divided by
-            the loaders' response scale (:func:`neurotwin.data.response_scale`).
+            the loaders' response scale (:func:`neurotwin.data.response_scale`);
+            ``normalization`` is the loaders' normalisation of the recording.
         """
         stats = recording.statistics("responses")
         mean = np.asarray(stats["mean"], dtype=np.float64)
@@ -153,6 +179,7 @@ class RecordingInfo:
             image_hw=(int(image_hw[0]), int(image_hw[1])),
             behavior_dim=recording.layout.behavior_channels,
             eye_dim=2,
+            normalization=InputNormalization.from_recording(recording),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,6 +194,7 @@ class RecordingInfo:
             "behavior_dim": self.behavior_dim,
             "eye_dim": self.eye_dim,
             "preprocessing": self.preprocessing,
+            "normalization": None if self.normalization is None else self.normalization.to_dict(),
         }
 
     @classmethod
@@ -176,7 +204,8 @@ class RecordingInfo:
         missing = [n for n in required if n not in data]
         if missing:
             raise NeurotwinError(f"recording info lacks {', '.join(missing)}")
-        names = ("behavior_dim", "eye_dim", "preprocessing")  # absent from older checkpoints
+        # absent from older checkpoints
+        names = ("behavior_dim", "eye_dim", "preprocessing", "normalization")
         optional = {n: data[n] for n in names if n in data}
         return cls(**{n: data[n] for n in required}, **optional)
 

@@ -15,16 +15,21 @@ A new part is one class plus one decorator::
     def tiny_twin() -> TwinConfig:
         return TwinConfig(core_type="tiny", core=TinyCoreConfig())
 
-A model registered from a function returning a :class:`~neurotwin.models.twin.TwinConfig`
-is built as a :class:`~neurotwin.models.twin.Twin`; a model registered from a
+A model registered from a function returning a configuration is built by the class
+registered for that configuration's type with :func:`register_builder` (the composed
+:class:`~neurotwin.models.twin.Twin` registers itself for
+:class:`~neurotwin.models.twin.TwinConfig`); a model registered from a
 :class:`~neurotwin.models.base.TwinModule` subclass (with a ``config_class`` attribute and
-``__init__(self, infos, config)``) is built by that class.
+``__init__(self, infos, config)``) is built by that class. The registry knows no
+composition itself, so no model module has to be imported by it; the built-in models
+(:mod:`neurotwin.models.baselines`) are imported on the first look-up.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -38,6 +43,8 @@ T = TypeVar("T")
 
 #: Names reserved for models that cannot be created from infos alone.
 RESERVED = ("ensemble",)
+#: Modules whose import registers the built-in cores, readouts and models.
+BUILTINS = ("neurotwin.models.baselines",)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,13 @@ class ModelEntry:
 _CORES: dict[str, type] = {}
 _READOUTS: dict[str, type] = {}
 _MODELS: dict[str, ModelEntry] = {}
+_BUILDERS: dict[type, Callable[[Mapping[str, RecordingInfo], Any], TwinModule]] = {}
+
+
+def _builtins() -> None:
+    """Import the modules that register the built-in parts (a no-op once imported)."""
+    for module in BUILTINS:
+        importlib.import_module(module)
 
 
 def _unknown(kind: str, name: str, known: Mapping[str, Any]) -> NeurotwinError:
@@ -118,6 +132,7 @@ def register_readout(name: str) -> Callable[[type[T]], type[T]]:
 
 def get_core(name: str) -> type:
     """Return the core class registered as ``name``."""
+    _builtins()
     if name not in _CORES:
         raise _unknown("core", name, _CORES)
     return _CORES[name]
@@ -125,6 +140,7 @@ def get_core(name: str) -> type:
 
 def get_readout(name: str) -> type:
     """Return the readout class registered as ``name``."""
+    _builtins()
     if name not in _READOUTS:
         raise _unknown("readout", name, _READOUTS)
     return _READOUTS[name]
@@ -132,11 +148,13 @@ def get_readout(name: str) -> type:
 
 def list_cores() -> list[str]:
     """Names of the registered cores."""
+    _builtins()
     return sorted(_CORES)
 
 
 def list_readouts() -> list[str]:
     """Names of the registered readouts."""
+    _builtins()
     return sorted(_READOUTS)
 
 
@@ -144,10 +162,43 @@ register_section_resolver("core", lambda name: get_core(name).config_class)  # t
 register_section_resolver("readout", lambda name: get_readout(name).config_class)  # type: ignore[attr-defined]
 
 
-def _build_twin(infos: Mapping[str, RecordingInfo], config: Any) -> TwinModule:
-    from neurotwin.models.twin import Twin  # the twin module imports this registry
+B = TypeVar("B", bound=Callable[..., TwinModule])
 
-    return Twin(infos, config)
+
+def register_builder(config_class: type) -> Callable[[B], B]:
+    """Register what builds models whose configuration is a ``config_class``.
+
+    A model registered from a function returning a ``config_class`` instance is then built
+    as ``builder(infos, config)``; :class:`~neurotwin.models.twin.Twin` registers itself
+    for :class:`~neurotwin.models.twin.TwinConfig` this way.
+
+    Parameters
+    ----------
+    config_class
+        A dataclass.
+    """
+    if not (isinstance(config_class, type) and dataclasses.is_dataclass(config_class)):
+        raise TypeError(f"{config_class!r} is not a dataclass")
+
+    def decorate(builder: B) -> B:
+        known = _BUILDERS.get(config_class)
+        if known is not None and _origin(known) != _origin(builder):
+            raise NeurotwinError(f"{config_class.__name__} already has a builder")
+        _BUILDERS[config_class] = builder
+        return builder
+
+    return decorate
+
+
+def _build_composition(infos: Mapping[str, RecordingInfo], config: Any) -> TwinModule:
+    builder = _BUILDERS.get(type(config))
+    if builder is None:
+        raise NeurotwinError(
+            f"no model class builds a {type(config).__name__}; register one with "
+            "register_builder (known: "
+            f"{', '.join(sorted(c.__name__ for c in _BUILDERS)) or 'none'})"
+        )
+    return builder(infos, config)
 
 
 def register_model(
@@ -155,8 +206,9 @@ def register_model(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a model under ``name``.
 
-    Decorate either a function of no arguments returning a
-    :class:`~neurotwin.models.twin.TwinConfig` (a composition of registered parts), or a
+    Decorate either a function of no arguments returning a configuration whose class has a
+    builder (:func:`register_builder`; a :class:`~neurotwin.models.twin.TwinConfig`
+    composes registered parts into a :class:`~neurotwin.models.twin.Twin`), or a
     :class:`~neurotwin.models.base.TwinModule` subclass with a dataclass ``config_class``
     and ``__init__(self, infos, config)``.
 
@@ -181,7 +233,7 @@ def register_model(
                 raise TypeError(f"model {name!r}: {obj.__name__}.config_class must be a dataclass")
             entry = ModelEntry(name, config_class, obj, text, _origin(obj))
         else:
-            entry = ModelEntry(name, obj, _build_twin, text, _origin(obj))
+            entry = ModelEntry(name, obj, _build_composition, text, _origin(obj))
         if name in _MODELS and _MODELS[name].origin != entry.origin:
             raise NeurotwinError(f"a model named {name!r} is already registered")
         _MODELS[name] = entry
@@ -192,6 +244,7 @@ def register_model(
 
 def model_entry(name: str) -> ModelEntry:
     """Return the registry entry of ``name`` (error with a did-you-mean when unknown)."""
+    _builtins()
     if name not in _MODELS:
         raise _unknown("model", name, _MODELS)
     return _MODELS[name]
@@ -199,11 +252,13 @@ def model_entry(name: str) -> ModelEntry:
 
 def list_models() -> list[str]:
     """Names of the registered models, sorted."""
+    _builtins()
     return sorted(_MODELS)
 
 
 def describe_models() -> dict[str, str]:
     """``{name: one-line description}`` of the registered models."""
+    _builtins()
     return {name: _MODELS[name].description for name in sorted(_MODELS)}
 
 

@@ -23,11 +23,12 @@ from torch import nn
 
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule, batch_field
+from neurotwin.models.contract import StimulusKind
 from neurotwin.models.cores import Core, StackedCoreConfig
 from neurotwin.models.info import RecordingInfo
 from neurotwin.models.modulator import GainModulator, ModulatorConfig
 from neurotwin.models.readouts import GaussianReadoutConfig, Readout, inverse_nonlinearity
-from neurotwin.models.registry import get_core, get_readout
+from neurotwin.models.registry import get_core, get_readout, register_builder
 from neurotwin.models.shifter import Shifter, ShifterConfig
 
 #: Output nonlinearities: ``elu1`` is ELU(x + elu_offset) + 1 (kit), ``softplus``.
@@ -117,6 +118,7 @@ class TwinConfig:
                 check()
 
 
+@register_builder(TwinConfig)
 class Twin(TwinModule):
     """A core shared across recordings with per-recording readouts (see module docstring).
 
@@ -173,15 +175,18 @@ class Twin(TwinModule):
             else None
         )
 
-    @property
-    def needs_behavior(self) -> bool:
-        """Behaviour enters as image channels or through the gain modulator."""
-        return bool(self.config.behavior_channels or self.config.modulator.enabled)
+    #: Composed twins take static images.
+    stimulus_kind: StimulusKind = "static"
 
     @property
-    def needs_eye_position(self) -> bool:
-        """The shifter reads the pupil centre."""
-        return bool(self.config.shifter.enabled)
+    def required_fields(self) -> tuple[str, ...]:
+        """``images``, ``behavior`` (behaviour channels, modulator), ``pupil_center`` (shifter)."""
+        fields = ["images"]
+        if self.config.behavior_channels or self.config.modulator.enabled:
+            fields.append("behavior")
+        if self.config.shifter.enabled:
+            fields.append("pupil_center")
+        return tuple(fields)
 
     def readout(self, key: str) -> Readout:
         """Return the readout of recording ``key``."""
@@ -220,10 +225,17 @@ class Twin(TwinModule):
             return F.softplus(x)
         return F.elu(x + self.config.elu_offset) + 1.0
 
-    def forward(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
-        """Predict ``(B, n_neurons)`` positive responses of recording ``key``."""
+    def features(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+        """Return the core's ``(B, C, h, w)`` feature maps of the batch's images (+ behaviour)."""
+        self.check_key(key)
+        features: torch.Tensor = self.core(self.core_input(batch))
+        return features
+
+    def head(
+        self, features: torch.Tensor, batch: Mapping[str, torch.Tensor], key: str
+    ) -> torch.Tensor:
+        """Readout (shifted by the pupil centre), nonlinearity and gain: ``(B, n_neurons)``."""
         readout = self.readout(key)
-        features = self.core(self.core_input(batch))
         shift = None
         if self.shifters is not None:
             eye = batch_field(batch, "pupil_center", self.name)
