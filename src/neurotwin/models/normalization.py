@@ -18,6 +18,7 @@ import numpy as np
 
 from neurotwin.data.cache import _kit_rescale, _resize
 from neurotwin.data.normalize import Affine, Normalizer
+from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording
 from neurotwin.errors import NeurotwinError
 
@@ -65,12 +66,20 @@ class InputNormalization:
         -------
         InputNormalization
             Built by :meth:`neurotwin.data.normalize.Normalizer.from_recording`, so the
-            numbers are the loaders' own.
+            numbers are the loaders' own. A field whose statistics are missing or unusable
+            is left out (the loaders cannot deliver it either), except the responses.
         """
         wanted = (recording.layout.stimulus, *NORMALIZED_FIELDS)
-        fields = tuple(f for f in wanted if f in recording.fields)
-        normalizer = Normalizer.from_recording(recording, fields)
-        return cls(recording.stimulus_hw, normalizer.transforms)
+        transforms = {}
+        for field in (f for f in wanted if f in recording.fields):
+            try:
+                transforms.update(Normalizer.from_recording(recording, (field,)).transforms)
+            except RecordingError:
+                if field == "responses":
+                    raise
+                # statistics the loaders could not use either: predict_responses then
+                # names the missing field instead of this model never being made
+        return cls(recording.stimulus_hw, transforms)
 
     def transform(self, field: str) -> Affine:
         """Return the transform of ``field`` (error when the recording lacked it)."""
