@@ -26,7 +26,10 @@ MODELS = Path(__file__).parents[2] / "src" / "neurotwin" / "models"
 def test_every_kind_of_model_meets_the_protocol(infos: dict, batch: dict) -> None:
     plus = create_model("sensorium+", infos, **SMALL)
     plain = create_model("sensorium", infos, **SMALL)
-    models = [plus, plain, Ensemble([plus, plain])]  # converted and custom: their test files
+    from train.standin import StandIn, StandInConfig
+
+    standin = StandIn(infos, StandInConfig())  # converted and custom models: their test files
+    models = [plus, plain, Ensemble([plus, plain]), standin]
     for model in models:
         assert isinstance(model, TwinModel), type(model).__name__
         assert model.stimulus_kind == "static" and model.temporal_context == 0

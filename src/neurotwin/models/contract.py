@@ -84,6 +84,7 @@ class TwinModel(Protocol):
         *,
         behavior: np.ndarray | None = None,
         pupil_center: np.ndarray | None = None,
+        batch_size: int = 128,
     ) -> np.ndarray:
         """Predict responses to raw stimuli in the recording's response units."""
         ...
