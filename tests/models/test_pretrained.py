@@ -45,15 +45,16 @@ def test_resolve_model_names_what_it_accepts(tmp_path):
 
 @pytest.mark.parametrize("name", list_pretrained())
 def test_pretrained_weights_predict_raw_images_as_the_loaders_do(name, demo_mouse):
+    import torch
+
     from neurotwin.data import open_recording, static_loaders
-    from neurotwin.train import predict
 
     model = load_pretrained(name)
     (key,) = model.keys
     info = model.infos[key]
     loaders = static_loaders(
         demo_mouse,
-        256,
+        40,
         image_size=info.image_hw,
         include_behavior=model.needs_behavior,
         include_eye_position=model.needs_eye_position,
@@ -62,12 +63,13 @@ def test_pretrained_weights_predict_raw_images_as_the_loaders_do(name, demo_mous
         cache_dir=demo_mouse.parent / "cache",
         progress=False,
     )
-    index, values = predict(model, loaders["test"][key], key)
+    batch = next(iter(loaders["test"][key]))  # the first 40 test trials, as trained
+    with torch.no_grad():
+        expected = model(batch, key).numpy() * info.normalization.response_scale
     recording = open_recording(demo_mouse)
-    some = index[:40]
-    raw = {f: np.stack([recording.load(f, int(i)) for i in some]) for f in recording.fields}
+    index = batch["index"].numpy()
+    raw = {f: np.stack([recording.load(f, int(i)) for i in index]) for f in recording.fields}
     got = model.predict_responses(
         raw["images"], behavior=raw["behavior"], pupil_center=raw["pupil_center"]
     )
-    expected = values[:40] * info.normalization.response_scale
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import abc
 import itertools
 from dataclasses import dataclass
 from typing import ClassVar
@@ -33,8 +34,8 @@ from neurotwin.models.info import RecordingInfo
 from neurotwin.models.registry import register_readout
 
 
-class Readout(nn.Module):
-    """Base class of readouts of one recording.
+class Readout(nn.Module, abc.ABC):
+    """Abstract base class of readouts of one recording.
 
     Subclasses set ``config_class``, are built as ``cls(config, info, in_channels, in_hw)``
     (``in_hw`` is the core's output size) and implement :meth:`forward`,
@@ -46,17 +47,17 @@ class Readout(nn.Module):
     supports_shift: ClassVar[bool] = False
     bias: nn.Parameter | None
 
+    @abc.abstractmethod
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         """Return ``(B, n_neurons)`` from features ``x`` ``(B, C, h, w)``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def regularizer(self) -> torch.Tensor:
         """Return the readout's scalar penalty."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def positions(self, shift: torch.Tensor | None = None) -> torch.Tensor:
         """Return ``(n, 2)`` (row, col) centres on the core's output grid, in pixels."""
-        raise NotImplementedError
 
     def set_bias(self, values: np.ndarray) -> None:
         """Set the per-neuron bias (no-op without one)."""
