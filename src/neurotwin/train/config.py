@@ -21,6 +21,9 @@ from neurotwin.errors import NeurotwinError
 
 #: Losses the trainer knows.
 LOSSES = ("poisson",)
+#: Optimisers and learning-rate schedules (built in :mod:`neurotwin.train.optim`).
+OPTIMIZER_NAMES = ("adam", "adamw")
+SCHEDULE_NAMES = ("plateau", "cosine")
 
 #: Fields that change the course of training: resuming a checkpoint needs them unchanged.
 TRAJECTORY_FIELDS = (
@@ -35,12 +38,17 @@ TRAJECTORY_FIELDS = (
     "avg_loss",
     "batch_size",
     "seed",
+    "optimizer",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "ema_decay",
 )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train a model (Adam, learning rate decayed on plateau, early stopping).
+    """How to train a model (by default Adam, learning rate decayed on plateau, early stopping).
 
     Training runs epoch by epoch. After each epoch the mean per-neuron correlation on the
     validation tier is computed; when it has not improved by more than ``tolerance`` for
@@ -127,6 +135,11 @@ class TrainConfig:
     progress: bool = True
     time_limit: float | None = None
     reserve_validations: float = 0.0
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "plateau"
+    warmup_epochs: int = 0
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         positive_int = ("lr_decay_steps", "patience", "max_epochs", "batch_size")
@@ -169,6 +182,32 @@ class TrainConfig:
         if isinstance(reserve, bool) or not isinstance(reserve, int | float) or not reserve >= 0:
             raise NeurotwinError(f"reserve_validations must be a number >= 0, got {reserve!r}")
         _check_device_syntax(self.device)
+        self._check_optimisation()
+
+    def _check_optimisation(self) -> None:
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise NeurotwinError(
+                f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZER_NAMES)}"
+            )
+        if self.schedule not in SCHEDULE_NAMES:
+            raise NeurotwinError(
+                f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULE_NAMES)}"
+            )
+        decay = self.weight_decay
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not decay >= 0:
+            raise NeurotwinError(f"weight_decay must be a number >= 0, got {decay!r}")
+        warmup = self.warmup_epochs
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise NeurotwinError(f"warmup_epochs must be an integer >= 0, got {warmup!r}")
+        if warmup and self.schedule != "cosine":
+            raise NeurotwinError(
+                f"warmup_epochs ({warmup}) needs schedule 'cosine' (schedule is {self.schedule!r})"
+            )
+        ema = self.ema_decay
+        if ema is not None and (
+            isinstance(ema, bool) or not isinstance(ema, int | float) or not 0 < ema < 1
+        ):
+            raise NeurotwinError(f"ema_decay must lie in (0, 1) or be None, got {ema!r}")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with some fields changed (unknown names are refused).
