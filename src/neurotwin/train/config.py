@@ -80,10 +80,13 @@ class TrainConfig:
     avg_loss
         Average the loss over the batch and neurons instead of summing it (False).
     batch_size
-        Trials per training and validation batch (128).
+        Trials per training and validation batch (128): the batch size of the loaders
+        :func:`~neurotwin.train.fit.fit` builds; :func:`~neurotwin.train.train` refuses loaders
+        of another one.
     seed
-        Seeds the weights' initialisation order, the shuffling of every epoch and the
-        random draws of training (42, as in the kit's notebooks).
+        Seeds the weights' initialisation order, the shuffling of every epoch (of the loaders
+        that shuffle; their own seed only orders them outside the trainer) and the random
+        draws of training (42, as in the kit's notebooks).
     device
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         Under ``torchrun`` each process uses ``cuda:LOCAL_RANK``.
