@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import torch
 
-from neurotwin.data.loaders import STIMULUS_FIELDS as STIMULUS_FIELD
+from neurotwin.data.loaders import STIMULUS_FIELDS
 from neurotwin.errors import NeurotwinError
 from neurotwin.scoring.metrics import correlation
 from neurotwin.train.config import TrainConfig
@@ -274,5 +274,5 @@ def task_for_model(model: TwinModel, config: TrainConfig) -> Task:
     """
     # MERGE: task_for(model.stimulus_kind, config, model.temporal_context)
     stimulus = required_fields(model)[0]
-    kind = next(k for k, field in STIMULUS_FIELD.items() if field == stimulus)
+    kind = next(k for k, field in STIMULUS_FIELDS.items() if field == stimulus)
     return task_for(kind, config)
