@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from skimage.transform import resize
@@ -230,7 +230,7 @@ def run_demo(
     errors = [p for p in validate_recording(path) if p.severity == "error"]
     log(f"validated: {len(errors)} error(s)")
     steps.done("validate")
-    cache_for(recording, model_image_size(path), out / "cache", progress=progress)
+    cache_for(recording, model_image_size(recording), out / "cache", progress=progress)
     steps.done("cache")
 
     recipe = dict(RECIPES.get(preset, RECIPES["demo"]))
@@ -256,7 +256,7 @@ def run_demo(
             f"the {steps.elapsed:.0f} s spent before it: probably not one "
             "epoch; training stops as soon as it knows (a longer budget: --budget)"
         )
-    trained = fit(path, MODEL, out / "run", config, cache_dir=out / "cache", log=log)
+    trained = fit(recording, MODEL, out / "run", config, cache_dir=out / "cache", log=log)
     model = trained.model
     assert isinstance(model, TwinModule)
     steps.done("train")
@@ -278,11 +278,12 @@ def run_demo(
 
     track = get_track(TRACK)
     options: dict[str, Any] = {"cache_dir": out / "cache", "device": str(_device(model))}
-    predictions = track_predictions(model, path, track, **options)
+    predictions = track_predictions(model, recording, track, **options)
     submission = write_submission(track, out / "submission", predictions)
     log(f"wrote the submission files to {submission}")
     steps.done("predict")
-    truth = resolve_truth(track, path)  # read once: for the scores and the report's traces
+    # read once, from the open recording: for the scores and the report's traces
+    truth = resolve_truth(track, cast(Any, [recording]))
     report = score(track, truth, predictions)
     report_path = out / "report.json"
     tmp = report_path.with_suffix(".json.tmp")

@@ -16,7 +16,8 @@ def register(subparsers: Any) -> None:
         "train",
         help="train a model on static recordings",
         description="Train a model (the 2022 kit's recipe by default: Adam, learning rate "
-        "decayed on plateau, early stopping on the validation correlation) on one or more "
+        "decayed on plateau, early stopping on the validation correlation; AdamW, a cosine "
+        "schedule with warm-up and an average of the weights on request) on one or more "
         "static recordings. The run folder holds config.json, metrics.jsonl, checkpoint.pt "
         "(resumed when the command is run again) and model.pt (best weights; also written "
         "when interrupted with Ctrl-C). The run folder is locked while training: a second "
@@ -54,6 +55,39 @@ def register(subparsers: Any) -> None:
         help="wall-clock budget of the training (seconds, or with a unit: 90s, 10m, 1.5h): "
         "stop after the last epoch that fits, keeping the best weights; no epoch is exempt: "
         "a limit shorter than one epoch trains none and keeps the untrained weights",
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=["adam", "adamw"],
+        default=None,
+        help="optimiser (default adam, the kit's; adamw: decoupled weight decay)",
+    )
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="weight decay of the optimiser (default 0; AdamW's usual values: 0.01 to 0.05)",
+    )
+    p.add_argument(
+        "--schedule",
+        choices=["plateau", "cosine"],
+        default=None,
+        help="learning-rate schedule (default plateau: the kit's decay when the validation "
+        "correlation stops improving; cosine: linear warm-up, then cosine decay to min_lr)",
+    )
+    p.add_argument(
+        "--warmup-epochs",
+        type=int,
+        default=None,
+        help="epochs of linear warm-up of the cosine schedule (default 0)",
+    )
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        metavar="DECAY",
+        help="keep an exponential moving average of the weights with this decay per step "
+        "(e.g. 0.999), validated and saved instead of the weights (default: none)",
     )
     p.add_argument("--no-resume", action="store_true", help="start over, ignoring a checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -146,6 +180,11 @@ def _train(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "device": args.device,
         "time_limit": args.time_limit,
+        "optimizer": args.optimizer,
+        "weight_decay": args.weight_decay,
+        "schedule": args.schedule,
+        "warmup_epochs": args.warmup_epochs,
+        "ema_decay": args.ema_decay,
     }
     config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
     compile_mode = {None: False, "on": True, "auto": "auto"}[args.compile]

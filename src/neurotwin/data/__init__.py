@@ -8,7 +8,13 @@ if TYPE_CHECKING:
     from neurotwin.data.cache import RecordingCache, cache_for, default_cache_dir
     from neurotwin.data.datasets import StaticTrials, VideoClips
     from neurotwin.data.layout import LAYOUTS, STATIC, VIDEO, Layout
-    from neurotwin.data.loaders import Interleaved, static_loaders, video_loaders
+    from neurotwin.data.loaders import (
+        Interleaved,
+        LoaderConfig,
+        make_loaders,
+        static_loaders,
+        video_loaders,
+    )
     from neurotwin.data.normalize import Normalizer, response_scale
     from neurotwin.data.problems import Problem, RecordingError
     from neurotwin.data.recording import (
@@ -36,6 +42,8 @@ __getattr__, __dir__ = lazy_exports(
         "Layout": "neurotwin.data.layout",
         "Interleaved": "neurotwin.data.loaders",
         "static_loaders": "neurotwin.data.loaders",
+        "LoaderConfig": "neurotwin.data.loaders",
+        "make_loaders": "neurotwin.data.loaders",
         "video_loaders": "neurotwin.data.loaders",
         "Normalizer": "neurotwin.data.normalize",
         "response_scale": "neurotwin.data.normalize",
@@ -55,6 +63,8 @@ __getattr__, __dir__ = lazy_exports(
 __all__ = [
     "LAYOUTS",
     "Interleaved",
+    "LoaderConfig",
+    "make_loaders",
     "Normalizer",
     "RecordingCache",
     "StaticTrials",

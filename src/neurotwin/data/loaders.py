@@ -1,44 +1,166 @@
-"""One-line loaders: ``{tier: {recording_key: DataLoader}}`` for static and video recordings."""
+"""One loader entry point for static and video recordings: ``{tier: {recording_key: DataLoader}}``.
+
+:func:`make_loaders` takes recordings (paths or open :class:`Recording` objects) and a typed
+:class:`LoaderConfig` (batch size, shuffling, the batch fields a model needs, tiers,
+preprocessing); :func:`static_loaders` and :func:`video_loaders` are its keyword forms, kept
+for the 2022 kit's callers. Every :class:`~torch.utils.data.DataLoader` of neurotwin is built
+by :func:`batch_loader` over an :class:`EpochBatches` batch sampler (or an explicit list of
+batches): the trainer reads a loader's batch size and shuffling from that sampler and draws
+each epoch's batches as a pure function of (seed, epoch, recording), so a resumed run draws
+the batches an uninterrupted one would have.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import torch
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+import numpy as np
+from torch.utils.data import DataLoader
 
 from neurotwin.data.cache import RecordingCache, cache_for
-from neurotwin.data.datasets import Batch, StaticTrials, VideoClips
+from neurotwin.data.datasets import (
+    Batch,
+    EpochBatches,
+    Interleaved,
+    StaticTrials,
+    VideoClips,
+    batch_loader,
+    epoch_batches,
+    epoch_sampler,
+)
 from neurotwin.data.normalize import Normalizer
 from neurotwin.data.problems import Problem, RecordingError
-from neurotwin.data.recording import Recording, StaticRecording, VideoRecording, open_recording
+from neurotwin.data.recording import Recording, open_recording
+
+__all__ = [
+    "EpochBatches",
+    "Interleaved",
+    "LoaderConfig",
+    "batch_loader",
+    "epoch_batches",
+    "epoch_sampler",
+    "make_loaders",
+    "scaled_hw",
+    "static_loaders",
+    "video_loaders",
+]
 
 PathLike = str | os.PathLike[str]
+#: A recording given by its folder or zip, or already open.
+RecordingLike = PathLike | Recording
+#: Batch field of the stimulus of each kind of recording.
+STIMULUS_FIELDS = {"static": "images", "video": "videos"}
+#: Fields a model may ask for beside its stimulus.
+OPTIONAL_FIELDS = ("behavior", "pupil_center")
+#: Default resize factor of each kind (static 144 x 256 -> 36 x 64, as the 2022 kit).
+DEFAULT_SCALE = {"static": 0.25, "video": 1.0}
 
 
-def _open_all(paths: PathLike | Sequence[PathLike], kind: str) -> list[Recording]:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    if not paths:
+@dataclass(frozen=True)
+class LoaderConfig:
+    """What the loaders of :func:`make_loaders` deliver.
+
+    Attributes
+    ----------
+    batch_size
+        Trials (video: clips) per batch (128).
+    fields
+        Batch fields besides ``responses``: a model's ``required_fields`` (its stimulus
+        field, ``"images"`` or ``"videos"``, then any of ``"behavior"``,
+        ``"pupil_center"``). None: the recordings' stimulus only.
+    tiers
+        Tiers to build loaders for; all tiers present when None.
+    shuffle
+        Shuffle the ``train`` tier each epoch (other tiers keep file order).
+    seed
+        Seed of the shuffling (the recording's position in the list tells recordings
+        apart); the trainer draws its own order from ``TrainConfig.seed``.
+    scale
+        Resize factor of the stimulus, applied once when the cache is built; None: 0.25
+        for static recordings (144 x 256 -> 36 x 64), 1.0 for video.
+    size
+        Exact ``(height, width)``; overrides ``scale``.
+    normalize
+        Apply the standard normalisation (see :mod:`neurotwin.data.normalize`).
+    preprocessing
+        How static images are resized: ``"neurotwin"`` (once, anti-aliased) or ``"kit"``
+        (the 2022 kit's rescale without anti-aliasing, for kit weights).
+    frames
+        Video: length of the training clips (80).
+    max_frames
+        Video: cut evaluation trials to at most this many frames (None: their length).
+    num_workers, pin_memory
+        Passed to :class:`torch.utils.data.DataLoader`.
+    """
+
+    batch_size: int = 128
+    fields: tuple[str, ...] | None = None
+    tiers: tuple[str, ...] | None = None
+    shuffle: bool = True
+    seed: int = 0
+    scale: float | None = None
+    size: tuple[int, int] | None = None
+    normalize: bool = True
+    preprocessing: str = "neurotwin"
+    frames: int = 80
+    max_frames: int | None = None
+    num_workers: int = 0
+    pin_memory: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
+        if self.fields is not None:
+            fields = tuple(self.fields)
+            stimulus = set(STIMULUS_FIELDS.values())
+            if not fields or fields[0] not in stimulus:
+                raise ValueError(
+                    f"fields must start with the stimulus field ({' or '.join(sorted(stimulus))}),"
+                    f" got {fields!r}"
+                )
+            unknown = [f for f in fields[1:] if f not in OPTIONAL_FIELDS]
+            if unknown:
+                raise ValueError(
+                    f"unknown batch field(s) {unknown}; known: {', '.join(OPTIONAL_FIELDS)}"
+                )
+            object.__setattr__(self, "fields", fields)
+        if self.tiers is not None:
+            object.__setattr__(self, "tiers", tuple(self.tiers))
+
+    def replace(self, **changes: Any) -> LoaderConfig:
+        """Return a copy with some fields changed.
+
+        Parameters
+        ----------
+        **changes
+            New values of fields.
+
+        Returns
+        -------
+        LoaderConfig
+            The new config.
+        """
+        return dataclasses.replace(self, **changes)
+
+
+def _open_all(recordings: RecordingLike | Sequence[RecordingLike]) -> list[Recording]:
+    if isinstance(recordings, str | os.PathLike | Recording):
+        recordings = [recordings]
+    if not recordings:
         raise ValueError("no recording paths given")
-    expected = StaticRecording if kind == "static" else VideoRecording
-    recordings: list[Recording] = []
-    for path in paths:
-        recording = open_recording(path)
-        if not isinstance(recording, expected):
-            other = "video_loaders" if kind == "static" else "static_loaders"
-            raise RecordingError(
-                Problem(recording.location, f"is a {recording.kind} recording; use {other}")
-            )
-        recordings.append(recording)
-    keys = [r.key for r in recordings]
+    opened: list[Recording] = [open_recording(r) for r in recordings]
+    keys = [r.key for r in opened]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
         raise ValueError(f"several recordings share the key(s) {duplicates}; pass each once")
-    return recordings
+    return opened
 
 
 def scaled_hw(hw: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -59,107 +181,153 @@ def scaled_hw(hw: tuple[int, int], scale: float) -> tuple[int, int]:
     return max(1, round(hw[0] * scale)), max(1, round(hw[1] * scale))
 
 
-def _fields(
-    recording: Recording, include_behavior: bool, include_eye_position: bool
-) -> tuple[str, ...]:
-    wanted = [recording.layout.stimulus, "responses"]
-    if include_behavior:
-        wanted.append("behavior")
-    if include_eye_position:
-        wanted.append("pupil_center")
-    missing = [f for f in wanted if f not in recording.fields]
+def _fields(recording: Recording, wanted: tuple[str, ...]) -> tuple[str, ...]:
+    fields = (wanted[0], "responses", *wanted[1:])
+    missing = [f for f in fields if f not in recording.fields]
     if missing:
         raise RecordingError(
             Problem(recording.source.where("data"), f"has no {', '.join(missing)} folder")
         )
-    return tuple(wanted)
+    return fields
 
 
-def _loader(
-    dataset: StaticTrials,
-    batch_size: int,
-    shuffle: bool,
-    seed: int,
-    num_workers: int,
-    pin_memory: bool,
-) -> DataLoader[Batch]:
-    base: RandomSampler | SequentialSampler
-    if shuffle:
-        generator = torch.Generator().manual_seed(seed)
-        base = RandomSampler(dataset, generator=generator)
+def _kind_of(recordings: list[Recording], config: LoaderConfig, expected: str | None) -> str:
+    """Return the kind of every recording, or raise naming the one that differs."""
+    if expected is not None:
+        kind, hint = (
+            expected,
+            "use " + ("video_loaders" if expected == "static" else "static_loaders"),
+        )
+    elif config.fields is not None:
+        kind = next(k for k, f in STIMULUS_FIELDS.items() if f == config.fields[0])
+        hint = f"the batches need {config.fields[0]!r}"
     else:
-        base = SequentialSampler(dataset)
-    return DataLoader(
-        dataset,
-        sampler=BatchSampler(base, batch_size, drop_last=False),
-        batch_size=None,  # the dataset returns whole batches
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-        persistent_workers=num_workers > 0,
-    )
+        kind, hint = recordings[0].kind, f"the first recording is a {recordings[0].kind} one"
+    for recording in recordings:
+        if recording.kind != kind:
+            raise RecordingError(
+                Problem(recording.location, f"is a {recording.kind} recording; {hint}")
+            )
+    return kind
 
 
-def _tier_loaders(
-    paths: PathLike | Sequence[PathLike],
-    kind: str,
-    make_dataset: Any,
+def make_loaders(
+    recordings: RecordingLike | Sequence[RecordingLike],
+    config: LoaderConfig | None = None,
     *,
-    size: tuple[int, int] | None,
-    scale: float,
+    cache_dir: PathLike | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, DataLoader[Batch]]]:
+    """Build the loaders of static or video recordings: the one entry point.
+
+    Static tiers yield trials; a video ``train`` tier yields clips of ``config.frames``
+    frames starting at a random valid frame (trials shorter than that are skipped), its
+    other tiers whole trials cut to ``config.max_frames`` and zero-padded to the longest
+    trial of the batch, with their valid ``length``.
+
+    Parameters
+    ----------
+    recordings
+        One or more recording folders or zips, or open recordings (each opened once).
+    config
+        What the loaders deliver (:class:`LoaderConfig` defaults when None); pass a model's
+        fields as ``LoaderConfig(fields=model.required_fields)``.
+    cache_dir
+        Where consolidated caches live (see :func:`neurotwin.data.cache.default_cache_dir`).
+    progress
+        Show a progress bar while a cache is built.
+
+    Returns
+    -------
+    dict
+        ``{tier: {recording_key: DataLoader}}``; a tier whose responses are withheld (all
+        zero) yields batches without ``responses``.
+
+    Raises
+    ------
+    RecordingError
+        For recordings of another kind than the fields ask for (or of mixed kinds), or
+        without a field asked for.
+    ValueError
+        For no recordings, or several with the same key.
+    """
+    return _build(_open_all(recordings), config or LoaderConfig(), None, cache_dir, progress)
+
+
+def _build(
+    recordings: list[Recording],
+    config: LoaderConfig,
+    expected: str | None,
     cache_dir: PathLike | None,
     progress: bool,
-    batch_size: int,
-    tiers: Sequence[str] | None,
-    include_behavior: bool,
-    include_eye_position: bool,
-    normalize: bool,
-    shuffle: bool,
-    seed: int,
-    num_workers: int,
-    pin_memory: bool,
-    preprocessing: str = "neurotwin",
 ) -> dict[str, dict[str, DataLoader[Batch]]]:
-    """Open the recordings, build their caches and one loader per tier and recording."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    recordings = _open_all(paths, kind)
+    kind = _kind_of(recordings, config, expected)
+    wanted = config.fields or (STIMULUS_FIELDS[kind],)
+    scale = DEFAULT_SCALE[kind] if config.scale is None else config.scale
     out: dict[str, dict[str, DataLoader[Batch]]] = {}
     for number, recording in enumerate(recordings):
-        hw = size or scaled_hw(recording.stimulus_hw, scale)
+        hw = config.size or scaled_hw(recording.stimulus_hw, scale)
+        preprocessing = config.preprocessing if kind == "static" else "neurotwin"
         cache = cache_for(recording, hw, cache_dir, progress=progress, preprocessing=preprocessing)
-        fields = _fields(recording, include_behavior, include_eye_position)
-        normalizer = Normalizer.from_recording(recording, fields) if normalize else None
-        wanted = list(recording.tier_counts) if tiers is None else list(tiers)
-        for tier in wanted:
+        fields = _fields(recording, wanted)
+        normalizer = Normalizer.from_recording(recording, fields) if config.normalize else None
+        tiers = list(recording.tier_counts) if config.tiers is None else list(config.tiers)
+        for tier in tiers:
             indices = recording.tier_indices(tier)  # raises on an unknown tier
             if not len(indices):
                 continue
             tier_fields = fields
             if tier in cache.withheld_tiers:
                 tier_fields = tuple(f for f in fields if f != "responses")
-            dataset = make_dataset(cache, indices, normalizer, tier_fields, tier)
+            dataset = _dataset(kind, config, cache, indices, normalizer, tier_fields, tier)
             if len(dataset) < len(indices):
-                frames = getattr(dataset, "frames", None)
                 warnings.warn(
                     f"{recording.location}: tier {tier!r}: {len(indices) - len(dataset)} of "
-                    f"{len(indices)} trials are shorter than {frames} frames and are skipped",
+                    f"{len(indices)} trials are shorter than {config.frames} frames and are "
+                    "skipped",
                     stacklevel=3,
                 )
             if not len(dataset):
                 continue
-            out.setdefault(tier, {})[recording.key] = _loader(
-                dataset,
-                batch_size,
-                shuffle and tier == "train",
-                seed + number,
-                num_workers,
-                pin_memory,
+            sampler = EpochBatches(
+                len(dataset),
+                config.batch_size,
+                shuffle=config.shuffle and tier == "train",
+                seed=config.seed,
+                stream=number,
+            )
+            out.setdefault(tier, {})[recording.key] = batch_loader(
+                dataset, sampler, num_workers=config.num_workers, pin_memory=config.pin_memory
             )
     return out
 
 
+def _dataset(
+    kind: str,
+    config: LoaderConfig,
+    cache: RecordingCache,
+    indices: np.ndarray,
+    normalizer: Normalizer | None,
+    fields: tuple[str, ...],
+    tier: str,
+) -> StaticTrials:
+    if kind == "static":
+        return StaticTrials(cache, indices, normalizer, fields)
+    if tier == "train":
+        return VideoClips(cache, indices, normalizer, fields, config.frames, random_start=True)
+    return VideoClips(cache, indices, normalizer, fields, None, False, config.max_frames)
+
+
+def _wanted(stimulus: str, include_behavior: bool, include_eye_position: bool) -> tuple[str, ...]:
+    return (
+        stimulus,
+        *(("behavior",) if include_behavior else ()),
+        *(("pupil_center",) if include_eye_position else ()),
+    )
+
+
 def static_loaders(
-    paths: PathLike | Sequence[PathLike],
+    paths: RecordingLike | Sequence[RecordingLike],
     batch_size: int,
     *,
     scale: float = 0.25,
@@ -176,12 +344,12 @@ def static_loaders(
     progress: bool = True,
     preprocessing: str = "neurotwin",
 ) -> dict[str, dict[str, DataLoader[Batch]]]:
-    """Build loaders for static (SENSORIUM 2022) recordings.
+    """Build loaders for static (SENSORIUM 2022) recordings (:func:`make_loaders`' keywords).
 
     Parameters
     ----------
     paths
-        One or more recording folders or zips.
+        One or more recording folders or zips, or open recordings.
     batch_size
         Trials per batch.
     scale
@@ -216,33 +384,24 @@ def static_loaders(
         ``{tier: {recording_key: DataLoader}}``; a tier whose responses are withheld (all
         zero) yields batches without ``responses``.
     """
-
-    def make(cache: RecordingCache, indices: Any, normalizer: Any, fields: Any, tier: str) -> Any:
-        return StaticTrials(cache, indices, normalizer, fields)
-
-    return _tier_loaders(
-        paths,
-        "static",
-        make,
-        size=image_size,
-        scale=scale,
-        cache_dir=cache_dir,
-        progress=progress,
+    config = LoaderConfig(
         batch_size=batch_size,
-        tiers=tiers,
-        include_behavior=include_behavior,
-        include_eye_position=include_eye_position,
-        normalize=normalize,
+        fields=_wanted("images", include_behavior, include_eye_position),
+        tiers=None if tiers is None else tuple(tiers),
         shuffle=shuffle,
         seed=seed,
+        scale=scale,
+        size=image_size,
+        normalize=normalize,
+        preprocessing=preprocessing,
         num_workers=num_workers,
         pin_memory=pin_memory,
-        preprocessing=preprocessing,
     )
+    return _build(_open_all(paths), config, "static", cache_dir, progress)
 
 
 def video_loaders(
-    paths: PathLike | Sequence[PathLike],
+    paths: RecordingLike | Sequence[RecordingLike],
     batch_size: int,
     *,
     frames: int = 80,
@@ -260,7 +419,7 @@ def video_loaders(
     cache_dir: PathLike | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, DataLoader[Batch]]]:
-    """Build loaders for video (SENSORIUM 2023) recordings.
+    """Build loaders for video (SENSORIUM 2023) recordings (:func:`make_loaders`' keywords).
 
     The ``train`` tier yields clips of ``frames`` frames starting at a random valid frame
     (trials shorter than that are skipped); every other tier yields whole trials, cut to
@@ -270,7 +429,7 @@ def video_loaders(
     Parameters
     ----------
     paths
-        One or more recording folders or zips.
+        One or more recording folders or zips, or open recordings.
     batch_size
         Trials (clips) per batch.
     frames
@@ -303,65 +462,18 @@ def video_loaders(
     dict
         ``{tier: {recording_key: DataLoader}}``.
     """
-
-    def make(cache: RecordingCache, indices: Any, normalizer: Any, fields: Any, tier: str) -> Any:
-        if tier == "train":
-            return VideoClips(cache, indices, normalizer, fields, frames, random_start=True)
-        return VideoClips(cache, indices, normalizer, fields, None, False, max_frames)
-
-    return _tier_loaders(
-        paths,
-        "video",
-        make,
-        size=frame_size,
-        scale=scale,
-        cache_dir=cache_dir,
-        progress=progress,
+    config = LoaderConfig(
         batch_size=batch_size,
-        tiers=tiers,
-        include_behavior=include_behavior,
-        include_eye_position=include_eye_position,
-        normalize=normalize,
+        fields=_wanted("videos", include_behavior, include_eye_position),
+        tiers=None if tiers is None else tuple(tiers),
         shuffle=shuffle,
         seed=seed,
+        scale=scale,
+        size=frame_size,
+        normalize=normalize,
+        frames=frames,
+        max_frames=max_frames,
         num_workers=num_workers,
         pin_memory=pin_memory,
     )
-
-
-class Interleaved(Iterable[tuple[str, Batch]]):
-    """Iterate over several recordings' loaders, one batch of each per step.
-
-    Shorter loaders start over until the longest is exhausted, so an epoch sees every batch
-    of the largest recording once (as the 2022 starting kit's cycler did).
-
-    Parameters
-    ----------
-    loaders
-        ``{recording_key: DataLoader}``, e.g. ``static_loaders(...)["train"]``.
-
-    Yields
-    ------
-    tuple
-        ``(recording_key, batch)``.
-    """
-
-    def __init__(self, loaders: Mapping[str, Iterable[Batch]]) -> None:
-        if not loaders:
-            raise ValueError("no loaders to interleave")
-        self.loaders = dict(loaders)
-        self.steps = max(len(loader) for loader in self.loaders.values())  # type: ignore[arg-type]
-
-    def __len__(self) -> int:
-        return self.steps * len(self.loaders)
-
-    def __iter__(self) -> Iterator[tuple[str, Batch]]:
-        iterators = {key: iter(loader) for key, loader in self.loaders.items()}
-        for _ in range(self.steps):
-            for key, loader in self.loaders.items():
-                try:
-                    batch = next(iterators[key])
-                except StopIteration:
-                    iterators[key] = iter(loader)
-                    batch = next(iterators[key])
-                yield key, batch
+    return _build(_open_all(paths), config, "video", cache_dir, progress)

@@ -6,6 +6,8 @@
 - :func:`predict`: predictions of a loader in file-index order.
 - :func:`train_ensemble`, :func:`resplit_loaders`: several members on re-split data.
 - :func:`fit`: recordings + model name -> trained model.
+- :class:`Task`, :class:`StaticTask`: the loss, prediction gathering and validation score.
+- :mod:`neurotwin.train.optim`: optimisers and learning-rate schedules by name, weight averages.
 """
 
 from neurotwin.train.config import TrainConfig, resolve_device
@@ -13,12 +15,15 @@ from neurotwin.train.ensemble import EnsembleResult, resplit_loaders, train_ense
 from neurotwin.train.fit import fit, fit_ensemble
 from neurotwin.train.losses import loss_scale, poisson_loss
 from neurotwin.train.predict import predict
+from neurotwin.train.tasks import StaticTask, Task
 from neurotwin.train.trainer import TrainingDiverged, TrainResult, train
 
 __all__ = [
     "EnsembleResult",
     "TrainConfig",
     "TrainResult",
+    "StaticTask",
+    "Task",
     "TrainingDiverged",
     "fit",
     "fit_ensemble",

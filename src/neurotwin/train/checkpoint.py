@@ -7,12 +7,14 @@ import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from neurotwin.errors import NeurotwinError
+
+if TYPE_CHECKING:
+    from neurotwin.models.contract import TwinModel
 
 CHECKPOINT = "checkpoint.pt"
 MODEL = "model.pt"
@@ -109,7 +111,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def save_best(model: nn.Module, path: Path) -> None:
+def save_best(model: TwinModel, path: Path) -> None:
     """Write the trained model (best weights) to ``out/model.pt``.
 
     This is the one place where the trainer writes a model file.
@@ -120,28 +122,41 @@ def save_best(model: nn.Module, path: Path) -> None:
         The model with its best weights.
     path
         The file.
+
+    Raises
+    ------
+    NeurotwinError
+        For a model that is not a :class:`~neurotwin.models.TwinModule` (only those have a
+        model file format).
     """
-    from neurotwin.models import save_model
+    from neurotwin.models import TwinModule, save_model
 
-    save_model(model, path)  # type: ignore[arg-type]
+    if not isinstance(model, TwinModule):
+        raise NeurotwinError(
+            f"cannot write {path}: a {type(model).__name__} is not a neurotwin TwinModule, "
+            "whose file format model.pt is (train with out=None, or subclass TwinModule)"
+        )
+    save_model(model, path)
 
 
-def model_description(model: Any) -> dict[str, Any]:
+def model_description(model: TwinModel) -> dict[str, Any]:
     """Describe a model by its registry name and config.
 
     Parameters
     ----------
     model
-        A neurotwin model (:class:`~neurotwin.models.TwinModule`).
+        A neurotwin model.
 
     Returns
     -------
     dict
-        ``{"name": ..., "config": ...}``.
+        ``{"name": ..., "config": ...}`` (config None for a model that is not a
+        :class:`~neurotwin.models.TwinModule` with a config).
     """
-    from neurotwin.models import config_to_dict
+    from neurotwin.models import TwinModule, config_to_dict
 
-    return {"name": model.name, "config": config_to_dict(model.config)}
+    config = model.config if isinstance(model, TwinModule) else None
+    return {"name": model.name, "config": None if config is None else config_to_dict(config)}
 
 
 def write_json(path: Path, value: Any) -> None:

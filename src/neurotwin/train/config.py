@@ -21,6 +21,9 @@ from neurotwin.errors import NeurotwinError
 
 #: Losses the trainer knows.
 LOSSES = ("poisson",)
+#: Optimisers and learning-rate schedules (built in :mod:`neurotwin.train.optim`).
+OPTIMIZER_NAMES = ("adam", "adamw")
+SCHEDULE_NAMES = ("plateau", "cosine")
 
 #: Fields that change the course of training: resuming a checkpoint needs them unchanged.
 TRAJECTORY_FIELDS = (
@@ -35,12 +38,17 @@ TRAJECTORY_FIELDS = (
     "avg_loss",
     "batch_size",
     "seed",
+    "optimizer",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
+    "ema_decay",
 )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train a model (Adam, learning rate decayed on plateau, early stopping).
+    """How to train a model (by default Adam, learning rate decayed on plateau, early stopping).
 
     Training runs epoch by epoch. After each epoch the mean per-neuron correlation on the
     validation tier is computed; when it has not improved by more than ``tolerance`` for
@@ -72,10 +80,13 @@ class TrainConfig:
     avg_loss
         Average the loss over the batch and neurons instead of summing it (False).
     batch_size
-        Trials per training and validation batch (128).
+        Trials per training and validation batch (128): the batch size of the loaders
+        :func:`~neurotwin.train.fit.fit` builds; :func:`~neurotwin.train.train` refuses loaders
+        of another one.
     seed
-        Seeds the weights' initialisation order, the shuffling of every epoch and the
-        random draws of training (42, as in the kit's notebooks).
+        Seeds the weights' initialisation order, the shuffling of every epoch (of the loaders
+        that shuffle; their own seed only orders them outside the trainer) and the random
+        draws of training (42, as in the kit's notebooks).
     device
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         Under ``torchrun`` each process uses ``cuda:LOCAL_RANK``.
@@ -127,6 +138,11 @@ class TrainConfig:
     progress: bool = True
     time_limit: float | None = None
     reserve_validations: float = 0.0
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "plateau"
+    warmup_epochs: int = 0
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         positive_int = ("lr_decay_steps", "patience", "max_epochs", "batch_size")
@@ -169,6 +185,32 @@ class TrainConfig:
         if isinstance(reserve, bool) or not isinstance(reserve, int | float) or not reserve >= 0:
             raise NeurotwinError(f"reserve_validations must be a number >= 0, got {reserve!r}")
         _check_device_syntax(self.device)
+        self._check_optimisation()
+
+    def _check_optimisation(self) -> None:
+        if self.optimizer not in OPTIMIZER_NAMES:
+            raise NeurotwinError(
+                f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZER_NAMES)}"
+            )
+        if self.schedule not in SCHEDULE_NAMES:
+            raise NeurotwinError(
+                f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULE_NAMES)}"
+            )
+        decay = self.weight_decay
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not decay >= 0:
+            raise NeurotwinError(f"weight_decay must be a number >= 0, got {decay!r}")
+        warmup = self.warmup_epochs
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+            raise NeurotwinError(f"warmup_epochs must be an integer >= 0, got {warmup!r}")
+        if warmup and self.schedule != "cosine":
+            raise NeurotwinError(
+                f"warmup_epochs ({warmup}) needs schedule 'cosine' (schedule is {self.schedule!r})"
+            )
+        ema = self.ema_decay
+        if ema is not None and (
+            isinstance(ema, bool) or not isinstance(ema, int | float) or not 0 < ema < 1
+        ):
+            raise NeurotwinError(f"ema_decay must lie in (0, 1) or be None, got {ema!r}")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with some fields changed (unknown names are refused).

@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader
 
 from neurotwin.data.datasets import StaticTrials
+from neurotwin.data.loaders import EpochBatches, batch_loader, epoch_sampler
 from neurotwin.errors import NeurotwinError
 from neurotwin.train import checkpoint as files
 from neurotwin.train.config import TrainConfig
 from neurotwin.train.distributed import DistEnv, barrier, start, stop
 from neurotwin.train.trainer import Log, TrainResult, train
+
+if TYPE_CHECKING:
+    from neurotwin.models.contract import TwinModel
 
 Loaders = Mapping[str, Mapping[str, DataLoader[Any]]]
 
@@ -37,26 +40,24 @@ class EnsembleResult:
         The ensemble's folder (``member-{i}/`` inside).
     """
 
-    members: list[nn.Module]
+    members: list[TwinModel]
     results: list[TrainResult]
     out: Path
 
 
 def _like(
-    loader: DataLoader[Any], dataset: StaticTrials, shuffle: bool, seed: int
+    loader: DataLoader[Any], dataset: StaticTrials, shuffle: bool, seed: int, stream: int
 ) -> DataLoader[Any]:
-    batch_size = getattr(loader.sampler, "batch_size", None) or 128
-    base: RandomSampler | SequentialSampler
-    if shuffle:
-        base = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-    else:
-        base = SequentialSampler(dataset)
-    return DataLoader(
-        dataset,
-        sampler=BatchSampler(base, batch_size, drop_last=False),
-        batch_size=None,
-        num_workers=loader.num_workers,
-        pin_memory=loader.pin_memory,
+    """Return a loader like ``loader`` (batch size, workers, pinning) over another dataset."""
+    sampler = EpochBatches(
+        len(dataset),
+        epoch_sampler(loader).batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        stream=stream,
+    )
+    return batch_loader(
+        dataset, sampler, num_workers=loader.num_workers, pin_memory=loader.pin_memory
     )
 
 
@@ -115,13 +116,15 @@ def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoad
         tra = StaticTrials(
             old_train.cache, np.sort(pool[order[n_val:]]), old_train.normalizer, old_train.fields
         )
-        out["train"][key] = _like(train_loader, tra, shuffle=True, seed=seed + stream)
-        out["validation"][key] = _like(loaders["validation"][key], val, shuffle=False, seed=0)
+        out["train"][key] = _like(train_loader, tra, shuffle=True, seed=seed, stream=stream)
+        out["validation"][key] = _like(
+            loaders["validation"][key], val, shuffle=False, seed=seed, stream=stream
+        )
     return out
 
 
 def train_ensemble(
-    make_model: Callable[[int], nn.Module],
+    make_model: Callable[[int], TwinModel],
     loaders: Loaders,
     n_members: int,
     config: TrainConfig | None = None,

@@ -1,66 +1,36 @@
-"""The validation score: per-neuron correlation, gathered from every process first."""
+"""The validation score: a task's predictions, gathered from every process first."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from neurotwin.scoring.metrics import correlation
+from neurotwin.data.loaders import batch_loader, epoch_sampler
 from neurotwin.train.distributed import DistEnv, all_gather_arrays
-from neurotwin.train.predict import run_batches
 from neurotwin.train.sampling import epoch_batches, shard
+from neurotwin.train.tasks import Predictions, StaticTask, Task
+
+if TYPE_CHECKING:
+    from neurotwin.models.contract import TwinModel
 
 #: A single process.
 SINGLE = DistEnv()
 
 
-def batch_loader(
+def gathered_predictions(
+    task: Task,
+    model: TwinModel,
     dataset: Dataset[Any],
     batches: Sequence[np.ndarray],
-    *,
-    num_workers: int = 0,
-    pin_memory: bool = False,
-) -> DataLoader[Any]:
-    """Build a loader that hands the dataset exactly these batches of positions, in order.
-
-    Parameters
-    ----------
-    dataset
-        A dataset that returns a whole batch for a list of positions
-        (:class:`neurotwin.data.StaticTrials`).
-    batches
-        Positions of each batch.
-    num_workers, pin_memory
-        Passed to :class:`torch.utils.data.DataLoader`.
-
-    Returns
-    -------
-    torch.utils.data.DataLoader
-        Yields one batch per entry of ``batches``.
-    """
-    return DataLoader(
-        dataset,
-        sampler=[b.tolist() for b in batches],
-        batch_size=None,
-        num_workers=num_workers,
-        pin_memory=pin_memory,
-    )
-
-
-def gathered_predictions(
-    model: nn.Module,
-    dataset: Dataset[Any],
     key: str,
-    batch_size: int,
     device: torch.device,
     env: DistEnv = SINGLE,
     channels_last: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> Predictions:
     """Predict every trial of a dataset, each process a disjoint share of the batches.
 
     Under distributed training the shares of every process are gathered (variable lengths,
@@ -69,14 +39,16 @@ def gathered_predictions(
 
     Parameters
     ----------
+    task
+        Gathers the predictions of the batches.
     model
         The (unwrapped) model.
     dataset
         The trials, with ``responses``.
+    batches
+        Positions of every batch (all processes').
     key
         The recording's key.
-    batch_size
-        Trials per batch.
     device
         Where the model lives.
     env
@@ -86,36 +58,85 @@ def gathered_predictions(
 
     Returns
     -------
-    index, predictions, responses : numpy.ndarray
-        In increasing file-index order.
+    Predictions
+        With targets, in increasing file-index order.
     """
-    batches = epoch_batches(len(dataset), batch_size, seed=0, epoch=0, stream=0, shuffle=False)  # type: ignore[arg-type]
-    mine = shard(batches, env.rank, env.world_size, pad=False)
-    index, predictions, responses = run_batches(
+    mine = shard(list(batches), env.rank, env.world_size, pad=False)
+    result = task.predict(
         model, batch_loader(dataset, mine), key, device, channels_last=channels_last, targets=True
     )
     if env.distributed:
-        if responses is None:  # this process had no batch: send empty arrays of the right width
-            n = int(dataset[[0]]["responses"].shape[-1])
-            predictions = np.zeros((0, n), np.float32)
-            responses = np.zeros((0, n), np.float32)
-        index = np.concatenate(all_gather_arrays(index, device))
-        predictions = np.concatenate(all_gather_arrays(predictions, device))
-        responses = np.concatenate(all_gather_arrays(responses, device))
-    assert responses is not None
-    index, first = np.unique(index, return_index=True)
-    return index, predictions[first], responses[first]
+        values, targets = result.values, result.targets
+        if targets is None:  # this process had no batch: send empty arrays of the right shape
+            shape = tuple(dataset[[0]]["responses"].shape[1:])
+            values = np.zeros((0, *shape), np.float32)
+            targets = np.zeros((0, *shape), np.float32)
+        result = Predictions(
+            np.concatenate(all_gather_arrays(result.index, device)),
+            np.concatenate(all_gather_arrays(values, device)),
+            np.concatenate(all_gather_arrays(targets, device)),
+        )
+    return result.in_file_order()
+
+
+def validation_score(
+    task: Task,
+    model: TwinModel,
+    loaders: Mapping[str, DataLoader[Any]],
+    device: torch.device,
+    env: DistEnv = SINGLE,
+    channels_last: bool = False,
+) -> tuple[float, dict[str, float]]:
+    """Return the task's score of a model on the validation loaders (their batch sizes).
+
+    Parameters
+    ----------
+    task
+        Gathers the predictions and scores them.
+    model
+        The (unwrapped) model.
+    loaders
+        ``{recording_key: DataLoader}`` of the validation tier (from
+        :func:`neurotwin.data.make_loaders`).
+    device
+        Where the model lives.
+    env
+        This process's place (predictions are gathered before scoring).
+    channels_last
+        Put images in channels-last format.
+
+    Returns
+    -------
+    score : float
+        The task's score.
+    per_recording : dict
+        Each recording's.
+    """
+    predictions = {
+        key: gathered_predictions(
+            task,
+            model,
+            loader.dataset,
+            epoch_sampler(loader).for_epoch(0),
+            key,
+            device,
+            env,
+            channels_last,
+        )
+        for key, loader in loaders.items()
+    }
+    return task.score(predictions)
 
 
 def validation_correlation(
-    model: nn.Module,
+    model: TwinModel,
     datasets: Mapping[str, Dataset[Any]],
     batch_size: int,
     device: torch.device,
     env: DistEnv = SINGLE,
     channels_last: bool = False,
 ) -> tuple[float, dict[str, float]]:
-    """Mean per-neuron correlation over every neuron of every recording.
+    """Mean per-neuron correlation over every neuron of every recording (the static task).
 
     Like the 2022 kit: correlations per neuron (NaN counts as 0), stacked across
     recordings, then averaged, so a recording weighs by its number of neurons.
@@ -142,13 +163,18 @@ def validation_correlation(
     per_recording : dict
         The mean of each recording.
     """
-    per_neuron = []
-    per_recording = {}
-    for key, dataset in datasets.items():
-        _, predictions, responses = gathered_predictions(
-            model, dataset, key, batch_size, device, env, channels_last
+    task = StaticTask()
+    predictions = {
+        key: gathered_predictions(
+            task,
+            model,
+            dataset,
+            epoch_batches(len(dataset), batch_size, seed=0, epoch=0, stream=0, shuffle=False),  # type: ignore[arg-type]
+            key,
+            device,
+            env,
+            channels_last,
         )
-        values = correlation(responses, predictions, axis=0)
-        per_neuron.append(values)
-        per_recording[key] = float(values.mean()) if values.size else 0.0
-    return float(np.hstack(per_neuron).mean()), per_recording
+        for key, dataset in datasets.items()
+    }
+    return task.score(predictions)

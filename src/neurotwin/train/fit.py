@@ -6,13 +6,12 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 
-from neurotwin.data.loaders import scaled_hw, static_loaders
+from neurotwin.data.loaders import LoaderConfig, make_loaders, scaled_hw
 from neurotwin.data.recording import Recording, open_recording, recording_path
 from neurotwin.errors import NeurotwinError
 from neurotwin.train.config import TrainConfig, resolve_device
@@ -21,6 +20,10 @@ from neurotwin.train.ensemble import EnsembleResult, train_ensemble
 from neurotwin.train.lock import check_run_folder
 from neurotwin.train.trainer import Log, TrainResult
 from neurotwin.train.trainer import train as run_training
+from neurotwin.train.twin import required_fields
+
+if TYPE_CHECKING:
+    from neurotwin.models.contract import TwinModel
 
 PathLike = str | os.PathLike[str]
 #: A recording given by its folder or zip, or already open.
@@ -30,11 +33,42 @@ DEFAULT_SCALE = 0.25
 
 
 def _paths(paths: RecordingLike | Sequence[RecordingLike]) -> list[PathLike]:
+    """Where each recording is (kept for callers that need the paths, not the objects)."""
     if isinstance(paths, str | os.PathLike | Recording):
         return [recording_path(paths)]
     if not paths:
         raise NeurotwinError("no recording paths given")
     return [recording_path(p) for p in paths]
+
+
+def open_recordings(recordings: RecordingLike | Sequence[RecordingLike]) -> list[Recording]:
+    """Open every recording once (open ones are kept as they are).
+
+    Parameters
+    ----------
+    recordings
+        Recording folders or zips, or open recordings.
+
+    Returns
+    -------
+    list of Recording
+        In the order given.
+
+    Raises
+    ------
+    NeurotwinError
+        For an empty list, or several recordings with the same key.
+    """
+    if isinstance(recordings, str | os.PathLike | Recording):
+        recordings = [recordings]
+    if not recordings:
+        raise NeurotwinError("no recording paths given")
+    opened: list[Recording] = [open_recording(r) for r in recordings]
+    keys = [r.key for r in opened]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise NeurotwinError(f"several recordings share the key(s) {duplicates}; pass each once")
+    return opened
 
 
 def model_image_size(
@@ -45,7 +79,7 @@ def model_image_size(
     Parameters
     ----------
     paths
-        Recording folders or zips.
+        Recording folders or zips, or open recordings (an open one is not read again).
     size
         An explicit ``(height, width)``.
 
@@ -56,7 +90,8 @@ def model_image_size(
     """
     if size is not None:
         return int(size[0]), int(size[1])
-    return scaled_hw(open_recording(_paths(paths)[0]).stimulus_hw, DEFAULT_SCALE)
+    first = paths if isinstance(paths, str | os.PathLike | Recording) else paths[0]
+    return scaled_hw(open_recording(first).stimulus_hw, DEFAULT_SCALE)
 
 
 def _prepare(
@@ -66,32 +101,37 @@ def _prepare(
     cache_dir: PathLike | None,
     size: tuple[int, int] | None,
     model_config: dict[str, Any],
-) -> tuple[Callable[[], nn.Module], nn.Module, dict[str, dict[str, DataLoader[Any]]]]:
-    """Infos, a factory of models, the first model and loaders with the fields it needs."""
+) -> tuple[Callable[[], TwinModel], TwinModel, dict[str, dict[str, DataLoader[Any]]]]:
+    """Infos, a factory of models, the first model and loaders with the fields it needs.
+
+    Every recording is opened once here and passed on as the open object.
+    """
     from neurotwin import models  # the models package is only needed here
 
-    paths = _paths(paths)
-    hw = model_image_size(paths, size)
-    infos = models.recording_infos(paths, hw)
+    recordings = open_recordings(paths)
+    hw = model_image_size(recordings, size)
+    # open recordings pass through recording_infos' open_recording unread
+    infos = models.recording_infos(cast(list[Any], recordings), hw)
 
-    def make() -> nn.Module:
-        return models.create_model(model, infos, **model_config)
+    def make() -> TwinModel:
+        return cast(
+            "TwinModel", models.create_model(model, infos, **model_config)
+        )  # MERGE: drop the cast
 
     torch.manual_seed(config.seed)
     first = make()
     env = DistEnv.from_environ()
     if env.distributed and not env.is_main:
         barrier()  # rank 0 builds the caches first, the others then find them
-    loaders = static_loaders(
-        paths,
-        config.batch_size,
-        image_size=hw,
-        include_behavior=bool(getattr(first, "needs_behavior", False)),
-        include_eye_position=bool(getattr(first, "needs_eye_position", False)),
+    loader_config = LoaderConfig(
+        batch_size=config.batch_size,
+        fields=required_fields(first),  # MERGE: first.required_fields
         tiers=("train", "validation"),
         seed=config.seed,
-        cache_dir=cache_dir,
-        progress=config.progress and env.is_main,
+        size=hw,
+    )
+    loaders = make_loaders(
+        recordings, loader_config, cache_dir=cache_dir, progress=config.progress and env.is_main
     )
     if env.distributed and env.is_main:
         barrier()
@@ -122,7 +162,7 @@ def fit(
     log: Log | None = print,
     **model_config: Any,
 ) -> TrainResult:
-    """Open recordings, build the model and its loaders, train it.
+    """Open recordings (each once), build the model and its loaders, train it.
 
     Parameters
     ----------
@@ -178,7 +218,7 @@ def fit_ensemble(
     Parameters
     ----------
     paths
-        Static recording folders or zips.
+        Static recording folders or zips, or open recordings.
     model
         Registry name.
     out
@@ -211,12 +251,13 @@ def fit_ensemble(
             paths, model, config, cache_dir, image_size, model_config
         )
 
-        def make(i: int) -> nn.Module:
+        def make(i: int) -> TwinModel:
             return first if i == 0 else make_model()  # member 0 is the model built first
 
         result = train_ensemble(make, loaders, n_members, config, Path(out), resplit, resume, log)
         if DistEnv.from_environ().is_main:
-            from neurotwin.models import Ensemble, save_model
+            from neurotwin.models import Ensemble, TwinModule, save_model
 
-            save_model(Ensemble(result.members), Path(out) / "model.pt")  # type: ignore[arg-type]
+            members = [m for m in result.members if isinstance(m, TwinModule)]
+            save_model(Ensemble(members), Path(out) / "model.pt")
         return result

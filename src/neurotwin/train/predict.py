@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import nn
+
+from neurotwin.train.twin import module_of
+
+if TYPE_CHECKING:
+    from neurotwin.models.contract import TwinModel
+    from neurotwin.train.tasks import Task
 
 Batch = Mapping[str, torch.Tensor]
 
@@ -43,7 +49,7 @@ def to_device(
 
 
 def run_batches(
-    model: nn.Module,
+    model: TwinModel,
     batches: Iterable[Batch],
     key: str,
     device: torch.device,
@@ -52,6 +58,8 @@ def run_batches(
     targets: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Predict every batch in eval mode without gradients, in the order they come.
+
+    The stacking of the static task (:class:`~neurotwin.train.tasks.StaticTask`).
 
     Parameters
     ----------
@@ -77,8 +85,9 @@ def run_batches(
     responses : numpy.ndarray or None
         ``(N, n)`` float32 when ``targets``.
     """
-    was_training = model.training
-    model.eval()
+    module = module_of(model)
+    was_training = module.training
+    module.eval()
     index, predictions, responses = [], [], []
     try:
         with torch.no_grad():
@@ -89,7 +98,7 @@ def run_batches(
                 if targets:
                     responses.append(batch["responses"].float().cpu().numpy())
     finally:
-        model.train(was_training)
+        module.train(was_training)
     if not index:
         return np.zeros(0, np.int64), np.zeros((0, 0), np.float32), None
     return (
@@ -100,10 +109,11 @@ def run_batches(
 
 
 def predict(
-    model: nn.Module,
+    model: TwinModel,
     loader: Iterable[Batch],
     key: str,
     device: str | torch.device = "cpu",
+    task: Task | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predict the responses of every trial of a loader.
 
@@ -120,6 +130,9 @@ def predict(
         The recording's key.
     device
         Where to run.
+    task
+        How the predictions are gathered (:class:`~neurotwin.train.tasks.StaticTask` when
+        None).
 
     Returns
     -------
@@ -128,8 +141,10 @@ def predict(
     predictions : numpy.ndarray
         ``(N, n_neurons)`` float32, row ``i`` for trial ``index[i]``.
     """
+    from neurotwin.train.tasks import StaticTask
+
     device = torch.device(device)
     model.to(device)
-    index, predictions, _ = run_batches(model, loader, key, device)
-    order = np.argsort(index, kind="stable")
-    return index[order], np.ascontiguousarray(predictions[order], dtype=np.float32)
+    gathered = (task or StaticTask()).predict(model, loader, key, device)
+    order = np.argsort(gathered.index, kind="stable")
+    return gathered.index[order], np.ascontiguousarray(gathered.values[order], dtype=np.float32)

@@ -1,5 +1,9 @@
 """Which trials go into which batch: a pure function of (seed, epoch, recording, rank).
 
+:func:`epoch_batches` (defined beside the loaders, which draw their batches with it) splits
+one epoch; :func:`shard` gives one process its share; :func:`epoch_seed` seeds torch's
+random draws of an epoch.
+
 Nothing here keeps hidden state between epochs, so a run resumed from a checkpoint after
 epoch ``e`` draws exactly the batches an uninterrupted run would have drawn in epoch
 ``e + 1``.
@@ -8,6 +12,10 @@ epoch ``e`` draws exactly the batches an uninterrupted run would have drawn in e
 from __future__ import annotations
 
 import numpy as np
+
+from neurotwin.data.loaders import epoch_batches
+
+__all__ = ["epoch_batches", "epoch_seed", "shard"]
 
 
 def epoch_seed(*parts: int) -> int:
@@ -25,34 +33,6 @@ def epoch_seed(*parts: int) -> int:
     """
     state = np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint32)
     return int(state[0]) << 31 ^ int(state[1])
-
-
-def epoch_batches(
-    n: int, batch_size: int, *, seed: int, epoch: int, stream: int, shuffle: bool = True
-) -> list[np.ndarray]:
-    """Split positions ``0..n-1`` into the batches of one epoch.
-
-    Parameters
-    ----------
-    n
-        Trials in the dataset.
-    batch_size
-        Trials per batch; the last batch may be smaller (the kit keeps it).
-    seed, epoch, stream
-        The permutation is a pure function of these (``stream`` tells recordings apart).
-    shuffle
-        Permute the positions; otherwise keep them in order.
-
-    Returns
-    -------
-    list of numpy.ndarray
-        The positions of each batch.
-    """
-    if shuffle:
-        order = np.random.default_rng([seed, epoch, stream]).permutation(n)
-    else:
-        order = np.arange(n)
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
 
 def shard(batches: list[np.ndarray], rank: int, world_size: int, *, pad: bool) -> list[np.ndarray]:

@@ -1,0 +1,278 @@
+"""The task seam: what the trainer learns from a batch and how it scores a model.
+
+The trainer knows nothing of the shape of a prediction. It asks its :class:`Task` for
+
+- the data term of the loss of a batch (:meth:`Task.loss`; the trainer adds the model's
+  regulariser): the Poisson loss of the predictions against ``responses``, with the first
+  ``temporal_context`` frames of a video window (the burn-in frames a model predicts
+  nothing for) cut from the targets and an optional ``mask`` ``(B, T)`` of the frames that
+  count (padding), scaled by ``sqrt(n_train / batch_size)`` as the 2022 kit does;
+- the predictions of a loader's batches, gathered in file-index order
+  (:meth:`Task.predict`);
+- the validation score of those predictions (:meth:`Task.score`), which early stopping
+  maximises.
+
+:class:`StaticTask` is the static (SENSORIUM 2022) task: ``(B, n)`` predictions stacked into
+``(N, n)``, scored by the mean per-neuron correlation over every neuron of every recording.
+A video task adds itself by subclassing :class:`Task` (its :meth:`~Task.predict` keeps the
+``(B, T - temporal_context, n)`` windows and their valid lengths; its :meth:`~Task.score`
+correlates the valid frames) and registering in :data:`TASKS` under its stimulus kind;
+the trainer does not change.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import torch
+
+from neurotwin.data.loaders import STIMULUS_FIELDS
+from neurotwin.errors import NeurotwinError
+from neurotwin.scoring.metrics import correlation
+from neurotwin.train.config import TrainConfig
+from neurotwin.train.losses import loss_scale, poisson_loss
+from neurotwin.train.predict import Batch, run_batches
+from neurotwin.train.twin import required_fields
+
+if TYPE_CHECKING:
+    from neurotwin.models.contract import TwinModel
+
+
+@dataclass
+class Predictions:
+    """A model's predictions of one recording's trials, in the order they came.
+
+    Attributes
+    ----------
+    index
+        ``(N,)`` int64 file indices of the trials.
+    values
+        Predictions, ``(N, ...)``: ``(N, n)`` for the static task.
+    targets
+        The recorded responses, same shape, when asked for; else None.
+    """
+
+    index: np.ndarray
+    values: np.ndarray
+    targets: np.ndarray | None = None
+
+    def in_file_order(self) -> Predictions:
+        """Return the predictions sorted by file index, duplicates (padding shards) dropped."""
+        index, first = np.unique(self.index, return_index=True)
+        targets = None if self.targets is None else self.targets[first]
+        return Predictions(index, self.values[first], targets)
+
+
+class Task(ABC):
+    """What is learned from a batch and how a model is scored (see the module docstring).
+
+    Parameters
+    ----------
+    loss
+        Name of the loss (``"poisson"``, the only one today).
+    avg_loss
+        Mean over the elements that count instead of the sum.
+    scale_loss
+        Multiply by ``sqrt(n_train / batch_size)``.
+    temporal_context
+        Frames at the start of a window that the model predicts nothing for (0 static).
+    """
+
+    #: The kind of stimulus of the models this task trains.
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        loss: str = "poisson",
+        *,
+        avg_loss: bool = False,
+        scale_loss: bool = True,
+        temporal_context: int = 0,
+    ) -> None:
+        if loss != "poisson":
+            raise NeurotwinError(f"unknown loss {loss!r}; known: poisson")
+        if temporal_context < 0:
+            raise NeurotwinError(f"temporal_context must be >= 0, got {temporal_context}")
+        self.avg_loss = avg_loss
+        self.scale_loss = scale_loss
+        self.temporal_context = temporal_context
+
+    def loss(
+        self, prediction: torch.Tensor, batch: Mapping[str, torch.Tensor], n_train: int
+    ) -> torch.Tensor:
+        """Return the data term of a batch's loss.
+
+        Parameters
+        ----------
+        prediction
+            The model's output: ``(B, n)``, or ``(B, T - temporal_context, n)`` for video.
+        batch
+            The batch: ``responses`` ``(B, n)`` or ``(B, T, n)``; an optional ``mask``
+            ``(B, T)`` of the frames that count.
+        n_train
+            Training trials of the batch's recording (for the loss scale).
+
+        Returns
+        -------
+        torch.Tensor
+            A scalar.
+        """
+        target = batch["responses"]
+        mask = batch.get("mask")
+        if self.temporal_context:
+            target = target[:, self.temporal_context :]
+            mask = None if mask is None else mask[:, self.temporal_context :]
+        loss = poisson_loss(prediction, target, avg=self.avg_loss, mask=mask)
+        if self.scale_loss:
+            loss = loss * loss_scale(n_train, prediction.shape[0])
+        return loss
+
+    @abstractmethod
+    def predict(
+        self,
+        model: TwinModel,
+        batches: Iterable[Batch],
+        key: str,
+        device: torch.device,
+        *,
+        channels_last: bool = False,
+        targets: bool = False,
+    ) -> Predictions:
+        """Predict every batch in eval mode without gradients, in the order they come.
+
+        Parameters
+        ----------
+        model
+            The model.
+        batches
+            Batches of one recording.
+        key
+            The recording's key.
+        device
+            Where the model lives.
+        channels_last
+            Put images in channels-last format.
+        targets
+            Also collect ``responses``.
+
+        Returns
+        -------
+        Predictions
+            In the order of the batches.
+        """
+
+    @abstractmethod
+    def score(self, predictions: Mapping[str, Predictions]) -> tuple[float, dict[str, float]]:
+        """Return the validation score (higher is better) and each recording's.
+
+        Parameters
+        ----------
+        predictions
+            ``{recording_key: Predictions}`` with targets, in file-index order.
+
+        Returns
+        -------
+        score : float
+            What early stopping maximises.
+        per_recording : dict
+            Each recording's score.
+        """
+
+
+class StaticTask(Task):
+    """Static images: ``(B, n)`` predictions, mean per-neuron correlation (the 2022 kit's)."""
+
+    kind = "static"
+
+    def predict(
+        self,
+        model: TwinModel,
+        batches: Iterable[Batch],
+        key: str,
+        device: torch.device,
+        *,
+        channels_last: bool = False,
+        targets: bool = False,
+    ) -> Predictions:
+        """Stack the ``(B, n)`` predictions of every batch into ``(N, n)`` (see :class:`Task`)."""
+        index, values, responses = run_batches(
+            model, batches, key, device, channels_last=channels_last, targets=targets
+        )
+        return Predictions(index, values, responses)
+
+    def score(self, predictions: Mapping[str, Predictions]) -> tuple[float, dict[str, float]]:
+        """Mean per-neuron correlation over every neuron of every recording.
+
+        Like the 2022 kit: correlations per neuron (NaN counts as 0), stacked across
+        recordings, then averaged, so a recording weighs by its number of neurons.
+        """
+        per_neuron = []
+        per_recording = {}
+        for key, recording in predictions.items():
+            if recording.targets is None:
+                raise NeurotwinError(f"no responses to score the predictions of {key!r} against")
+            values = correlation(recording.targets, recording.values, axis=0)
+            per_neuron.append(values)
+            per_recording[key] = float(values.mean()) if values.size else 0.0
+        return float(np.hstack(per_neuron).mean()), per_recording
+
+
+#: The tasks, by the stimulus kind of the models they train.
+TASKS: dict[str, type[Task]] = {"static": StaticTask}
+
+
+def task_for(kind: str, config: TrainConfig, temporal_context: int = 0) -> Task:
+    """Return the task that trains models of one stimulus kind with a recipe's loss.
+
+    Parameters
+    ----------
+    kind
+        The models' ``stimulus_kind`` (``"static"``...).
+    config
+        The recipe (``loss``, ``avg_loss``, ``scale_loss``).
+    temporal_context
+        The model's burn-in frames (0 for static models).
+
+    Returns
+    -------
+    Task
+        A new task.
+
+    Raises
+    ------
+    NeurotwinError
+        For a kind without a task, naming the known ones.
+    """
+    if kind not in TASKS:
+        raise NeurotwinError(f"no training task for {kind!r} models; known: {', '.join(TASKS)}")
+    return TASKS[kind](
+        config.loss,
+        avg_loss=config.avg_loss,
+        scale_loss=config.scale_loss,
+        temporal_context=temporal_context,
+    )
+
+
+def task_for_model(model: TwinModel, config: TrainConfig) -> Task:
+    """Return the task that trains a model: the one of its stimulus kind.
+
+    Parameters
+    ----------
+    model
+        The model.
+    config
+        The recipe (its loss).
+
+    Returns
+    -------
+    Task
+        A new task, with the model's temporal context.
+    """
+    # MERGE: task_for(model.stimulus_kind, config, model.temporal_context)
+    stimulus = required_fields(model)[0]
+    kind = next(k for k, field in STIMULUS_FIELDS.items() if field == stimulus)
+    return task_for(kind, config)
