@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from torch import nn
 
-from neurotwin.data import StaticRecording, open_recording, static_loaders
+from neurotwin.data import StaticRecording, open_recording
+from neurotwin.data.loaders import LoaderConfig, make_loaders
 from neurotwin.data.recording import Recording, recording_path
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.contract import TwinModel
@@ -94,17 +94,12 @@ def predict_tiers(
     from neurotwin.models import check_compatible
     from neurotwin.train import predict
 
-    if not isinstance(model, nn.Module):
-        raise NeurotwinError(
-            f"model {model.name!r} is a {type(model).__name__}; predicting runs torch modules"
-        )
     if model.stimulus_kind not in PREDICTED_KINDS:
         raise NeurotwinError(
             f"model {model.name!r} takes {model.stimulus_kind} stimuli; these functions predict "
             "static (2022) recordings"
         )
     recording = _static(path)
-    path = recording_path(path)
     check_compatible(model, recording)
     info = model.infos[recording.key]
     present = [t for t, n in recording.tier_counts.items() if n]
@@ -113,15 +108,16 @@ def predict_tiers(
         raise NeurotwinError(
             f"{recording.location} has no trials in tier(s) {missing}; its tiers are {present}"
         )
-    loaders = static_loaders(
-        path,
-        batch_size,
-        image_size=info.image_hw,
-        preprocessing=info.preprocessing,
-        include_behavior="behavior" in model.required_fields,
-        include_eye_position="pupil_center" in model.required_fields,
-        tiers=list(tiers),
-        shuffle=False,
+    loaders = make_loaders(
+        recording,
+        LoaderConfig(
+            batch_size=batch_size,
+            fields=model.required_fields,
+            tiers=tuple(tiers),
+            shuffle=False,
+            size=info.image_hw,
+            preprocessing=info.preprocessing,
+        ),
         cache_dir=cache_dir,
         progress=progress,
     )

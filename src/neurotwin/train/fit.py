@@ -20,7 +20,6 @@ from neurotwin.train.ensemble import EnsembleResult, train_ensemble
 from neurotwin.train.lock import check_run_folder
 from neurotwin.train.trainer import Log, TrainResult
 from neurotwin.train.trainer import train as run_training
-from neurotwin.train.twin import required_fields
 
 if TYPE_CHECKING:
     from neurotwin.models.contract import TwinModel
@@ -114,9 +113,7 @@ def _prepare(
     infos = models.recording_infos(cast(list[Any], recordings), hw)
 
     def make() -> TwinModel:
-        return cast(
-            "TwinModel", models.create_model(model, infos, **model_config)
-        )  # MERGE: drop the cast
+        return models.create_model(model, infos, **model_config)
 
     torch.manual_seed(config.seed)
     first = make()
@@ -125,7 +122,7 @@ def _prepare(
         barrier()  # rank 0 builds the caches first, the others then find them
     loader_config = LoaderConfig(
         batch_size=config.batch_size,
-        fields=required_fields(first),  # MERGE: first.required_fields
+        fields=first.required_fields,
         tiers=("train", "validation"),
         seed=config.seed,
         size=hw,

@@ -30,13 +30,11 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import torch
 
-from neurotwin.data.loaders import STIMULUS_FIELDS
 from neurotwin.errors import NeurotwinError
 from neurotwin.scoring.metrics import correlation
 from neurotwin.train.config import TrainConfig
 from neurotwin.train.losses import loss_scale, poisson_loss
 from neurotwin.train.predict import Batch, run_batches
-from neurotwin.train.twin import required_fields
 
 if TYPE_CHECKING:
     from neurotwin.models.contract import TwinModel
@@ -272,7 +270,4 @@ def task_for_model(model: TwinModel, config: TrainConfig) -> Task:
     Task
         A new task, with the model's temporal context.
     """
-    # MERGE: task_for(model.stimulus_kind, config, model.temporal_context)
-    stimulus = required_fields(model)[0]
-    kind = next(k for k, field in STIMULUS_FIELDS.items() if field == stimulus)
-    return task_for(kind, config)
+    return task_for(model.stimulus_kind, config, model.temporal_context)

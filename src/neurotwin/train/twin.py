@@ -7,7 +7,7 @@ module (for DDP, :func:`torch.compile` and the training/eval mode), which
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from torch import nn
 
@@ -40,28 +40,3 @@ def module_of(model: TwinModel) -> nn.Module:
             f"the trainer trains torch modules; {type(model).__name__} is not a torch.nn.Module"
         )
     return model
-
-
-def required_fields(model: TwinModel) -> tuple[str, ...]:
-    """Return the batch fields a model reads: its stimulus field, then behaviour/eye position.
-
-    MERGE: replace every call with ``model.required_fields`` (the contract's attribute) and
-    delete this function. Until then the fields derive from the models' ``needs_behavior``
-    and ``needs_eye_position`` (every neurotwin model is static today).
-
-    Parameters
-    ----------
-    model
-        A neurotwin model.
-
-    Returns
-    -------
-    tuple of str
-        ``("images", ["behavior"], ["pupil_center"])``.
-    """
-    legacy = cast(Any, model)  # MERGE: replace with model.required_fields
-    return (
-        "images",
-        *(("behavior",) if legacy.needs_behavior else ()),
-        *(("pupil_center",) if legacy.needs_eye_position else ()),
-    )
