@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from neurotwin.data.layout import LAYOUTS, STATIC, VIDEO, Layout
     from neurotwin.data.loaders import Interleaved, static_loaders, video_loaders
     from neurotwin.data.normalize import Normalizer, response_scale
-    from neurotwin.data.problems import Problem, RecordingError
+    from neurotwin.data.problems import RecordingError
     from neurotwin.data.recording import (
         Recording,
         StaticRecording,
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from neurotwin.data.statistics import compute_statistics
     from neurotwin.data.validate import validate_recording
     from neurotwin.data.writer import RecordingWriter
+    from neurotwin.problems import Problem
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -39,7 +40,7 @@ __getattr__, __dir__ = lazy_exports(
         "video_loaders": "neurotwin.data.loaders",
         "Normalizer": "neurotwin.data.normalize",
         "response_scale": "neurotwin.data.normalize",
-        "Problem": "neurotwin.data.problems",
+        "Problem": "neurotwin.problems",
         "RecordingError": "neurotwin.data.problems",
         "Recording": "neurotwin.data.recording",
         "StaticRecording": "neurotwin.data.recording",

@@ -44,7 +44,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +54,7 @@ from typing import Any
 import numpy as np
 from skimage.transform import resize
 
+from neurotwin import atomic
 from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording, first_nan_frame
 from neurotwin.data.validate import check_trial
@@ -67,7 +67,6 @@ CACHE_FORMAT = 1
 CHUNK_BYTES = 64 * 1024**2
 #: A build folder of another host older than this (seconds) is taken as left over.
 LEFTOVER_AGE = 2 * 24 * 3600
-_HOST = socket.gethostname().replace("-", "_") or "host"
 _LEFTOVER = re.compile(r"^\..+\.(?:tmp|stale)-(.+)-(\d+)-\d+$")
 #: Image preprocessings a cache can hold (see the module's notes).
 PREPROCESSINGS = ("neurotwin", "kit")
@@ -232,7 +231,7 @@ def cache_for(
         raise ValueError(
             f"unknown preprocessing {preprocessing!r}; known: {', '.join(PREPROCESSINGS)}"
         )
-    if preprocessing == "kit" and recording.kind != "static":
+    if preprocessing == "kit" and recording.layout.has_frames:
         raise ValueError(f"{recording.location}: the kit's preprocessing is for static images")
     check_statistics(recording)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -251,7 +250,7 @@ def cache_for(
         warnings.warn(f"{path}: {problem}; rebuilding it", stacklevel=2)
     root.mkdir(parents=True, exist_ok=True)
     remove_leftovers(root)
-    tmp = root / f".{path.name}.tmp-{_HOST}-{os.getpid()}-{time.monotonic_ns()}"
+    tmp = atomic.temp_name(path)
     try:
         size = (int(hw[0]), int(hw[1]))
         meta = _build(recording, size, tmp, fingerprint, progress, preprocessing)
@@ -441,12 +440,10 @@ def _file_record(path: Path, digest: str) -> dict[str, Any]:
 
 def _write_meta(path: Path, meta: dict[str, Any]) -> None:
     """Rewrite a cache's ``meta.json`` atomically; a read-only cache keeps its old one."""
-    tmp = path / f".meta.json.{_HOST}-{os.getpid()}"
     try:
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, path / "meta.json")
+        atomic.write_text(path / "meta.json", json.dumps(meta, indent=1))
     except OSError:
-        tmp.unlink(missing_ok=True)
+        pass
 
 
 def check_statistics(recording: Recording) -> None:
@@ -499,7 +496,9 @@ def remove_leftovers(root: Path) -> list[Path]:
             age = time.time() - entry.stat().st_mtime
         except OSError:
             continue
-        if (host == _HOST and not _alive(pid)) or (host != _HOST and age > LEFTOVER_AGE):
+        if (host == atomic.HOST and not _alive(pid)) or (
+            host != atomic.HOST and age > LEFTOVER_AGE
+        ):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
@@ -549,12 +548,8 @@ def _read_meta(path: Path) -> dict[str, Any] | None:
 
 def _publish(tmp: Path, path: Path) -> None:
     """Move a finished build into place, replacing a stale cache."""
-    if path.exists():
-        stale = path.with_name(f".{path.name}.stale-{_HOST}-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(path, stale)
-        shutil.rmtree(stale, ignore_errors=True)
     try:
-        os.replace(tmp, path)
+        atomic.publish(tmp, path)
     except OSError:
         # another process published the same cache first; theirs is as good as ours
         if _read_meta(path) is None:
@@ -563,7 +558,7 @@ def _publish(tmp: Path, path: Path) -> None:
 
 def _stacked_shapes(recording: Recording, hw: tuple[int, int]) -> dict[str, tuple[int, ...]]:
     n, t = recording.n_trials, recording.n_frames
-    static = recording.kind == "static"
+    static = not recording.layout.has_frames
     shapes: dict[str, tuple[int, ...]] = {}
     for field in recording.fields:
         per_trial = recording.trial_shape(field)
@@ -597,7 +592,7 @@ def _build(
         header = {"descr": "<f4", "fortran_order": False, "shape": shapes[field]}
         np.lib.format.write_array_header_2_0(handle, header)
     n = recording.n_trials
-    static = recording.kind == "static"
+    static = not recording.layout.has_frames
     stimulus = recording.layout.stimulus
     trial_bytes = sum(int(np.prod(recording.trial_shape(f))) * 4 for f in recording.fields)
     chunk = max(1, min(n, CHUNK_BYTES // max(trial_bytes, 1)))

@@ -16,9 +16,10 @@ from functools import cached_property
 import numpy as np
 
 from neurotwin.data.layout import LAYOUTS, STATISTIC_NAMES, Layout
-from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.data.problems import RecordingError
 from neurotwin.data.source import Source, open_source
 from neurotwin.errors import quote_untrusted
+from neurotwin.problems import Problem
 
 _NAME = re.compile(r"^(?:static|dynamic)(\d+)-(\d+)-(\d+)-")
 _TRIAL_FILE = re.compile(r"^(\d+)\.npy$")
@@ -355,28 +356,20 @@ class Recording:
     def _first_stimulus(self) -> np.ndarray:
         rel = f"data/{self.layout.stimulus}/0.npy"
         arr = self.source.load(rel, mmap=True)
-        want = (1, None, None) if self.kind == "static" else (None, None, None)
-        if arr.ndim != len(want) or any(
-            w is not None and d != w for d, w in zip(arr.shape, want, strict=True)
-        ):
-            shape = "(1, height, width)" if self.kind == "static" else "(height, width, frames)"
-            raise RecordingError(
-                Problem(self.source.where(rel), f"has shape {arr.shape}, expected {shape}")
-            )
-        if min(arr.shape) < 1:
-            raise RecordingError(Problem(self.source.where(rel), f"has shape {arr.shape}"))
+        problem = self.layout.stimulus_shape_problem(arr.shape)
+        if problem is not None:
+            raise RecordingError(Problem(self.source.where(rel), problem))
         return arr
 
     @property
     def stimulus_hw(self) -> tuple[int, int]:
         """Height and width of the stimulus (``(144, 256)`` for the 2022 images)."""
-        shape = self._first_stimulus.shape
-        return (shape[1], shape[2]) if self.kind == "static" else (shape[0], shape[1])
+        return self.layout.stimulus_hw(self._first_stimulus.shape)
 
     @property
     def n_frames(self) -> int:
         """Padded number of frames of every video trial (1 for static recordings)."""
-        return 1 if self.kind == "static" else int(self._first_stimulus.shape[-1])
+        return self.layout.frames_of(self._first_stimulus.shape)
 
     def trial_shape(self, field: str) -> tuple[int, ...]:
         """Return the shape every ``data/{field}/{i}.npy`` must have."""

@@ -8,6 +8,7 @@ is a class plus a decorator (:func:`register_core`, :func:`register_readout`,
 :func:`register_model`).
 """
 
+from neurotwin.config import ConfigError, apply_overrides, config_from_dict, config_to_dict
 from neurotwin.models import baselines as _baselines  # noqa: F401  (registers the baselines)
 from neurotwin.models.base import TwinModule
 from neurotwin.models.checkpoint import (
@@ -19,7 +20,6 @@ from neurotwin.models.checkpoint import (
     model_to_state,
     save_model,
 )
-from neurotwin.models.config import ConfigError, apply_overrides, config_from_dict, config_to_dict
 from neurotwin.models.cores import Core, DepthSeparableConv2d, StackedCore2d, StackedCoreConfig
 from neurotwin.models.ensemble import Ensemble, EnsembleConfig
 from neurotwin.models.info import RecordingInfo, recording_infos
