@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 from neurotwin._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from neurotwin.data.cache import RecordingCache, cache_for, default_cache_dir
+    from neurotwin.data.cache import cache_for
+    from neurotwin.data.cache_folder import RecordingCache, default_cache_dir
     from neurotwin.data.datasets import StaticTrials, VideoClips
     from neurotwin.data.layout import LAYOUTS, STATIC, VIDEO, Layout
     from neurotwin.data.loaders import Interleaved, static_loaders, video_loaders
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "RecordingCache": "neurotwin.data.cache",
+        "RecordingCache": "neurotwin.data.cache_folder",
         "cache_for": "neurotwin.data.cache",
-        "default_cache_dir": "neurotwin.data.cache",
+        "default_cache_dir": "neurotwin.data.cache_folder",
         "StaticTrials": "neurotwin.data.datasets",
         "VideoClips": "neurotwin.data.datasets",
         "LAYOUTS": "neurotwin.data.layout",
