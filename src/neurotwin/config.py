@@ -285,9 +285,6 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "mod
     return apply_overrides(cls(), data, where=where)
 
 
-# --- command-line flags built from a config's fields ---------------------------------------
-
-
 def field_docs(cls: type) -> dict[str, str]:
     """Return each field's documentation, as one line of text.
 
@@ -321,14 +318,11 @@ def _attribute_docs(docstring: str) -> dict[str, str]:
 
     lines = inspect.cleandoc(docstring).splitlines()
     out: dict[str, str] = {}
-    try:
-        start = next(
-            i + 2
-            for i, line in enumerate(lines[:-1])
-            if line.strip() == "Attributes" and set(lines[i + 1].strip()) == {"-"}
-        )
-    except StopIteration:
+    heads = [i for i, line in enumerate(lines[:-1]) if set(lines[i + 1].strip()) == {"-"}]
+    starts = [i + 2 for i in heads if lines[i].strip() == "Attributes"]
+    if not starts:
         return out
+    start = starts[0]
     names: list[str] = []
     for i in range(start, len(lines)):
         line = lines[i]
@@ -353,11 +347,9 @@ def _first_sentence(text: str) -> str:
 
 def _parse_bool(text: str) -> bool:
     value = text.strip().lower()
-    if value in ("true", "yes", "1", "on"):
-        return True
-    if value in ("false", "no", "0", "off"):
-        return False
-    raise ValueError(f"not a boolean: {text!r}")
+    if value not in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        raise ValueError(f"not a boolean: {text!r}")
+    return value in ("true", "yes", "1", "on")
 
 
 def _flag_kind(annotation: Any) -> tuple[Callable[[str], Any], dict[str, Any]]:
