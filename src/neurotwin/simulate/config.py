@@ -170,7 +170,7 @@ Config = TypeVar("Config", StaticConfig, VideoConfig)
 
 
 @dataclass(frozen=True)
-class Release:
+class SimulatedRelease:
     """One kind of simulated release: its config, presets, names and withheld tiers.
 
     Attributes
@@ -200,19 +200,19 @@ class Release:
 
 
 #: The two simulated releases by kind.
-RELEASES: dict[str, Release] = {
-    "static": Release(
+RELEASES: dict[str, SimulatedRelease] = {
+    "static": SimulatedRelease(
         "static", "2022", StaticConfig, _STATIC_PRESETS, "static", "GrayImageNet",
         ("test", "final_test"),
     ),
-    "video": Release(
+    "video": SimulatedRelease(
         "video", "2023", VideoConfig, _VIDEO_PRESETS, "dynamic", "Video",
         ("live_test_main", "live_test_bonus", "final_test_main", "final_test_bonus"),
     ),
 }  # fmt: skip
 
 
-def release_of(kind: str) -> Release:
+def release_of(kind: str) -> SimulatedRelease:
     """Return the simulated release of ``kind``.
 
     Raises
@@ -378,7 +378,7 @@ def with_overrides(config: Config, **changes: Any) -> Config:
 __all__ = [
     "PRESETS",
     "RELEASES",
-    "Release",
+    "SimulatedRelease",
     "NeuronConfig",
     "StaticConfig",
     "VideoConfig",
