@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -286,7 +287,7 @@ def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "mod
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Return each field's documentation, as one line of text.
+    """Return each field's documentation, as one line of plain text (no reST markup).
 
     A field's ``metadata["help"]`` wins; otherwise its entry in the class docstring's
     numpydoc ``Attributes`` section is used (an entry may name several fields:
@@ -308,7 +309,8 @@ def field_docs(cls: type) -> dict[str, str]:
     for f in dataclasses.fields(cls):
         text = f.metadata.get("help") or docs.get(f.name)
         if text:
-            out[f.name] = " ".join(str(text).split())
+            text = re.sub(r":\w+:`~?([^`]+)`", r"\1", str(text)).replace("``", "")
+            out[f.name] = " ".join(text.split())
     return out
 
 
@@ -339,8 +341,6 @@ def _attribute_docs(docstring: str) -> dict[str, str]:
 
 
 def _first_sentence(text: str) -> str:
-    import re
-
     parts = re.split(r"(?<!e\.g)(?<!i\.e)(?<=\.)\s+(?=[A-Z(`])", text, maxsplit=1)
     return parts[0]
 
