@@ -117,7 +117,7 @@ def _cache(args: argparse.Namespace) -> int:
     for path in args.paths:
         recording = open_recording(path)
         scale = (
-            args.scale if args.scale is not None else (0.25 if recording.kind == "static" else 1)
+            args.scale if args.scale is not None else (1 if recording.layout.has_frames else 0.25)
         )
         h, w = recording.stimulus_hw
         hw = (max(1, round(h * scale)), max(1, round(w * scale)))

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
 from typing import Any
 
 from neurotwin.cli.imaging import add_movie_kind
-from neurotwin.simulate.config import PRESETS, TRACKS, NeuronConfig, StaticConfig, VideoConfig
+from neurotwin.config import add_config_flags, flag_overrides
+from neurotwin.simulate.config import PRESETS, TRACKS, make_config, release_of
 
 
-def _add_overrides(parser: argparse.ArgumentParser, cls: type[Any]) -> None:
+def _add_overrides(parser: argparse.ArgumentParser, kind: str) -> list[str]:
+    """One flag per field of the release's config and of its population, help from their docs."""
     group = parser.add_argument_group("overrides (replace one value of the preset)")
-    for f in (*fields(cls), *fields(NeuronConfig)):
-        if f.name == "cells":
-            continue
-        kind = float if f.type in (float, "float") else int
-        flag = "--" + f.name.replace("_", "-")
-        group.add_argument(
-            flag, dest=f.name, type=kind, default=None, metavar=kind.__name__.upper()
-        )
+    tiny = make_config(kind, "tiny")
+    return add_config_flags(group, type(tiny), defaults=tiny, default_label="tiny preset")
 
 
 def register(subparsers: Any) -> None:
@@ -40,10 +35,8 @@ def register(subparsers: Any) -> None:
     )
     kinds = sim.add_subparsers(dest="kind", metavar="KIND")
     kinds.required = True
-    for kind, cls in (("static", StaticConfig), ("video", VideoConfig)):
-        p = kinds.add_parser(
-            kind, help=f"a {kind} release ({'2022' if kind == 'static' else '2023'})"
-        )
+    for kind in ("static", "video"):
+        p = kinds.add_parser(kind, help=f"a {kind} release ({release_of(kind).year})")
         p.add_argument("--out", required=True, help="folder to write recordings into")
         p.add_argument("--preset", choices=PRESETS, default="tiny", help="size (default tiny)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -64,10 +57,7 @@ def register(subparsers: Any) -> None:
         )
         p.add_argument("--no-checks", action="store_true", help="skip the realism checks")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        _add_overrides(p, cls)
-        p.set_defaults(
-            func=_simulate, overrides=[f.name for f in (*fields(cls), *fields(NeuronConfig))]
-        )
+        p.set_defaults(func=_simulate, overrides=_add_overrides(p, kind))
     add_movie_kind(kinds)
     c = subparsers.add_parser(
         "ceiling",
@@ -82,13 +72,11 @@ def register(subparsers: Any) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    overrides: dict[str, Any] = {
-        name: getattr(args, name, None) for name in args.overrides if name != "cells"
-    }
-    from neurotwin.simulate import simulate_static, simulate_video
+    overrides = flag_overrides(args, args.overrides)
     from neurotwin.simulate.checks import realism_report
+    from neurotwin.simulate.recording import SIMULATORS
 
-    simulate = simulate_static if args.kind == "static" else simulate_video
+    simulate = SIMULATORS[args.kind]
     recordings = simulate(
         args.out, preset=args.preset, seed=args.seed, mice=args.mice,
         competition=args.competition, as_zip=args.zip, track=args.track,

@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 from neurotwin._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from neurotwin.data.cache import RecordingCache, cache_for, default_cache_dir
+    from neurotwin.data.cache import cache_for
+    from neurotwin.data.cache_folder import RecordingCache, default_cache_dir
     from neurotwin.data.datasets import StaticTrials, VideoClips
     from neurotwin.data.layout import LAYOUTS, STATIC, VIDEO, Layout
     from neurotwin.data.loaders import (
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
         video_loaders,
     )
     from neurotwin.data.normalize import Normalizer, response_scale
-    from neurotwin.data.problems import Problem, RecordingError
+    from neurotwin.data.problems import RecordingError
     from neurotwin.data.recording import (
         Recording,
         StaticRecording,
@@ -27,13 +28,14 @@ if TYPE_CHECKING:
     from neurotwin.data.statistics import compute_statistics
     from neurotwin.data.validate import validate_recording
     from neurotwin.data.writer import RecordingWriter
+    from neurotwin.problems import Problem
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "RecordingCache": "neurotwin.data.cache",
+        "RecordingCache": "neurotwin.data.cache_folder",
         "cache_for": "neurotwin.data.cache",
-        "default_cache_dir": "neurotwin.data.cache",
+        "default_cache_dir": "neurotwin.data.cache_folder",
         "StaticTrials": "neurotwin.data.datasets",
         "VideoClips": "neurotwin.data.datasets",
         "LAYOUTS": "neurotwin.data.layout",
@@ -47,7 +49,7 @@ __getattr__, __dir__ = lazy_exports(
         "video_loaders": "neurotwin.data.loaders",
         "Normalizer": "neurotwin.data.normalize",
         "response_scale": "neurotwin.data.normalize",
-        "Problem": "neurotwin.data.problems",
+        "Problem": "neurotwin.problems",
         "RecordingError": "neurotwin.data.problems",
         "Recording": "neurotwin.data.recording",
         "StaticRecording": "neurotwin.data.recording",

@@ -41,141 +41,41 @@ import contextlib
 import hashlib
 import json
 import os
-import re
-import shlex
 import shutil
-import socket
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from skimage.transform import resize
 
+from neurotwin import atomic
+from neurotwin.data.cache_folder import (
+    CACHE_FORMAT,
+    CHECKSUM,
+    HASH_CHUNK,
+    LEFTOVER_AGE,
+    PREPROCESSINGS,
+    CacheError,
+    HashingWriter,
+    RecordingCache,
+    cache_bytes,
+    default_cache_dir,
+    file_record,
+    read_meta,
+    remove_leftovers,
+    stacked_shapes,
+    write_meta,
+)
 from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording, first_nan_frame
 from neurotwin.data.validate import check_trial
-from neurotwin.errors import NeurotwinError
 from neurotwin.progress import progress_bar
 
-#: Bump when the cache layout changes; older caches are then rebuilt.
-CACHE_FORMAT = 1
 #: Upper bound on the source bytes one build chunk holds in memory.
 CHUNK_BYTES = 64 * 1024**2
-#: A build folder of another host older than this (seconds) is taken as left over.
-LEFTOVER_AGE = 2 * 24 * 3600
-_HOST = socket.gethostname().replace("-", "_") or "host"
-_LEFTOVER = re.compile(r"^\..+\.(?:tmp|stale)-(.+)-(\d+)-\d+$")
-#: Image preprocessings a cache can hold (see the module's notes).
-PREPROCESSINGS = ("neurotwin", "kit")
-#: The content checksum recorded for every cache file (SHA-256 is hardware-accelerated on
-#: common CPUs; ``benchmarks/cache_verify.py`` measures it).
-CHECKSUM = "sha256"
-#: Bytes read at a time when a file is hashed.
-HASH_CHUNK = 16 * 1024**2
-
-
-def default_cache_dir() -> Path:
-    """Return where caches live by default.
-
-    Returns
-    -------
-    pathlib.Path
-        ``$NEUROTWIN_CACHE_DIR``, else ``$XDG_CACHE_HOME/neurotwin``, else
-        ``~/.cache/neurotwin``.
-    """
-    if os.environ.get("NEUROTWIN_CACHE_DIR"):
-        return Path(os.environ["NEUROTWIN_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "neurotwin"
-
-
-@dataclass
-class RecordingCache:
-    """A built cache: its folder and what ``meta.json`` says about it.
-
-    Arrays are opened as read-only memory maps on first access in each process, so a
-    cache object can be sent to ``DataLoader`` workers cheaply.
-
-    Attributes
-    ----------
-    path
-        The cache folder.
-    meta
-        The parsed ``meta.json``: kind, name, key, fields, shapes, withheld tiers, ...
-    """
-
-    path: Path
-    meta: dict[str, Any]
-
-    def __post_init__(self) -> None:
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "meta": self.meta}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.path, self.meta = state["path"], state["meta"]
-        self._arrays = {}
-
-    def array(self, name: str) -> np.ndarray:
-        """Return one stacked field (or ``lengths``) as a read-only memory map.
-
-        Raises
-        ------
-        CacheError
-            When the file is missing or damaged (with how to rebuild the cache).
-        """
-        if name not in self._arrays:
-            try:
-                self._arrays[name] = np.load(self.path / f"{name}.npy", mmap_mode="r")
-            except (OSError, ValueError, EOFError) as exc:
-                raise CacheError(self.path, f"{name}.npy cannot be read ({exc})") from exc
-        return self._arrays[name]
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        """The fields stored, stimulus first."""
-        return tuple(self.meta["fields"])
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """True number of frames of each trial (1 for static recordings)."""
-        return np.asarray(self.array("lengths"))
-
-    @property
-    def withheld_tiers(self) -> tuple[str, ...]:
-        """Tiers whose responses are all zero (held out in a competition release)."""
-        return tuple(self.meta["withheld_tiers"])
-
-    @property
-    def preprocessing(self) -> str:
-        """How the stimulus was resized: ``"neurotwin"`` or ``"kit"``."""
-        return str(self.meta.get("preprocessing", "neurotwin"))
-
-    def verify_command(self) -> str | None:
-        """Return the ``neurotwin cache`` command that verifies and rebuilds this cache.
-
-        Returns
-        -------
-        str or None
-            The command line (recording, ``--scale``, ``--cache-dir``), or None when no
-            ``--scale`` gives this cache's size (a kit cache, or a size set by hand).
-        """
-        source_h, source_w = (int(v) for v in self.meta["source_hw"])
-        h, w = (int(v) for v in self.meta["stimulus_hw"])
-        scale = h / source_h
-        if self.preprocessing != "neurotwin" or not 0 < scale <= 1:
-            return None
-        if (max(1, round(source_h * scale)), max(1, round(source_w * scale))) != (h, w):
-            return None
-        return (
-            f"neurotwin cache {shlex.quote(str(self.meta['source']))} --scale {scale:.17g} "
-            f"--cache-dir {shlex.quote(str(self.path.parent))}"
-        )
 
 
 def cache_for(
@@ -232,7 +132,7 @@ def cache_for(
         raise ValueError(
             f"unknown preprocessing {preprocessing!r}; known: {', '.join(PREPROCESSINGS)}"
         )
-    if preprocessing == "kit" and recording.kind != "static":
+    if preprocessing == "kit" and recording.layout.has_frames:
         raise ValueError(f"{recording.location}: the kit's preprocessing is for static images")
     check_statistics(recording)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -243,7 +143,7 @@ def cache_for(
     suffix = "-kit" if preprocessing == "kit" else ""
     path = root / f"{recording.name}-{hw[0]}x{hw[1]}{suffix}-{digest}"
     fingerprint = recording.source.fingerprint()
-    cached = _read_meta(path)
+    cached = read_meta(path)
     if cached is not None and cached.get("fingerprint") == fingerprint:
         problem = cache_problem(path, cached, verify=verify)
         if problem is None:
@@ -251,7 +151,7 @@ def cache_for(
         warnings.warn(f"{path}: {problem}; rebuilding it", stacklevel=2)
     root.mkdir(parents=True, exist_ok=True)
     remove_leftovers(root)
-    tmp = root / f".{path.name}.tmp-{_HOST}-{os.getpid()}-{time.monotonic_ns()}"
+    tmp = atomic.temp_name(path)
     try:
         size = (int(hw[0]), int(hw[1]))
         meta = _build(recording, size, tmp, fingerprint, progress, preprocessing)
@@ -260,24 +160,6 @@ def cache_for(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return RecordingCache(path, meta)
-
-
-class CacheError(NeurotwinError):
-    """A built cache is damaged; the message says how to rebuild it.
-
-    Parameters
-    ----------
-    path
-        The cache folder.
-    what
-        What is wrong.
-    """
-
-    def __init__(self, path: Path, what: str) -> None:
-        super().__init__(
-            f"{path}: the cache is damaged: {what}; run `neurotwin cache RECORDING` to "
-            "verify and rebuild it (or delete this folder)"
-        )
 
 
 def _expected_files(meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -404,7 +286,7 @@ def cache_problem(path: Path, meta: dict[str, Any], *, verify: bool = False) -> 
         if mtime != recorded["mtime_ns"]:
             recorded["mtime_ns"], touched = mtime, True
     if touched:
-        _write_meta(path, meta)
+        write_meta(path, meta)
     return None
 
 
@@ -433,22 +315,6 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _file_record(path: Path, digest: str) -> dict[str, Any]:
-    """Return what ``meta.json`` records of one cache file."""
-    stat = path.stat()
-    return {CHECKSUM: digest, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _write_meta(path: Path, meta: dict[str, Any]) -> None:
-    """Rewrite a cache's ``meta.json`` atomically; a read-only cache keeps its old one."""
-    tmp = path / f".meta.json.{_HOST}-{os.getpid()}"
-    try:
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, path / "meta.json")
-    except OSError:
-        tmp.unlink(missing_ok=True)
-
-
 def check_statistics(recording: Recording) -> None:
     """Refuse a recording whose statistics cannot normalise it, before it is cached.
 
@@ -472,108 +338,14 @@ def check_statistics(recording: Recording) -> None:
             recording.statistics(field)
 
 
-def remove_leftovers(root: Path) -> list[Path]:
-    """Delete the temporary folders of cache builds that were killed.
-
-    A build works in ``.{name}.tmp-{host}-{pid}-{n}`` (and replaces a stale cache through
-    ``.{name}.stale-...``); a folder of this host whose process is gone, or of another host
-    and older than :data:`LEFTOVER_AGE` seconds, is left over from an interrupted build.
-
-    Parameters
-    ----------
-    root
-        The cache folder.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The folders deleted.
-    """
-    removed = []
-    for entry in root.glob(".*.*-*-*-*"):
-        match = _LEFTOVER.match(entry.name)
-        if match is None or not entry.is_dir():
-            continue
-        host, pid = match.group(1), int(match.group(2))
-        try:
-            age = time.time() - entry.stat().st_mtime
-        except OSError:
-            continue
-        if (host == _HOST and not _alive(pid)) or (host != _HOST and age > LEFTOVER_AGE):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process of this host is running."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but belongs to someone else
-        return True
-    return True
-
-
-def cache_bytes(recording: Recording, stimulus_hw: tuple[int, int]) -> int:
-    """Return the bytes the cache of a recording at a stimulus size will take on disk.
-
-    Parameters
-    ----------
-    recording
-        An open recording.
-    stimulus_hw
-        The stimulus size of the cache.
-
-    Returns
-    -------
-    int
-        The size of every stacked field (float32) and the trial lengths.
-    """
-    shapes = _stacked_shapes(recording, (int(stimulus_hw[0]), int(stimulus_hw[1])))
-    return sum(int(np.prod(s)) * 4 for s in shapes.values()) + recording.n_trials * 8
-
-
-def _read_meta(path: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((path / "meta.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if meta.get("format") != CACHE_FORMAT:
-        return None
-    return meta if isinstance(meta, dict) else None
-
-
 def _publish(tmp: Path, path: Path) -> None:
     """Move a finished build into place, replacing a stale cache."""
-    if path.exists():
-        stale = path.with_name(f".{path.name}.stale-{_HOST}-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(path, stale)
-        shutil.rmtree(stale, ignore_errors=True)
     try:
-        os.replace(tmp, path)
+        atomic.publish(tmp, path)
     except OSError:
         # another process published the same cache first; theirs is as good as ours
-        if _read_meta(path) is None:
+        if read_meta(path) is None:
             raise
-
-
-def _stacked_shapes(recording: Recording, hw: tuple[int, int]) -> dict[str, tuple[int, ...]]:
-    n, t = recording.n_trials, recording.n_frames
-    static = recording.kind == "static"
-    shapes: dict[str, tuple[int, ...]] = {}
-    for field in recording.fields:
-        per_trial = recording.trial_shape(field)
-        if field == recording.layout.stimulus:
-            shapes[field] = (n, 1, *hw) if static else (n, t, *hw)
-        elif static:
-            shapes[field] = (n, *per_trial)
-        else:
-            shapes[field] = (n, t, per_trial[0])  # time first: (channels, T) -> (T, channels)
-    return shapes
 
 
 def _build(
@@ -585,19 +357,19 @@ def _build(
     preprocessing: str = "neurotwin",
 ) -> dict[str, Any]:
     tmp.mkdir(parents=True)
-    shapes = _stacked_shapes(recording, hw)
+    shapes = stacked_shapes(recording, hw)
     # Trials arrive in order, so each field is written as one sequential .npy stream: a
     # header, then chunk after chunk (no memory map, whose dirty pages would count as ours).
     stack = contextlib.ExitStack()
     out = {
-        field: _HashingWriter(stack.enter_context(open(tmp / f"{field}.npy", "wb")))
+        field: HashingWriter(stack.enter_context(open(tmp / f"{field}.npy", "wb")))
         for field in shapes
     }
     for field, handle in out.items():
         header = {"descr": "<f4", "fortran_order": False, "shape": shapes[field]}
         np.lib.format.write_array_header_2_0(handle, header)
     n = recording.n_trials
-    static = recording.kind == "static"
+    static = not recording.layout.has_frames
     stimulus = recording.layout.stimulus
     trial_bytes = sum(int(np.prod(recording.trial_shape(f))) * 4 for f in recording.fields)
     chunk = max(1, min(n, CHUNK_BYTES // max(trial_bytes, 1)))
@@ -637,9 +409,9 @@ def _build(
     bar.close()
     np.save(tmp / "lengths.npy", lengths)
     files = {
-        f"{field}.npy": _file_record(tmp / f"{field}.npy", out[field].hexdigest()) for field in out
+        f"{field}.npy": file_record(tmp / f"{field}.npy", out[field].hexdigest()) for field in out
     }
-    files["lengths.npy"] = _file_record(tmp / "lengths.npy", file_checksum(tmp / "lengths.npy"))
+    files["lengths.npy"] = file_record(tmp / "lengths.npy", file_checksum(tmp / "lengths.npy"))
     tiers = recording.tiers
     withheld = [t for t in recording.tier_counts if not nonzero[tiers == t].any()]
     meta = {
@@ -662,21 +434,6 @@ def _build(
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
-
-
-class _HashingWriter:
-    """A binary file that hashes what is written to it (header and data alike)."""
-
-    def __init__(self, handle: Any) -> None:
-        self.handle = handle
-        self.digest = hashlib.new(CHECKSUM)
-
-    def write(self, data: bytes) -> int:
-        self.digest.update(data)
-        return int(self.handle.write(data))
-
-    def hexdigest(self) -> str:
-        return self.digest.hexdigest()
 
 
 def _resize(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -704,3 +461,23 @@ def _kit_rescale(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
             preserve_range=True,
         )
     return out
+
+
+__all__ = [
+    "CACHE_FORMAT",
+    "CHECKSUM",
+    "CHUNK_BYTES",
+    "HASH_CHUNK",
+    "LEFTOVER_AGE",
+    "PREPROCESSINGS",
+    "CacheError",
+    "RecordingCache",
+    "cache_bytes",
+    "cache_damage",
+    "cache_for",
+    "cache_problem",
+    "check_statistics",
+    "default_cache_dir",
+    "file_checksum",
+    "remove_leftovers",
+]

@@ -29,6 +29,9 @@ class Layout:
         Length of a behaviour vector: 3 (pupil, its derivative, running) or 2 (pupil, running).
     folder_prefix
         How the recording's folder name begins (``static`` or ``dynamic``).
+    stimulus_axes
+        The axes of one trial's stimulus file: ``("1", "height", "width")`` for an image,
+        ``("height", "width", "frames")`` for a video (frames last, as released).
     """
 
     kind: Kind
@@ -37,6 +40,44 @@ class Layout:
     tiers: tuple[str, ...]
     behavior_channels: int
     folder_prefix: str
+    stimulus_axes: tuple[str, ...]
+
+    @property
+    def has_frames(self) -> bool:
+        """Whether trials have a time axis (video): NaN-padded frames, per-frame statistics."""
+        return "frames" in self.stimulus_axes
+
+    def stimulus_shape_problem(self, shape: tuple[int, ...]) -> str | None:
+        """Say what is wrong with the shape of a stimulus file, or None when it fits.
+
+        Parameters
+        ----------
+        shape
+            The shape of ``data/{stimulus}/{i}.npy``.
+
+        Returns
+        -------
+        str or None
+            E.g. ``"has shape (2, 36, 64), expected (1, height, width)"``.
+        """
+        fits = len(shape) == len(self.stimulus_axes) and all(
+            not axis.isdigit() or size == int(axis)
+            for size, axis in zip(shape, self.stimulus_axes, strict=True)
+        )
+        if not fits:
+            return f"has shape {shape}, expected ({', '.join(self.stimulus_axes)})"
+        if min(shape) < 1:
+            return f"has shape {shape}"
+        return None
+
+    def stimulus_hw(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """Return the height and width of a stimulus file of ``shape``."""
+        axes = self.stimulus_axes
+        return int(shape[axes.index("height")]), int(shape[axes.index("width")])
+
+    def frames_of(self, shape: tuple[int, ...]) -> int:
+        """Return the padded frames of a stimulus file of ``shape`` (1 without a time axis)."""
+        return int(shape[self.stimulus_axes.index("frames")]) if self.has_frames else 1
 
     @property
     def required_fields(self) -> tuple[str, ...]:
@@ -66,7 +107,7 @@ class Layout:
         """
         h, w = stimulus_hw
         channels = {"behavior": self.behavior_channels, "pupil_center": 2}
-        if self.kind == "static":
+        if not self.has_frames:
             shapes: dict[str, tuple[int, ...]] = {
                 "images": (1, h, w),
                 "responses": (n_neurons,),
@@ -86,6 +127,7 @@ STATIC = Layout(
     tiers=("train", "validation", "test", "final_test"),
     behavior_channels=3,
     folder_prefix="static",
+    stimulus_axes=("1", "height", "width"),
 )
 
 #: The video (SENSORIUM 2023) layout: videos, 2 behaviour channels, the 2023 tiers.
@@ -104,6 +146,7 @@ VIDEO = Layout(
     ),
     behavior_channels=2,
     folder_prefix="dynamic",
+    stimulus_axes=("height", "width", "frames"),
 )
 
 #: Both layouts by kind (``"static"``, ``"video"``).

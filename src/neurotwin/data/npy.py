@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.data.problems import RecordingError
+from neurotwin.problems import Problem
 
 #: Globals a pickled numpy object array of strings or numbers needs, and nothing else.
 _ALLOWED_GLOBALS = {

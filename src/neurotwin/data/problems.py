@@ -1,64 +1,14 @@
-"""Problems found in a recording, and the error that reports them."""
+"""The error of a recording that does not follow the layout (see :mod:`neurotwin.problems`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
-
-from neurotwin.errors import NeurotwinError, printable
-
-Severity = Literal["error", "warning", "note"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a recording.
-
-    Attributes
-    ----------
-    where
-        The file or folder, as a path a user can open (``.../data/responses/17.npy``).
-    message
-        What is wrong and what was expected.
-    severity
-        ``"error"`` when the recording cannot be used as it is, ``"warning"`` when it can
-        but something looks wrong, ``"note"`` for a fact worth knowing (withheld responses).
-    """
-
-    where: str
-    message: str
-    severity: Severity = "error"
-
-    def __str__(self) -> str:
-        # names come from the recording's folder or zip: no escape code reaches a terminal
-        return printable(f"{self.where}: {self.message}")
-
-
-class ProblemsError(NeurotwinError, ValueError):
-    """An error carrying every :class:`Problem` found, listed in its message.
-
-    Parameters
-    ----------
-    problems
-        Every problem found; the message lists them (up to ``max_listed``).
-    max_listed
-        How many problems the message shows before summarising the rest.
-    """
-
-    #: Appended to the summary line when problems are left out of the message.
-    hint = ""
-
-    def __init__(self, problems: Problem | Iterable[Problem], max_listed: int = 20) -> None:
-        self.problems = [problems] if isinstance(problems, Problem) else list(problems)
-        lines = [str(p) for p in self.problems[:max_listed]]
-        rest = len(self.problems) - len(lines)
-        if rest > 0:
-            lines.append(f"... and {rest} more problem(s){self.hint}")
-        super().__init__("\n".join(lines))
+from neurotwin.problems import Problem, ProblemsError, Severity
 
 
 class RecordingError(ProblemsError):
     """A recording on disk does not follow the SENSORIUM layout."""
 
     hint = "; run `neurotwin validate` to list all"
+
+
+__all__ = ["Problem", "ProblemsError", "RecordingError", "Severity"]

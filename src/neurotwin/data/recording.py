@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Mapping
 from functools import cached_property
 
 import numpy as np
 
-from neurotwin.data.layout import LAYOUTS, STATISTIC_NAMES, Layout
-from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.data.layout import LAYOUTS, Layout
+from neurotwin.data.problems import RecordingError
 from neurotwin.data.source import Source, open_source
-from neurotwin.errors import quote_untrusted
+from neurotwin.data.stored_statistics import read_statistics, statistics_dir, statistics_problems
+from neurotwin.data.structure import structure_problems, trial_files
+from neurotwin.problems import Problem
 
 _NAME = re.compile(r"^(?:static|dynamic)(\d+)-(\d+)-(\d+)-")
-_TRIAL_FILE = re.compile(r"^(\d+)\.npy$")
-#: The second statistics subfolder, spelled both ways in the wild.
-_STIMULUS_FRAME = ("stimulus_frame", "stimulus_Frame")
 
 
 def recording_key(name: str) -> str:
@@ -97,7 +95,7 @@ class Recording:
     @cached_property
     def n_trials(self) -> int:
         """Number of trials (files per data folder)."""
-        return len(self._trial_files(self.layout.stimulus)[0])
+        return len(trial_files(self, self.layout.stimulus)[0])
 
     @cached_property
     def neurons(self) -> Mapping[str, np.ndarray]:
@@ -193,190 +191,41 @@ class Recording:
     @cached_property
     def statistics_fields(self) -> tuple[str, ...]:
         """Fields with statistics in ``meta/statistics/{field}/all/``."""
-        return tuple(f for f in self.source.listdir("meta/statistics") if self._stats_dir(f, "all"))
-
-    def _stats_dir(self, field: str, subset: str) -> str | None:
-        names = _STIMULUS_FRAME if subset in _STIMULUS_FRAME else (subset,)
-        for name in names:
-            rel = f"meta/statistics/{field}/{name}"
-            if self.source.is_dir(rel):
-                return rel
-        return None
+        return tuple(
+            f for f in self.source.listdir("meta/statistics") if statistics_dir(self, f, "all")
+        )
 
     def statistics(
         self, field: str, subset: str = "all", *, check: bool = True
     ) -> dict[str, np.ndarray]:
-        """Return the statistics of one field, checked before anything divides by them.
-
-        Parameters
-        ----------
-        field
-            ``images``/``videos``, ``responses``, ``behavior`` or ``pupil_center``.
-        subset
-            ``"all"`` (what normalisation uses) or ``"stimulus_frame"`` (either spelling).
-        check
-            Refuse statistics that :meth:`statistics_problems` finds wrong (the default;
-            the cache, training, the scorer's truth and ``validate`` all rely on it).
-
-        Returns
-        -------
-        dict
-            ``mean``, ``std``, ``min``, ``max``, ``median`` (those present), as float64 arrays.
-
-        Raises
-        ------
-        RecordingError
-            When the statistics are missing, not numbers, or (with ``check``) of the wrong
-            shape, NaN or infinite, negative, or zero where they divide.
-        """
-        rel = self._stats_dir(field, subset)
-        if rel is None:
-            raise RecordingError(
-                Problem(
-                    self.source.where(f"meta/statistics/{field}/{subset}"),
-                    "statistics are missing; they are needed to normalise this field",
-                )
-            )
-        out = {}
-        for stat in STATISTIC_NAMES:
-            if self.source.is_file(f"{rel}/{stat}.npy"):
-                arr = self.source.load(f"{rel}/{stat}.npy")
-                if arr.dtype.kind not in "iuf":  # strings, booleans, complex, dates...
-                    raise RecordingError(
-                        Problem(
-                            self.source.where(f"{rel}/{stat}.npy"),
-                            f"has dtype {arr.dtype}, expected real numbers",
-                        )
-                    )
-                out[stat] = np.asarray(arr, dtype=np.float64)
-        if "mean" not in out or "std" not in out:
-            raise RecordingError(
-                Problem(self.source.where(rel), "needs at least mean.npy and std.npy")
-            )
-        if check:
-            errors = [p for p in self.statistics_problems(field, out, rel) if p.severity == "error"]
-            if errors:
-                raise RecordingError(errors)
-        return out
+        """Return the statistics of one field, checked (see :func:`read_statistics`)."""
+        return read_statistics(self, field, subset, check=check)
 
     def statistics_problems(
         self, field: str, stats: Mapping[str, np.ndarray], rel: str | None = None
     ) -> list[Problem]:
-        """Check one field's statistics: the one set of checks used wherever they are used.
-
-        The mean and std must have one row per feature (neurons, behaviour channels, the
-        two pupil coordinates; stimulus statistics may be scalar or carry pixel or frame
-        axes, responses and behaviour a trailing time axis), be finite once reduced to one
-        value per feature, hold no negative std, and be non-zero where they divide: the
-        stimulus std, and the mean response std (each neuron is divided by its std floored
-        at 1% of that mean, so single silent neurons are fine). A behaviour or pupil channel
-        whose std is zero is left unscaled (documented in ``docs/data.md``).
-
-        Parameters
-        ----------
-        field
-            The field the statistics belong to.
-        stats
-            Its statistics, as :meth:`statistics` reads them (``check=False``).
-        rel
-            Their folder, for messages (default ``meta/statistics/{field}/all``).
-
-        Returns
-        -------
-        list of Problem
-            Errors naming ``std.npy`` or ``mean.npy``; empty when the statistics are sound.
-        """
-        from neurotwin.data.normalize import collapse_statistics
-
-        rel = rel or f"meta/statistics/{field}/all"
-        layout = self.layout
-        widths = {"responses": self.n_neurons, "behavior": layout.behavior_channels}
-        width = widths.get(field, 2 if field == "pupil_center" else None)
-        expected = "a scalar" if width is None else f"({width},)"
-        problems = []
-        arrays = {name: np.asarray(stats[name], dtype=np.float64) for name in ("mean", "std")}
-        for name, arr in arrays.items():
-            if width is None:
-                ok = True  # stimulus statistics may be scalar or carry pixel/time axes
-            else:
-                ok = arr.ndim in (1, 2) and arr.shape[0] == width
-            if not ok:
-                problems.append(
-                    Problem(
-                        self.source.where(f"{rel}/{name}.npy"),
-                        f"has shape {arr.shape}, expected {expected} (a trailing time axis is "
-                        "accepted)",
-                    )
-                )
-        if problems:
-            return problems
-        mean, std = arrays["mean"], arrays["std"]
-        for name, arr in arrays.items():
-            if arr.size == 0:
-                problems.append(Problem(self.source.where(f"{rel}/{name}.npy"), "is empty"))
-        if problems:
-            return problems
-        if (width is None and mean.size not in (1, std.size)) or (
-            width is not None and std.ndim == 1 and mean.shape != std.shape
-        ):
-            return [
-                Problem(
-                    self.source.where(f"{rel}/mean.npy"),
-                    f"has shape {mean.shape} but std.npy has {std.shape}",
-                )
-            ]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: caught below
-            reduced_mean, reduced_std = collapse_statistics(mean, std, width)
-        where_std = self.source.where(f"{rel}/std.npy")
-        if not np.isfinite(reduced_std).all() or (reduced_std < 0).any():
-            bad = int(np.sum(~np.isfinite(reduced_std) | (reduced_std < 0)))
-            problems.append(
-                Problem(where_std, f"holds negative, NaN or infinite values ({bad} of them)")
-            )
-        elif not np.isfinite(reduced_mean).all():
-            problems.append(
-                Problem(self.source.where(f"{rel}/mean.npy"), "holds NaN or infinite values")
-            )
-        elif field == layout.stimulus and not (reduced_std > 0).all():
-            problems.append(Problem(where_std, "is zero: the stimulus cannot be normalised by it"))
-        elif field == "responses" and not float(np.mean(reduced_std)) > 0:
-            problems.append(
-                Problem(
-                    where_std,
-                    "is zero for every neuron: responses cannot be scaled (a ground truth "
-                    "made from it would be NaN)",
-                )
-            )
-        return problems
+        """Check one field's statistics (see :func:`statistics_problems`)."""
+        return statistics_problems(self, field, stats, rel)
 
     # ------------------------------------------------------------------ trials
     @cached_property
     def _first_stimulus(self) -> np.ndarray:
         rel = f"data/{self.layout.stimulus}/0.npy"
         arr = self.source.load(rel, mmap=True)
-        want = (1, None, None) if self.kind == "static" else (None, None, None)
-        if arr.ndim != len(want) or any(
-            w is not None and d != w for d, w in zip(arr.shape, want, strict=True)
-        ):
-            shape = "(1, height, width)" if self.kind == "static" else "(height, width, frames)"
-            raise RecordingError(
-                Problem(self.source.where(rel), f"has shape {arr.shape}, expected {shape}")
-            )
-        if min(arr.shape) < 1:
-            raise RecordingError(Problem(self.source.where(rel), f"has shape {arr.shape}"))
+        problem = self.layout.stimulus_shape_problem(arr.shape)
+        if problem is not None:
+            raise RecordingError(Problem(self.source.where(rel), problem))
         return arr
 
     @property
     def stimulus_hw(self) -> tuple[int, int]:
         """Height and width of the stimulus (``(144, 256)`` for the 2022 images)."""
-        shape = self._first_stimulus.shape
-        return (shape[1], shape[2]) if self.kind == "static" else (shape[0], shape[1])
+        return self.layout.stimulus_hw(self._first_stimulus.shape)
 
     @property
     def n_frames(self) -> int:
         """Padded number of frames of every video trial (1 for static recordings)."""
-        return 1 if self.kind == "static" else int(self._first_stimulus.shape[-1])
+        return self.layout.frames_of(self._first_stimulus.shape)
 
     def trial_shape(self, field: str) -> tuple[int, ...]:
         """Return the shape every ``data/{field}/{i}.npy`` must have."""
@@ -427,149 +276,12 @@ class Recording:
         return {field: self.load(field, index) for field in self.fields}
 
     # ------------------------------------------------------------------ checks
-    def _trial_files(self, field: str) -> tuple[list[str], list[Problem]]:
-        """List ``data/{field}``'s trial files and whatever is wrong with their names."""
-        rel = f"data/{field}"
-        names = self.source.listdir(rel)
-        numbers, problems = [], []
-        for n in names:
-            match = _TRIAL_FILE.match(n)
-            if match:
-                numbers.append(int(match.group(1)))
-            else:
-                problems.append(
-                    Problem(self.source.where(f"{rel}/{n}"), "unexpected file", "warning")
-                )
-        numbers.sort()
-        if numbers != list(range(len(numbers))):
-            missing = sorted(set(range(max(numbers, default=-1) + 1)) - set(numbers))
-            shown = ", ".join(f"{m}.npy" for m in missing[:5])
-            problems.append(
-                Problem(
-                    self.source.where(rel),
-                    f"trial files must be numbered 0..n-1; missing {shown}"
-                    + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""),
-                )
-            )
-        return [f"{i}.npy" for i in numbers], problems
-
     def structure_problems(self) -> list[Problem]:
-        """Return every problem that can be found without reading per-trial arrays.
+        """Return every problem found without reading per-trial arrays.
 
-        Returns
-        -------
-        list of Problem
-            Errors (the recording cannot be used) and warnings, each naming its file.
+        See :func:`neurotwin.data.structure.structure_problems`.
         """
-        src = self.source
-        refused = src.refused_entries()
-        problems: list[Problem] = [
-            Problem(src.where(rel), why) for rel, why in refused.items() if "/" not in rel
-        ]
-        for top in ("data", "meta"):
-            if not src.is_dir(top) and top not in refused:
-                problems.append(Problem(src.where(top), "folder is missing"))
-        if problems:
-            return problems
-        counts: dict[str, int] = {}
-        for field in self.layout.fields:
-            if not src.is_dir(f"data/{field}"):
-                if field in self.layout.required_fields:
-                    problems.append(Problem(src.where(f"data/{field}"), "folder is missing"))
-                continue
-            files, field_problems = self._trial_files(field)
-            problems.extend(field_problems)
-            counts[field] = len(files)
-        if counts:
-            reference = (
-                self.layout.stimulus if self.layout.stimulus in counts else next(iter(counts))
-            )
-            for field, count in counts.items():
-                if count != counts[reference]:
-                    problems.append(
-                        Problem(
-                            src.where(f"data/{field}"),
-                            f"holds {count} trials but data/{reference} holds {counts[reference]}",
-                        )
-                    )
-            if counts.get(self.layout.stimulus, 0) == 0 and self.layout.stimulus in counts:
-                problems.append(Problem(src.where(f"data/{self.layout.stimulus}"), "is empty"))
-        problems.extend(self._check_meta(counts.get(self.layout.stimulus)))
-        return problems
-
-    def _check_meta(self, n_trials: int | None) -> list[Problem]:
-        src = self.source
-        problems: list[Problem] = []
-        for rel in ("meta/neurons/unit_ids.npy", "meta/trials/tiers.npy"):
-            if not src.is_file(rel):
-                problems.append(Problem(src.where(rel), "file is missing"))
-        if problems:
-            return problems
-        try:
-            neurons = self.neurons
-            trial_info = self.trial_info
-            n_neurons = self.n_neurons
-        except RecordingError as exc:
-            return exc.problems
-        for stem, arr in neurons.items():
-            rel = f"meta/neurons/{stem}.npy"
-            if arr.ndim == 0 or arr.shape[0] != n_neurons:
-                problems.append(
-                    Problem(
-                        src.where(rel),
-                        f"has shape {arr.shape}, expected {n_neurons} rows like "
-                        "meta/neurons/unit_ids.npy",
-                    )
-                )
-        if not problems and len(np.unique(neurons["unit_ids"])) != n_neurons:
-            problems.append(Problem(src.where("meta/neurons/unit_ids.npy"), "ids are not unique"))
-        coords = neurons.get("cell_motor_coordinates")
-        if coords is not None and (coords.ndim != 2 or coords.shape[1] != 3):
-            problems.append(
-                Problem(
-                    src.where("meta/neurons/cell_motor_coordinates.npy"),
-                    f"has shape {coords.shape}, expected ({n_neurons}, 3)",
-                )
-            )
-        n_before = len(problems)
-        for stem, arr in trial_info.items():
-            rel = f"meta/trials/{stem}.npy"
-            if n_trials is not None and (arr.ndim == 0 or arr.shape[0] != n_trials):
-                problems.append(
-                    Problem(
-                        src.where(rel),
-                        f"has shape {arr.shape}, expected {n_trials} rows like the trial files "
-                        f"in data/{self.layout.stimulus}",
-                    )
-                )
-        if len(problems) > n_before:  # shapes are wrong: the checks below would repeat that
-            return problems
-        unknown = sorted(set(trial_info["tiers"].astype(str).tolist()) - set(self.layout.tiers))
-        if unknown:
-            shown = ", ".join(quote_untrusted(t, 30) for t in unknown[:5])
-            problems.append(
-                Problem(
-                    src.where("meta/trials/tiers.npy"),
-                    f"unknown tier(s) {shown}; a {self.kind} recording uses {self.layout.tiers}",
-                )
-            )
-        if "trial_idx" not in trial_info:
-            problems.append(
-                Problem(src.where("meta/trials/trial_idx.npy"), "file is missing", "warning")
-            )
-        elif len(np.unique(trial_info["trial_idx"])) != len(trial_info["trial_idx"]):
-            problems.append(
-                Problem(src.where("meta/trials/trial_idx.npy"), "ids are not unique", "warning")
-            )
-        if not self.source.is_dir("meta/statistics"):
-            problems.append(
-                Problem(
-                    src.where("meta/statistics"),
-                    "folder is missing: the recording cannot be normalised",
-                    "warning",
-                )
-            )
-        return problems
+        return structure_problems(self)
 
 
 class StaticRecording(Recording):

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from neurotwin.data.npy import Reader, read_npy
-from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.data.problems import RecordingError
 from neurotwin.errors import quote_untrusted
+from neurotwin.problems import Problem
 
 #: The most bytes a ``meta/`` file may hold (the largest release's are a few megabytes).
 MAX_META_BYTES = 256 * 1024**2

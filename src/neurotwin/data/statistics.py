@@ -38,12 +38,12 @@ def as_rows(field: str, array: np.ndarray, layout: Layout) -> np.ndarray:
     """
     if field == layout.stimulus:
         rows = array.reshape(-1, 1)
-    elif layout.kind == "static":
+    elif not layout.has_frames:
         rows = array.reshape(1, -1)
     else:
         rows = array.T  # (channels, T) -> (T, channels)
     rows = np.asarray(rows, dtype=np.float64)
-    return rows[~np.isnan(rows).any(axis=1)] if layout.kind == "video" else rows
+    return rows[~np.isnan(rows).any(axis=1)] if layout.has_frames else rows
 
 
 class StatisticsAccumulator:

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from neurotwin.data.problems import Problem, RecordingError
+from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording, first_nan_frame, recording_for
 from neurotwin.data.source import open_source
+from neurotwin.problems import Problem
 from neurotwin.progress import progress_bar
 
 
@@ -55,7 +56,7 @@ def check_trial(
         arrays[field] = arr
         if not np.issubdtype(arr.dtype, np.floating):
             continue
-        if recording.kind == "static":
+        if not recording.layout.has_frames:
             if not np.isfinite(arr).all():
                 problems.append(Problem(where, "holds NaN or infinite values"))
                 continue

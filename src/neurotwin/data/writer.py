@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from neurotwin import atomic
 from neurotwin.data.layout import LAYOUTS, STATISTIC_NAMES
 from neurotwin.data.statistics import StatisticsAccumulator, as_rows
 from neurotwin.errors import NeurotwinError
@@ -69,7 +70,7 @@ class RecordingWriter:
     ) -> None:
         if kind not in LAYOUTS:
             raise ValueError(f"kind must be 'static' or 'video', got {kind!r}")
-        if pad_frames is not None and kind != "video":
+        if pad_frames is not None and not LAYOUTS[kind].has_frames:
             raise ValueError("pad_frames applies to video recordings only")
         self.layout = LAYOUTS[kind]
         self.tiers = np.asarray(tiers).astype(str)
@@ -249,9 +250,7 @@ class RecordingWriter:
                     self._save(f"meta/statistics/{field}/all/{stat}.npy", stats[stat])
         if self._zip is not None:
             self._zip.close()
-        if self.path.exists():
-            _remove(self.path)
-        os.replace(self._tmp, self.path)
+        atomic.publish(self._tmp, self.path)
         self._closed = True
         return self.path
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from neurotwin import __version__
+from neurotwin import __version__, atomic
 from neurotwin.imaging.blocks import Block, blend_weights
 from neurotwin.imaging.errors import CompressedError
 
@@ -270,11 +270,7 @@ def finish(result: Compressed, tmp: Path, out: Path) -> None:
     files = {f"{name}.npy": (tmp / f"{name}.npy").stat().st_size for name in ARRAYS}
     text = json.dumps(_manifest(result, files), indent=2)
     (tmp / "manifest.json").write_text(text + "\n", encoding="utf-8")
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
+    atomic.publish(tmp, out)
 
 
 def load_compressed(path: str | os.PathLike[str], *, mmap: bool = True) -> Compressed:

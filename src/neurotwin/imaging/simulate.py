@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
+from neurotwin import atomic
 from neurotwin.imaging.config import SUFFIXES, MovieConfig
 from neurotwin.imaging.movie import write_movie
 
@@ -201,8 +202,7 @@ def write_simulated_movie(
         np.save(tmp / "spikes.npy", sim.spikes)
         meta = {"config": asdict(sim.config), "gain": sim.gain, "format": fmt}
         (tmp / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n")
-        shutil.rmtree(truth, ignore_errors=True)
-        os.replace(tmp, truth)
+        atomic.publish(tmp, truth)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     data = (

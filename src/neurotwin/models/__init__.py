@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         model_to_state,
         save_model,
     )
-    from neurotwin.models.config import (
+    from neurotwin.config import (
         ConfigError,
         apply_overrides,
         config_from_dict,
@@ -83,10 +83,10 @@ _EXPORTS = {
     "model_from_state": "neurotwin.models.checkpoint",
     "model_to_state": "neurotwin.models.checkpoint",
     "save_model": "neurotwin.models.checkpoint",
-    "ConfigError": "neurotwin.models.config",
-    "apply_overrides": "neurotwin.models.config",
-    "config_from_dict": "neurotwin.models.config",
-    "config_to_dict": "neurotwin.models.config",
+    "ConfigError": "neurotwin.config",
+    "apply_overrides": "neurotwin.config",
+    "config_from_dict": "neurotwin.config",
+    "config_to_dict": "neurotwin.config",
     "StimulusKind": "neurotwin.models.contract",
     "TwinModel": "neurotwin.models.contract",
     "Core": "neurotwin.models.cores",

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurotwin.config import ConfigError, config_from_dict, config_to_dict
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule
-from neurotwin.models.config import ConfigError, config_from_dict, config_to_dict
 from neurotwin.models.contract import TwinModel
 from neurotwin.models.ensemble import Ensemble
 from neurotwin.models.info import RecordingInfo

@@ -34,9 +34,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from neurotwin.config import apply_overrides, register_section_resolver
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule
-from neurotwin.models.config import apply_overrides, register_section_resolver
 from neurotwin.models.info import RecordingInfo
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from neurotwin import __version__
+from neurotwin import __version__, atomic
 from neurotwin.report import figures as F
 from neurotwin.report.data import ReportData, ScoreRow, facts_text
 
@@ -57,15 +57,7 @@ def write_html(path: str | os.PathLike[str], text: str) -> Path:
     pathlib.Path
         ``path``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic.write_text(path, text)
 
 
 def _num(x: float | None, percent: bool = False) -> str:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from neurotwin._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from neurotwin.scoring.aligned import AlignedSubmission
     from neurotwin.scoring.errors import SubmissionError, TruthError
     from neurotwin.scoring.formats import SubmissionFormat
+    from neurotwin.scoring.measures import Measure, get_measure, list_measures
     from neurotwin.scoring.metrics import (
         correlation,
         correlation_to_average,
@@ -23,12 +25,7 @@ if TYPE_CHECKING:
     )
     from neurotwin.scoring.normalize import standardize
     from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
-    from neurotwin.scoring.scorer import (
-        AlignedSubmission,
-        check_submission,
-        score,
-        score_aligned,
-    )
+    from neurotwin.scoring.scorer import check_submission, score, score_aligned
     from neurotwin.scoring.scores import MetricScore, PhaseScore, ScoreReport
     from neurotwin.scoring.static_csv import read_static_csv, write_static_csv
     from neurotwin.scoring.submission import write_submission
@@ -56,7 +53,10 @@ __getattr__, __dir__ = lazy_exports(
         "MetricScore": "neurotwin.scoring.scores",
         "PhaseScore": "neurotwin.scoring.scores",
         "ScoreReport": "neurotwin.scoring.scores",
-        "AlignedSubmission": "neurotwin.scoring.scorer",
+        "AlignedSubmission": "neurotwin.scoring.aligned",
+        "Measure": "neurotwin.scoring.measures",
+        "get_measure": "neurotwin.scoring.measures",
+        "list_measures": "neurotwin.scoring.measures",
         "check_submission": "neurotwin.scoring.scorer",
         "score": "neurotwin.scoring.scorer",
         "score_aligned": "neurotwin.scoring.scorer",
@@ -81,6 +81,7 @@ __all__ = [
     "SubmissionFormat",
     "check_submission",
     "score_aligned",
+    "Measure",
     "MetricScore",
     "PhaseScore",
     "ScoreReport",
@@ -94,7 +95,9 @@ __all__ = [
     "correlation_to_average",
     "explainable_variance",
     "feve",
+    "get_measure",
     "get_track",
+    "list_measures",
     "list_tracks",
     "load_truth",
     "make_truth",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neurotwin.data.problems import Problem, ProblemsError
+from neurotwin.problems import Problem, ProblemsError
 
 
 class SubmissionError(ProblemsError):

@@ -11,7 +11,6 @@ per image; the 2023 format reads and writes a parquet per phase, zipped together
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import tempfile
 import zipfile
@@ -22,10 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neurotwin.scoring import metrics as m
+from neurotwin import atomic
 from neurotwin.scoring import static_csv
 from neurotwin.scoring.align import align_static, align_video
 from neurotwin.scoring.errors import ProblemList
+from neurotwin.scoring.measures import Measure, get_measure
 from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
 from neurotwin.scoring.tracks import PHASES, SINGLE_TRIAL, TO_AVERAGE
 from neurotwin.scoring.video_parquet import ReadLimits, read_video_parquet, video_parquet_bytes
@@ -37,11 +37,6 @@ if TYPE_CHECKING:
 Predictions = StaticPredictions | VideoPredictions
 #: A metric: per-neuron values from ``(predictions, tier truth)``.
 Metric = Callable[[np.ndarray, "TierTruth"], np.ndarray]
-
-
-def _frames(t: TierTruth) -> np.ndarray:
-    assert t.n_frames is not None
-    return t.n_frames
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,8 @@ class SubmissionFormat:
     one_recording
         Whether the track scores exactly one recording (2022) or one per mouse (2023).
     metrics
-        The metric table: by metric name, the per-neuron metric (FEVE is scored apart).
+        The metric table: each metric the track reports (FEVE is scored apart), by the name
+        of the :class:`~neurotwin.scoring.measures.Measure` that computes it on this kind.
     has_frames
         Whether responses and predictions have a time axis: ground truth is
         ``(n_trials, n_neurons, frames)`` with ``n_frames`` and ``lengths`` per trial.
@@ -69,12 +65,12 @@ class SubmissionFormat:
     release: str
     predictions_type: type
     one_recording: bool
-    metrics: Mapping[str, Metric]
+    metrics: Mapping[str, str]
     has_frames: bool
 
-    def metric(self, name: str) -> Metric:
-        """Return the per-neuron metric ``name`` of this kind (KeyError when unknown)."""
-        return self.metrics[name]
+    def metric(self, name: str) -> Measure:
+        """Return the measure behind the reported metric ``name`` (KeyError when unknown)."""
+        return get_measure(self.metrics[name], "metric")
 
     def read(
         self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
@@ -117,7 +113,7 @@ class StaticFormat(SubmissionFormat):
                 static_csv.write_static_csv(tmp / track.submission_files[phase], pred)
             for phase in PHASES:
                 name = track.submission_files[phase]
-                os.replace(tmp / name, dest / name)
+                atomic.publish(tmp / name, dest / name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return dest
@@ -150,7 +146,7 @@ class VideoFormat(SubmissionFormat):
                 if not isinstance(pred, VideoPredictions):
                     raise TypeError(f"track {track.identifier} needs VideoPredictions")
                 zf.writestr(track.submission_files[phase], video_parquet_bytes(pred))
-        return static_csv._atomic_write(dest, buffer.getvalue())
+        return atomic.write_bytes(dest, buffer.getvalue())
 
     def align(
         self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
@@ -167,10 +163,7 @@ FORMATS: dict[str, SubmissionFormat] = {
         predictions_type=StaticPredictions,
         one_recording=True,
         has_frames=False,
-        metrics={
-            SINGLE_TRIAL: lambda p, t: m.single_trial_correlation(p, t.responses),
-            TO_AVERAGE: lambda p, t: m.correlation_to_average(p, t.responses, t.stimulus_ids),
-        },
+        metrics={SINGLE_TRIAL: "single_trial_correlation", TO_AVERAGE: "correlation_to_average"},
     ),
     "video": VideoFormat(
         kind="video",
@@ -179,10 +172,8 @@ FORMATS: dict[str, SubmissionFormat] = {
         one_recording=False,
         has_frames=True,
         metrics={
-            SINGLE_TRIAL: lambda p, t: m.video_correlation(p, t.responses, _frames(t)),
-            TO_AVERAGE: lambda p, t: m.video_correlation_to_average(
-                p, t.responses, _frames(t), t.stimulus_ids
-            ),
+            SINGLE_TRIAL: "video_correlation",
+            TO_AVERAGE: "video_correlation_to_average",
         },
     ),
 }

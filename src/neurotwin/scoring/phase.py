@@ -9,14 +9,12 @@ import numpy as np
 from neurotwin.scoring import metrics as m
 from neurotwin.scoring.ceilings import (
     MIN_REPEATED_STIMULI,
-    estimated_ceiling,
     estimated_ceiling_sd,
     has_repeats,
-    repeat_ceiling,
     repeated_stimuli,
-    tier_explainable_variance,
 )
 from neurotwin.scoring.formats import Metric
+from neurotwin.scoring.measures import get_measure
 from neurotwin.scoring.scores import MetricScore, PhaseScore
 from neurotwin.scoring.tracks import FEVE, SINGLE_TRIAL, Track
 from neurotwin.scoring.truth import TierTruth, Truth
@@ -88,11 +86,16 @@ def score_phase(
     tier = track.tier(phase)
     tiers = {mouse.name: mouse.tiers[tier] for mouse in truth.mice}
     scores: dict[str, MetricScore] = {}
-    repeat = {k: repeat_ceiling(t) for k, t in tiers.items()}
+    exact_ceiling = get_measure("exact", "ceiling")
+    only_ceiling = get_measure("exact_stimulus_only", "ceiling")
+    oracle_of = get_measure("oracle_correlation", "data")
+    repeat = {k: oracle_of(t) for k, t in tiers.items()}
     oracle: dict[str, np.ndarray] | None = {k: v for k, v in repeat.items() if v is not None}
     if len(oracle or {}) < len(repeat):
         oracle = None
-    estimate = {k: estimated_ceiling(t) for k, t in tiers.items()}
+    estimate_of = get_measure("estimate", "ceiling")
+    single = track.format.metric(SINGLE_TRIAL)
+    estimate = {k: estimate_of(t, single) for k, t in tiers.items()}
     estimated = None if any(v is None for v in estimate.values()) else estimate
     estimate_note = ESTIMATE_NOTE
     static = [t for t in tiers.values() if t.n_frames is None]
@@ -118,15 +121,14 @@ def score_phase(
     )
     for name in track.metrics:
         if name == FEVE:
+            feve = get_measure(FEVE, "metric")
             per, sel, ceil, ceil_only = {}, {}, {}, {}
             for k, t in tiers.items():
-                per[k], sel[k] = m.feve(aligned[k], t.responses, t.stimulus_ids)
+                per[k], sel[k] = feve(aligned[k], t)
                 if exact:
-                    assert t.rates is not None
-                    ceil[k] = m.feve(t.rates, t.responses, t.stimulus_ids)[0]
+                    ceil[k] = exact_ceiling(t, feve)
                 if stimulus_only:
-                    assert t.rates_stimulus_only is not None
-                    ceil_only[k] = m.feve(t.rates_stimulus_only, t.responses, t.stimulus_ids)[0]
+                    ceil_only[k] = only_ceiling(t, feve)
             score = _attach_ceiling(_combine(name, per, sel), ceil or None, EXACT)
             if ceil_only:
                 score.ceiling_stimulus_only = _mean_ceiling(score, ceil_only)
@@ -138,9 +140,8 @@ def score_phase(
         per = {k: metric(aligned[k], t) for k, t in tiers.items()}
         score = _combine(name, per)
         if exact:
-            rates = {k: t.rates for k, t in tiers.items()}
             score = _attach_ceiling(
-                score, {k: metric(np.asarray(rates[k]), t) for k, t in tiers.items()}, EXACT
+                score, {k: exact_ceiling(t, metric) for k, t in tiers.items()}, EXACT
             )
         elif name == SINGLE_TRIAL and has_repeats_all:
             if estimated is not None:
@@ -149,7 +150,7 @@ def score_phase(
                 )
             score.note = estimate_note
         if stimulus_only:
-            only = {k: metric(np.asarray(t.rates_stimulus_only), t) for k, t in tiers.items()}
+            only = {k: only_ceiling(t, metric) for k, t in tiers.items()}
             score.ceiling_stimulus_only = _mean_ceiling(score, only)
         if track.per_class and name == SINGLE_TRIAL:
             score.per_class = _per_class(aligned, tiers, metric)
@@ -157,7 +158,8 @@ def score_phase(
     extras: dict[str, float] = {}
     if oracle is not None:
         extras["oracle_correlation"] = m.mean_over_neurons(np.concatenate(list(oracle.values())))
-    fev = [tier_explainable_variance(t) for t in tiers.values()]
+    fev_of = get_measure("explainable_variance", "data")
+    fev = [fev_of(t) for t in tiers.values()]
     if fev and all(f is not None for f in fev):
         values = np.concatenate([f for f in fev if f is not None])
         if np.isfinite(values).any():

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from neurotwin.data.problems import Problem
 from neurotwin.errors import NeurotwinError
+from neurotwin.problems import Problem
+from neurotwin.scoring.aligned import AlignedSubmission
 from neurotwin.scoring.errors import ProblemList, SubmissionError, TruthError
 from neurotwin.scoring.phase import score_phase
 from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions, check_in_memory
@@ -92,29 +92,6 @@ def resolve_truth(track: Track, truth: TruthSource, *, per_frame: bool = False) 
             ]
         )
     return resolved
-
-
-@dataclass
-class AlignedSubmission:
-    """A checked submission: per phase and mouse, predictions in the ground truth's order.
-
-    Attributes
-    ----------
-    track
-        The track identifier.
-    track_version
-        The version of the track it was checked against.
-    phases
-        By phase, by mouse, the predictions aligned to the truth's trials and neurons:
-        static ``(n_trials, n_neurons)``; video ``(n_trials, n_neurons, frames)``.
-    notes
-        Phases that will not be scored and why.
-    """
-
-    track: str
-    track_version: str
-    phases: dict[str, Mapping[str, np.ndarray]]
-    notes: list[str] = field(default_factory=list)
 
 
 def check_submission(

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from neurotwin.data.problems import Problem
 from neurotwin.data.recording import Recording
+from neurotwin.problems import Problem
 from neurotwin.scoring.errors import ProblemList, TruthError
 
 #: Suffix of the simulator's ground-truth folder beside a recording (``{name}.truth/``).

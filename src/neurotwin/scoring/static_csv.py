@@ -13,24 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from neurotwin import atomic
 from neurotwin.scoring.errors import ProblemList, SubmissionError, quote
 from neurotwin.scoring.predictions import _INT64_MAX, _INT64_MIN, StaticPredictions, _check_finite
 from neurotwin.scoring.upload import _read_file
 
 STATIC_COLUMNS = ("trial_indices", "image_ids", "prediction", "neuron_ids")
 _BOM = b"\xef\xbb\xbf"
-
-
-def _atomic_write(path: Path, data: bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def _text_lists(values: np.ndarray, fmt: str) -> list[str]:
@@ -77,7 +66,7 @@ def write_static_csv(path: str | os.PathLike[str], predictions: StaticPrediction
     pathlib.Path
         The file written.
     """
-    return _atomic_write(Path(path), static_csv_bytes(predictions))
+    return atomic.write_bytes(path, static_csv_bytes(predictions))
 
 
 # ---------------------------------------------------------------------- parsing 2022 CSV
@@ -163,6 +152,42 @@ def _parse_number_lists(
     return None
 
 
+def _read_columns(data: bytes) -> dict[str, list[str]]:
+    """Split CSV text (UTF-8, header first) into columns of strings, by header name.
+
+    Standard CSV (RFC 4180): comma-separated, double quotes around fields holding commas,
+    a doubled quote inside them; blank lines are skipped. The standard library's reader is
+    used (no pyarrow), so checking a 2022 submission imports nothing heavy.
+
+    Raises
+    ------
+    ValueError
+        A row whose number of fields differs from the header's (quoting the row), a field
+        left open by a quote, a repeated column name.
+    """
+    import csv
+
+    text = data.decode("utf-8")
+    # one field may hold a whole row of predictions: allow fields as long as the file
+    limit = csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+    rows = (row for row in csv.reader(io.StringIO(text, newline=""), strict=True) if row)
+    try:
+        header = next(rows, [])
+        if len(set(header)) != len(header):
+            raise ValueError(f"the header repeats a column name: {header}")
+        columns: list[list[str]] = [[] for _ in header]
+        for row in rows:
+            if len(row) != len(header):
+                raise ValueError(f"expected {len(header)} columns, got {len(row)}: {','.join(row)}")
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+    except csv.Error as exc:
+        raise ValueError(str(exc)) from exc
+    finally:
+        csv.field_size_limit(limit)  # the limit is the process's: leave it as it was
+    return dict(zip(header, columns, strict=True))
+
+
 def read_static_csv(
     data: bytes | str | os.PathLike[str],
     name: str | None = None,
@@ -216,33 +241,25 @@ def read_static_csv(
                 name, f"is not UTF-8 text (line {line}, byte {exc.start}: {exc.reason})"
             )
         ) from exc
-    import pyarrow as pa  # lazily: importing the scorer stays light
-    import pyarrow.csv as pa_csv
-
     try:
-        table = pa_csv.read_csv(
-            io.BytesIO(data),
-            read_options=pa_csv.ReadOptions(block_size=max(len(data) + 1, 1 << 20)),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={c: pa.string() for c in STATIC_COLUMNS}, strings_can_be_null=False
-            ),
-        )
-    except (pa.ArrowException, UnicodeDecodeError, ValueError) as exc:
+        table = _read_columns(data)
+    except ValueError as exc:
         raise SubmissionError(
             ProblemList.single(name, f"is not a readable CSV file ({quote(exc, 160)})")
         ) from exc
-    missing = [c for c in STATIC_COLUMNS if c not in table.column_names]
+    missing = [c for c in STATIC_COLUMNS if c not in list(table)]
     if missing:
-        found = [quote(c) for c in table.column_names[:8]]
+        found = [quote(c) for c in list(table)[:8]]
         parse.add(
             name,
             f"misses column(s) {missing}; a 2022 submission has columns {list(STATIC_COLUMNS)}"
             f" (found {', '.join(found)})",
         )
         parse.raise_if_any()
-    if table.num_rows == 0:
+    n_rows = len(table[STATIC_COLUMNS[0]])
+    if n_rows == 0:
         raise SubmissionError(ProblemList.single(name, "holds no rows"))
-    ids_col = table.column("neuron_ids").to_pylist()
+    ids_col = table["neuron_ids"]
     first_ids = ids_col[0]
     ids_rows = [first_ids]
     differing = [r for r, s in enumerate(ids_col) if s != first_ids]
@@ -259,9 +276,7 @@ def read_static_csv(
             )
         if len(np.unique(neuron_ids)) != len(neuron_ids):
             parse.add(f"{name} line 2", "neuron_ids hold duplicates")
-    values = _parse_number_lists(
-        table.column("prediction").to_pylist(), float, "prediction", name, parse
-    )
+    values = _parse_number_lists(table["prediction"], float, "prediction", name, parse)
     if values is not None and ids is not None and values.shape[1] != len(neuron_ids):
         parse.add(
             name,
@@ -275,7 +290,7 @@ def read_static_csv(
         for p in parse.items:
             values_problems.add(p.where, p.message)
         values_problems.dropped += parse.dropped
-        values32 = np.full((table.num_rows, len(neuron_ids)), np.nan, np.float32)
+        values32 = np.full((n_rows, len(neuron_ids)), np.nan, np.float32)
     else:
         assert values is not None
         with np.errstate(over="ignore"):
@@ -284,8 +299,8 @@ def read_static_csv(
     if own is not None:
         own.raise_if_any()
     return StaticPredictions(
-        trial_ids=np.asarray(table.column("trial_indices").to_pylist(), dtype=str),
-        image_ids=np.asarray(table.column("image_ids").to_pylist(), dtype=str),
+        trial_ids=np.asarray(table["trial_indices"], dtype=str),
+        image_ids=np.asarray(table["image_ids"], dtype=str),
         neuron_ids=neuron_ids,
         values=values32,
     )

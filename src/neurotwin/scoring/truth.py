@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurotwin.data.normalize import response_scale
-from neurotwin.data.problems import Problem
 from neurotwin.data.recording import Recording, VideoRecording, first_nan_frame, open_recording
+from neurotwin.problems import Problem
 from neurotwin.scoring.errors import ProblemList, TruthError
 from neurotwin.scoring.metrics import SKIP_FRAMES, STOP_FRAME, scored_frames
 from neurotwin.scoring.normalize import standardize

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin import atomic
 from neurotwin.scoring.errors import ProblemList, TruthError
 from neurotwin.scoring.formats import FORMATS
 from neurotwin.scoring.truth import (
@@ -76,16 +77,12 @@ def save_truth(truth: Truth, path: str | os.PathLike[str]) -> Path:
                 arrays[pre + "rates_stimulus_only"] = np.asarray(
                     t.rates_stimulus_only, dtype=np.float32
                 )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
+
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:  # a handle: np.savez would append .npz to a name
             np.savez(f, allow_pickle=False, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+
+    return atomic.atomic_write(path, save)
 
 
 def load_truth(path: str | os.PathLike[str]) -> Truth:

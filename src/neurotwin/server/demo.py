@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin import atomic
 from neurotwin.scoring.submission import StaticPredictions, VideoPredictions, write_submission
 from neurotwin.scoring.tracks import PHASES, get_track
 from neurotwin.scoring.truth import Truth, make_truth
@@ -210,8 +211,6 @@ def init_competition(
     }
     if database_url:
         data["database"] = database_url
-    tmp = config.with_name(config.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, config)
+    atomic.write_text(config, json.dumps(data, indent=2) + "\n")
     migrate(load_competition(folder, database_url).database_url)
     return config

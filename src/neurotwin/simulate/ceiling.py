@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.scoring.metrics import correlation, stack_scored_frames
+from neurotwin.scoring.metrics import stack_scored_frames
+from neurotwin.stats import correlation
 
 
 def ceiling_from_arrays(rates: np.ndarray, responses: np.ndarray) -> np.ndarray:

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from neurotwin.data import open_recording
-from neurotwin.scoring.metrics import correlation
+from neurotwin.data import StaticRecording, open_recording
 from neurotwin.simulate.ceiling import ceiling_from_arrays, exact_ceiling
 from neurotwin.simulate.neurons import behavior_log_gain
 from neurotwin.simulate.stimuli import downsample
 from neurotwin.simulate.truth import load_simulation
+from neurotwin.stats import correlation
 
 #: Ridge penalties tried (chosen on the validation tier).
 RIDGE_PENALTIES = (1e1, 1e2, 1e3, 1e4, 1e5)
@@ -121,7 +121,7 @@ def ridge_score(
         ``correlation`` (mean single-trial correlation), ``ceiling`` and ``fraction``.
     """
     recording = open_recording(recording_path)
-    if recording.kind != "static":
+    if not isinstance(recording, StaticRecording):
         raise ValueError("ridge_score applies to static recordings")
     truth = Path(truth_dir)
     responses = np.load(truth / "responses.npy", mmap_mode="r")

@@ -169,6 +169,62 @@ _VIDEO_PRESETS: dict[str, dict[str, Any]] = {
 Config = TypeVar("Config", StaticConfig, VideoConfig)
 
 
+@dataclass(frozen=True)
+class SimulatedRelease:
+    """One kind of simulated release: its config, presets, names and withheld tiers.
+
+    Attributes
+    ----------
+    kind
+        ``"static"`` or ``"video"``.
+    year
+        The SENSORIUM release it imitates (``"2022"``, ``"2023"``).
+    config
+        Its config class.
+    presets
+        Each preset's fields that differ from the config's defaults.
+    folder_prefix, stimulus_tag
+        Recording names read ``{folder_prefix}{animal}-{session}-{scan}-{stimulus_tag}-{hex}``
+        as the releases' do.
+    held_out
+        Tiers whose responses a competition release withholds.
+    """
+
+    kind: str
+    year: str
+    config: type[StaticConfig] | type[VideoConfig]
+    presets: dict[str, dict[str, Any]]
+    folder_prefix: str
+    stimulus_tag: str
+    held_out: tuple[str, ...]
+
+
+#: The two simulated releases by kind.
+RELEASES: dict[str, SimulatedRelease] = {
+    "static": SimulatedRelease(
+        "static", "2022", StaticConfig, _STATIC_PRESETS, "static", "GrayImageNet",
+        ("test", "final_test"),
+    ),
+    "video": SimulatedRelease(
+        "video", "2023", VideoConfig, _VIDEO_PRESETS, "dynamic", "Video",
+        ("live_test_main", "live_test_bonus", "final_test_main", "final_test_bonus"),
+    ),
+}  # fmt: skip
+
+
+def release_of(kind: str) -> SimulatedRelease:
+    """Return the simulated release of ``kind``.
+
+    Raises
+    ------
+    NeurotwinError
+        For a kind other than ``"static"`` and ``"video"``.
+    """
+    if kind not in RELEASES:
+        raise NeurotwinError(f"kind must be 'static' or 'video', got {kind!r}")
+    return RELEASES[kind]
+
+
 def make_config(kind: str, preset: str = "tiny", **overrides: Any) -> StaticConfig | VideoConfig:
     """Build the config of one release from a preset and explicit overrides.
 
@@ -192,13 +248,11 @@ def make_config(kind: str, preset: str = "tiny", **overrides: Any) -> StaticConf
     NeurotwinError
         For an unknown kind, preset or option, or a value out of range.
     """
-    if kind not in ("static", "video"):
-        raise NeurotwinError(f"kind must be 'static' or 'video', got {kind!r}")
+    release = release_of(kind)
     if preset not in PRESETS:
         raise NeurotwinError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
-    cls: type[StaticConfig] | type[VideoConfig] = StaticConfig if kind == "static" else VideoConfig
-    table = _STATIC_PRESETS if kind == "static" else _VIDEO_PRESETS
-    values = dict(table[preset])
+    cls = release.config
+    values = dict(release.presets[preset])
     cell_names = {f.name for f in fields(NeuronConfig)}
     top_names = {f.name for f in fields(cls)} - {"cells"}
     cell_values: dict[str, Any] = {}
@@ -298,8 +352,7 @@ def config_from_dict(data: dict[str, Any]) -> StaticConfig | VideoConfig:
     data = dict(data)
     kind = data.pop("kind")
     cells = NeuronConfig(**data.pop("cells"))
-    cls: type[StaticConfig] | type[VideoConfig] = StaticConfig if kind == "static" else VideoConfig
-    return cls(**data, cells=cells)
+    return release_of(kind).config(**data, cells=cells)
 
 
 def with_overrides(config: Config, **changes: Any) -> Config:
@@ -324,12 +377,15 @@ def with_overrides(config: Config, **changes: Any) -> Config:
 
 __all__ = [
     "PRESETS",
+    "RELEASES",
+    "SimulatedRelease",
     "NeuronConfig",
     "StaticConfig",
     "VideoConfig",
     "config_from_dict",
     "config_to_dict",
     "make_config",
+    "release_of",
     "validate",
     "with_overrides",
 ]

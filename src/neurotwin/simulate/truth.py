@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from neurotwin import atomic
+
 #: Suffix of the truth folder next to a recording.
 TRUTH_SUFFIX = ".truth"
 
@@ -146,10 +148,7 @@ class TruthWriter:
         for array in self._maps.values():
             array.flush()
         self._maps.clear()
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        os.replace(self.tmp, self.path)
-        return self.path
+        return atomic.publish(self.tmp, self.path)
 
     def abort(self) -> None:
         """Discard the temporary folder."""

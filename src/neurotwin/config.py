@@ -1,7 +1,8 @@
-"""Typed model configurations: overrides, type checks and a JSON round trip.
+"""Typed configurations: overrides, type checks, a JSON round trip and command-line flags.
 
-Model configurations are (nested, frozen) dataclasses. :func:`apply_overrides` returns a
-copy with some fields replaced and accepts the spellings a user types:
+Configurations (of models, the trainer, the simulator) are (nested, frozen) dataclasses.
+:func:`apply_overrides` returns a copy with some fields replaced and accepts the spellings
+a user types:
 
 - a top-level field: ``nonlinearity="softplus"``;
 - a field of a nested section by its own name when only one section has it:
@@ -17,12 +18,19 @@ name from their registries) declares it in the field's metadata:
 
 Unknown names raise :class:`ConfigError` listing the known ones with a did-you-mean; values
 of the wrong type raise :class:`ConfigError` naming the field and the expected type.
+
+:func:`add_config_flags` turns a config's fields into ``argparse`` flags whose help is the
+field's documentation (``field(metadata={"help": ...})`` or the class docstring's numpydoc
+``Attributes`` section) and whose shown default is read from a config instance, so a
+command's ``--help`` cannot drift from the config it fills; :func:`flag_overrides` collects
+the flags a user gave.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -84,6 +92,11 @@ def _coerce(path: str, value: Any, annotation: Any) -> Any:
         raise ConfigError(f"{path} must be {_type_name(annotation)}, got {value!r}")
     if annotation is Any:
         return value
+    if origin is typing.Literal:
+        allowed = typing.get_args(annotation)
+        if value in allowed:
+            return value
+        raise ConfigError(f"{path} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
     if annotation is type(None):
         if value is None:
             return None
@@ -205,12 +218,12 @@ def _apply(config: Any, overrides: Mapping[str, Any], where: str) -> Any:
     for f in dataclasses.fields(config):
         kind_field = f.metadata.get("kind_field")
         if kind_field and kind_field in pending:
-            kind = _coerce(f"{where}.{kind_field}", pending.pop(kind_field), hints[kind_field])
-            if kind != getattr(config, kind_field) or not isinstance(
-                getattr(config, f.name), _resolve_kind(cls, f, kind)
+            chosen = _coerce(f"{where}.{kind_field}", pending.pop(kind_field), hints[kind_field])
+            if chosen != getattr(config, kind_field) or not isinstance(
+                getattr(config, f.name), _resolve_kind(cls, f, chosen)
             ):
-                section = _resolve_kind(cls, f, kind)()
-                config = dataclasses.replace(config, **{kind_field: kind, f.name: section})
+                section = _resolve_kind(cls, f, chosen)()
+                config = dataclasses.replace(config, **{kind_field: chosen, f.name: section})
 
     changes: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
@@ -271,3 +284,212 @@ def config_to_dict(config: Any) -> dict[str, Any]:
 def config_from_dict(cls: type[C], data: Mapping[str, Any], *, where: str = "model") -> C:
     """Rebuild a config of class ``cls`` from :func:`config_to_dict` output (checked)."""
     return apply_overrides(cls(), data, where=where)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Return each field's documentation, as one line of plain text (no reST markup).
+
+    A field's ``metadata["help"]`` wins; otherwise its entry in the class docstring's
+    numpydoc ``Attributes`` section is used (an entry may name several fields:
+    ``height, width``; an entry ``name : type`` is read by its name).
+
+    Parameters
+    ----------
+    cls
+        A config dataclass.
+
+    Returns
+    -------
+    dict
+        Field name to its documentation with whitespace collapsed; fields without any
+        documentation are left out.
+    """
+    docs = _attribute_docs(cls.__doc__ or "")
+    out: dict[str, str] = {}
+    for f in dataclasses.fields(cls):
+        text = f.metadata.get("help") or docs.get(f.name)
+        if text:
+            text = re.sub(r":\w+:`~?([^`]+)`", r"\1", str(text)).replace("``", "")
+            out[f.name] = " ".join(text.split())
+    return out
+
+
+def _attribute_docs(docstring: str) -> dict[str, str]:
+    """Parse the numpydoc ``Attributes`` section of a docstring into name -> text."""
+    import inspect
+
+    lines = inspect.cleandoc(docstring).splitlines()
+    out: dict[str, str] = {}
+    heads = [i for i, line in enumerate(lines[:-1]) if set(lines[i + 1].strip()) == {"-"}]
+    starts = [i + 2 for i in heads if lines[i].strip() == "Attributes"]
+    if not starts:
+        return out
+    start = starts[0]
+    names: list[str] = []
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if i + 1 < len(lines) and line.strip() and set(lines[i + 1].strip()) == {"-"}:
+            break  # the next section's header
+        if line and not line[0].isspace():
+            names = [n.strip() for n in line.split(" : ")[0].split(",")]
+            for name in names:
+                out[name] = ""
+        elif line.strip():
+            for name in names:
+                out[name] = f"{out[name]} {line.strip()}".strip()
+    return {name: text for name, text in out.items() if text}
+
+
+def _first_sentence(text: str) -> str:
+    parts = re.split(r"(?<!e\.g)(?<!i\.e)(?<=\.)\s+(?=[A-Z(`])", text, maxsplit=1)
+    return parts[0]
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        raise ValueError(f"not a boolean: {text!r}")
+    return value in ("true", "yes", "1", "on")
+
+
+def _flag_kind(annotation: Any) -> tuple[Callable[[str], Any], dict[str, Any]]:
+    """Map a field's annotation to an argparse ``type`` and extra keyword arguments."""
+    import argparse
+
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is typing.Union or origin is types.UnionType:
+        if len(args) == 1:
+            return _flag_kind(args[0])
+        options = [_flag_kind(a)[0] for a in args]
+
+        def either(text: str) -> Any:
+            for convert in options:
+                try:
+                    return convert(text)
+                except ValueError:
+                    continue
+            raise ValueError(text)
+
+        either.__name__ = " or ".join(_type_name(a) for a in args)
+        return either, {}
+    if origin is typing.Literal:
+        values = typing.get_args(annotation)
+        return type(values[0]), {"choices": values}
+    if origin is tuple:
+        item = typing.get_args(annotation)[0] if typing.get_args(annotation) else str
+        convert, _ = _flag_kind(item)
+        return convert, {"nargs": "+"}
+    if annotation is bool:
+        return _parse_bool, {"action": argparse.BooleanOptionalAction}
+    if annotation in (int, float, str):
+        return annotation, {}
+    raise TypeError(f"no command-line flag expresses a value of type {annotation}")
+
+
+def add_config_flags(
+    parser: Any,
+    cls: type,
+    *,
+    defaults: Any = None,
+    default_label: str = "default",
+    exclude: tuple[str, ...] = (),
+    sections: bool = True,
+) -> list[str]:
+    """Add one ``--flag`` per field of a config dataclass, documented from the config.
+
+    Every flag defaults to None, meaning "keep the config's value", so only the flags a
+    user gives become overrides (see :func:`flag_overrides`). The help is the first
+    sentence of the field's documentation (:func:`field_docs`) followed by the value the
+    flag stands in for, read from ``defaults``: neither can drift from the config.
+
+    Parameters
+    ----------
+    parser
+        An :class:`argparse.ArgumentParser` or argument group.
+    cls
+        The config dataclass. Fields of type bool get ``--name/--no-name``, tuples take
+        several values, ``Literal`` fields their choices.
+    defaults
+        The config instance whose values the help shows (None: ``cls()``).
+    default_label
+        Shown before each value: ``(default: 50)``, ``(tiny preset: 50)``.
+    exclude
+        Field names (of ``cls`` or of its sections) that get no flag.
+    sections
+        Also add the fields of nested config sections under their own names (the
+        spelling :func:`apply_overrides` accepts), unless a name is taken already.
+
+    Returns
+    -------
+    list of str
+        The ``dest`` of every flag added (field names), for :func:`flag_overrides`.
+
+    Raises
+    ------
+    TypeError
+        A field that is not excluded has a type no flag can express.
+    """
+    config = cls() if defaults is None else defaults
+    docs = field_docs(cls)
+    hints = _hints(cls)
+    added: list[str] = []
+    nested: list[Any] = []
+    for f in dataclasses.fields(cls):
+        if f.name in exclude:
+            continue
+        value = getattr(config, f.name)
+        if _is_config(value):
+            if sections:
+                nested.append(value)
+            continue
+        try:
+            convert, extra = _flag_kind(hints[f.name])
+        except TypeError as exc:
+            raise TypeError(f"{cls.__name__}.{f.name}: {exc}; exclude it") from exc
+        shown = list(value) if isinstance(value, tuple) else value
+        text = _first_sentence(docs.get(f.name, f.name.replace("_", " ")))
+        if "action" not in extra:  # a switch takes no value
+            extra["type"] = convert
+            if "choices" not in extra:
+                kind = getattr(convert, "__name__", "value")
+                extra["metavar"] = kind.upper().replace(" ", "_")
+        parser.add_argument(
+            "--" + f.name.replace("_", "-"),
+            dest=f.name,
+            default=None,
+            help=f"{text} ({default_label}: {shown})".replace("%", "%%"),
+            **extra,
+        )
+        added.append(f.name)
+    for section in nested:
+        taken = set(added) | set(exclude)
+        names = [g.name for g in dataclasses.fields(section) if g.name not in taken]
+        skip = tuple(g.name for g in dataclasses.fields(section) if g.name not in names)
+        added += add_config_flags(
+            parser, type(section), defaults=section, default_label=default_label, exclude=skip
+        )
+    return added
+
+
+def flag_overrides(args: Any, names: list[str]) -> dict[str, Any]:
+    """Return the flags a user gave, by field name, to pass as config overrides.
+
+    Parameters
+    ----------
+    args
+        The parsed :class:`argparse.Namespace`.
+    names
+        What :func:`add_config_flags` returned.
+
+    Returns
+    -------
+    dict
+        Field name to value for every flag not left at None; tuples for several values.
+    """
+    out: dict[str, Any] = {}
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None:
+            out[name] = tuple(value) if isinstance(value, list) else value
+    return out

@@ -1,0 +1,133 @@
+"""Command-line flags built from a config's fields: help and defaults come from the config."""
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from neurotwin.cli import build_parser
+from neurotwin.config import add_config_flags, apply_overrides, field_docs, flag_overrides
+from neurotwin.simulate.config import NeuronConfig, StaticConfig, VideoConfig, make_config
+
+
+@dataclass(frozen=True)
+class Inner:
+    """A section.
+
+    Attributes
+    ----------
+    depth
+        Layers of the section.
+    """
+
+    depth: int = 2
+
+
+@dataclass(frozen=True)
+class Example:
+    """An example config.
+
+    Attributes
+    ----------
+    rate : float
+        Learning rate of the optimiser. A second sentence the help leaves out.
+    height, width
+        Size in pixels, e.g. 36 x 64.
+    shuffle
+        Shuffle each epoch.
+    mode
+        How to run.
+    sizes
+        Layer sizes.
+    limit
+        Seconds allowed (None: no limit).
+    """
+
+    rate: float = 0.1
+    height: int = 36
+    width: int = 64
+    shuffle: bool = True
+    mode: Literal["fast", "exact"] = "fast"
+    sizes: tuple[int, ...] = (1, 2)
+    limit: float | None = None
+    compile: bool | str = field(default=False, metadata={"help": "Compile the model."})
+    inner: Inner = Inner()
+
+
+def test_field_docs_read_the_attributes_section_and_metadata():
+    docs = field_docs(Example)
+    assert docs["rate"].startswith("Learning rate of the optimiser.")
+    assert docs["height"] == docs["width"] == "Size in pixels, e.g. 36 x 64."
+    assert docs["compile"] == "Compile the model."
+    assert "inner" not in docs
+
+
+def _parser() -> tuple[argparse.ArgumentParser, list[str]]:
+    parser = argparse.ArgumentParser()
+    return parser, add_config_flags(parser, Example)
+
+
+def test_flags_parse_every_supported_type_and_only_given_ones_override():
+    parser, names = _parser()
+    assert names == [
+        "rate", "height", "width", "shuffle", "mode", "sizes", "limit", "compile", "depth"
+    ]  # fmt: skip
+    args = parser.parse_args(
+        ["--rate", "0.5", "--no-shuffle", "--mode", "exact", "--sizes", "3", "4", "--depth", "5"]
+    )
+    given = flag_overrides(args, names)
+    assert given == {"rate": 0.5, "shuffle": False, "mode": "exact", "sizes": (3, 4), "depth": 5}
+    config = apply_overrides(Example(), given)
+    assert config.inner.depth == 5 and config.sizes == (3, 4) and config.width == 64
+    assert flag_overrides(parser.parse_args(["--compile", "true"]), names) == {"compile": True}
+    assert flag_overrides(parser.parse_args(["--compile", "auto"]), names) == {"compile": "auto"}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--mode", "slow"])
+
+
+def test_help_shows_the_first_sentence_and_the_default():
+    parser, _ = _parser()
+    text = " ".join(parser.format_help().split())
+    assert "Learning rate of the optimiser. (default: 0.1)" in text
+    assert "A second sentence" not in text
+    assert "Size in pixels, e.g. 36 x 64. (default: 36)" in text
+    assert "(default: [1, 2])" in text
+
+
+def test_a_field_no_flag_can_express_is_refused_unless_excluded():
+    @dataclass(frozen=True)
+    class Odd:
+        table: dict[str, int] = dataclasses.field(default_factory=dict)
+        n: int = 1
+
+    with pytest.raises(TypeError, match="dict"):
+        add_config_flags(argparse.ArgumentParser(), Odd)
+    assert add_config_flags(argparse.ArgumentParser(), Odd, exclude=("table",)) == ["n"]
+
+
+@pytest.mark.parametrize("kind,cls", [("static", StaticConfig), ("video", VideoConfig)])
+def test_simulate_flags_mirror_the_simulator_config(kind, cls):
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices["simulate"]  # type: ignore[union-attr]
+    kind_parser = sub._subparsers._group_actions[0].choices[kind]
+    actions = {a.dest: a for a in kind_parser._actions}
+    tiny = make_config(kind, "tiny")
+    docs = {**field_docs(cls), **field_docs(NeuronConfig)}
+    for config, fields in (
+        (tiny, dataclasses.fields(cls)),
+        (tiny.cells, dataclasses.fields(NeuronConfig)),
+    ):
+        for f in fields:
+            if f.name == "cells":
+                continue
+            action = actions[f.name]
+            assert action.default is None
+            first = docs[f.name].split(". ")[0]
+            assert first in action.help
+            assert action.help.endswith(f"(tiny preset: {getattr(config, f.name)})")
+    args = parser.parse_args(
+        ["simulate", kind, "--out", "x", "--neurons", "7", "--noise-level", "0.5"]
+    )
+    assert flag_overrides(args, args.overrides) == {"neurons": 7, "noise_level": 0.5}
