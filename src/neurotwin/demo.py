@@ -27,6 +27,7 @@ from typing import Any, cast
 import numpy as np
 from skimage.transform import resize
 
+from neurotwin.atomic import write_text
 from neurotwin.data import StaticRecording, open_recording, validate_recording
 from neurotwin.data.cache import cache_for
 from neurotwin.data.summary import summarize
@@ -286,9 +287,7 @@ def run_demo(
     truth = resolve_truth(track, cast(Any, [recording]))
     report = score(track, truth, predictions)
     report_path = out / "report.json"
-    tmp = report_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report.to_dict(), indent=2))
-    os.replace(tmp, report_path)
+    write_text(report_path, json.dumps(report.to_dict(), indent=2))
     steps.done("score")
 
     live = truth.mice[0].tiers[track.tier("live")]

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurotwin.atomic import atomic_write
 from neurotwin.config import ConfigError, config_from_dict, config_to_dict
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule
@@ -217,14 +218,7 @@ def save_model(model: TwinModule, path: PathLike) -> Path:
     """
     path = Path(path)
     state = model_to_state(model)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_model(path: PathLike, map_location: str | torch.device = "cpu") -> TwinModule:

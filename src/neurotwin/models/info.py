@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from neurotwin.data.cache import PREPROCESSINGS
+from neurotwin.data.cache_folder import PREPROCESSINGS
 from neurotwin.data.loaders import scaled_hw
 from neurotwin.data.normalize import collapse_statistics, response_scale
 from neurotwin.data.recording import Recording, open_recording

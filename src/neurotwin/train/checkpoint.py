@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from neurotwin.atomic import atomic_write
 from neurotwin.errors import NeurotwinError
 
 if TYPE_CHECKING:
@@ -22,37 +22,6 @@ CONFIG = "config.json"
 #: Format name and version stored in every checkpoint.
 CHECKPOINT_FORMAT = "neurotwin-train-checkpoint"
 CHECKPOINT_VERSION = 1
-
-
-def current_umask() -> int:
-    """Return the process's umask (the permission bits new files do not get).
-
-    Returns
-    -------
-    int
-        E.g. ``0o022``.
-    """
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Write a file through a temporary file in the same folder and :func:`os.replace`.
-
-    The file gets the permissions of any new file (``0o666`` less the umask), not the
-    owner-only ``0o600`` of the temporary file.
-
-    Parameters
-    ----------
-    path
-        The final file.
-    write
-        Called with the temporary path; writes the content there.
-    """
-    from neurotwin.atomic import atomic_write as shared_atomic_write
-
-    shared_atomic_write(path, write)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
