@@ -18,6 +18,12 @@ from typing import TYPE_CHECKING, Any
 from neurotwin._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from neurotwin.config import (
+        ConfigError,
+        apply_overrides,
+        config_from_dict,
+        config_to_dict,
+    )
     from neurotwin.models.base import TwinModule
     from neurotwin.models.checkpoint import (
         FORMAT,
@@ -28,12 +34,6 @@ if TYPE_CHECKING:
         model_from_state,
         model_to_state,
         save_model,
-    )
-    from neurotwin.config import (
-        ConfigError,
-        apply_overrides,
-        config_from_dict,
-        config_to_dict,
     )
     from neurotwin.models.contract import StimulusKind, TwinModel
     from neurotwin.models.cores import Core, DepthSeparableConv2d, StackedCore2d, StackedCoreConfig
