@@ -24,6 +24,7 @@ mode, to simulated white noise of the block's shape (:func:`null_thresholds`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,40 +78,63 @@ class BlockFit:
     stats: np.ndarray
 
 
-def _decimated_init(r: torch.Tensor, shape: tuple[int, int], settings: FitSettings) -> torch.Tensor:
-    b, _, t = r.shape
+def _decimate_space(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Average ``(B, pixels, C)`` over 2x2 pixels: ``(B, pixels', C)`` (one-row blocks as is)."""
+    b, _, c = x.shape
     h, w = shape
-    small = r.view(b, h, w, t).permute(0, 3, 1, 2)
-    if h > 1 and w > 1:
-        small = nnf.avg_pool2d(small, 2, ceil_mode=True)
-    small = small.flatten(2)  # (B, T, P')
-    if t >= 4:
-        small = nnf.avg_pool1d(small.transpose(1, 2), 2, ceil_mode=True).transpose(1, 2)
+    if h == 1 or w == 1:
+        return x
+    img = x.transpose(1, 2).reshape(b * c, 1, h, w)
+    return nnf.avg_pool2d(img, 2, ceil_mode=True).reshape(b, c, -1).transpose(1, 2)
+
+
+def _decimate_time(x: torch.Tensor) -> torch.Tensor:
+    """Average ``(B, T)`` over pairs of frames (series of under 4 frames as they are)."""
+    if x.shape[1] < 4:
+        return x
+    return nnf.avg_pool1d(x[:, None], 2, ceil_mode=True)[:, 0]
+
+
+def _decimate(r: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Return the ``(B, pixels', T')`` block decimated 2x2 in space and 2x in time."""
+    b, _, t = r.shape
+    small = _decimate_space(r, shape)
+    if t < 4:
+        return small.contiguous()
+    return nnf.avg_pool1d(small.reshape(-1, 1, t), 2, ceil_mode=True).view(b, small.shape[1], -1)
+
+
+def _decimated_init(small: torch.Tensor, t: int, settings: FitSettings) -> torch.Tensor:
+    """Power iterations on the decimated residual ``small`` ``(B, pixels', T')``, upsampled."""
+    b, _, t_small = small.shape
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
-    v = torch.randn(b, small.shape[1], generator=gen, dtype=r.dtype).to(r.device)
+    v = torch.randn(b, t_small, generator=gen, dtype=small.dtype).to(small.device)
     for _ in range(settings.init_iterations):
-        u = torch.einsum("btp,bt->bp", small, v)
-        v = torch.einsum("btp,bp->bt", small, u)
+        u = torch.bmm(small, v[:, :, None])
+        v = torch.bmm(small.transpose(1, 2), u)[:, :, 0]
         v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-30)
-    if small.shape[1] != t:
+    if t_small != t:
         v = v.repeat_interleave(2, dim=1)[:, :t]
     return v / v.norm(dim=1, keepdim=True).clamp_min(1e-30)
 
 
 def _rank1(
-    r: torch.Tensor, shape: tuple[int, int], settings: FitSettings
+    r: torch.Tensor, small: torch.Tensor, shape: tuple[int, int], settings: FitSettings
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One penalised rank-1 component of each block: (u denoised, v debiased)."""
+    """One penalised rank-1 component of each block: (u denoised, v debiased).
+
+    ``small`` is ``r`` decimated (:func:`_decimate`), kept up to date by the caller.
+    """
     b, _, t = r.shape
-    v = _decimated_init(r, shape, settings)
+    v = _decimated_init(small, t, settings)
     lam_u = torch.ones(b, dtype=r.dtype, device=r.device)
     lam_v = torch.ones(b, dtype=r.dtype, device=r.device)
     u = torch.zeros(r.shape[:2], dtype=r.dtype, device=r.device)
     moving = torch.arange(b, device=r.device)  # blocks whose v has not converged yet
     for step in range(settings.iterations):
-        sub = r if len(moving) == b else r[moving]
         n = len(moving)
-        y = torch.bmm(sub, v[moving][:, :, None])[:, :, 0].view(n, *shape)
+        # Products with every block (no copy of r); only the moving ones are used.
+        y = torch.bmm(r, v[:, :, None])[moving, :, 0].view(n, *shape)
         budget = tv_budget(y)
         if step == 0:
             lam_u = (budget / y[0].numel()).sqrt().clamp_min(1e-6)
@@ -119,7 +143,7 @@ def _rank1(
         u_sub = u_img.flatten(1)
         u_sub = u_sub / u_sub.norm(dim=1, keepdim=True).clamp_min(1e-30)
         u[moving] = u_sub
-        y_t = torch.bmm(u_sub[:, None, :], sub)[:, 0]
+        y_t = torch.bmm(u[:, None, :], r)[moving, 0]
         sigma2 = noise_variance(y_t) if t >= 16 else y_t.var(dim=1)
         if step == 0:
             lam_v = sigma2.sqrt().clamp_min(1e-6)
@@ -138,33 +162,40 @@ def _rank1(
 def _fit_pmd(
     r: torch.Tensor, shape: tuple[int, int], settings: FitSettings, thresholds: torch.Tensor
 ) -> list[BlockFit]:
-    b = r.shape[0]
+    b, pixels, _ = r.shape
     kept: list[list[torch.Tensor]] = [[] for _ in range(b)]
     stats: list[list[torch.Tensor]] = [[] for _ in range(b)]
-    misses = torch.zeros(b, dtype=torch.long)
-    active = torch.arange(b)
+    misses = [0] * b
+    active = list(range(b))  # the block of each row of r (finished blocks are dropped)
+    small = _decimate(r, shape)
     for _ in range(2 * settings.max_components + settings.failures):
-        if len(active) == 0:
+        if not active:
             break
-        sub = r[active]
-        u, debiased = _rank1(sub, shape, settings)
+        u, debiased = _rank1(r, small, shape, settings)
         s = torch.stack(
             [spatial_roughness(u.view(-1, *shape)), temporal_roughness(debiased)], dim=1
         )
         ok = (s <= thresholds).all(dim=1).cpu()
-        r[active] = sub - u[:, :, None] * debiased[:, None, :]
-        still = []
-        for i, blk in enumerate(active.tolist()):
-            stats[blk].append(s[i].cpu())
+        # Deflate in place: r and its decimated copy (decimation is linear).
+        r.baddbmm_(u[:, :, None], debiased[:, None, :], alpha=-1)
+        u_small = _decimate_space(u[:, :, None], shape)
+        small.baddbmm_(u_small, _decimate_time(debiased)[:, None, :], alpha=-1)
+        s = s.cpu()
+        rows = []
+        for i, blk in enumerate(active):
+            stats[blk].append(s[i])
             if ok[i]:
                 kept[blk].append(u[i].cpu())
                 misses[blk] = 0
             else:
                 misses[blk] += 1
             if misses[blk] < settings.failures and len(kept[blk]) < settings.max_components:
-                still.append(blk)
-        active = torch.tensor(still, dtype=torch.long)
-    return [_block_fit(k, s, r.shape[1]) for k, s in zip(kept, stats, strict=True)]
+                rows.append(i)
+        if len(rows) < len(active):
+            keep = torch.tensor(rows, dtype=torch.long, device=r.device)
+            r, small = r[keep], small[keep]
+            active = [active[i] for i in rows]
+    return [_block_fit(k, s, pixels) for k, s in zip(kept, stats, strict=True)]
 
 
 def _block_fit(kept: list[torch.Tensor], stats: list[torch.Tensor], pixels: int) -> BlockFit:
@@ -254,6 +285,7 @@ def fit_blocks(
             torch.set_flush_denormal(False)
 
 
+@functools.lru_cache(maxsize=64)
 def null_thresholds(
     shape: tuple[int, int], frames: int, settings: FitSettings, device: str | torch.device = "cpu"
 ) -> tuple[float, float]:
@@ -266,6 +298,8 @@ def null_thresholds(
     ``100 - percentile`` % of components fitted to noise. Only the first components count
     because they are the ones the test meets on a block of pure noise before it stops, and
     they are smoother than later ones (they capture the noise's most structured directions).
+
+    The result depends only on the arguments (seeded noise), so it is cached per process.
 
     Returns
     -------
