@@ -146,22 +146,103 @@ def simulated_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     return case
 
 
-def streamed_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    from neurotwin.imaging import simulate_movie
+class _PixelStats:
+    """Per-pixel sums over frames for the truth metrics of a movie seen in chunks."""
 
-    path = folder / "big.npy"
-    big = np.lib.format.open_memmap(path, "w+", np.float32, (args.big_frames, args.big, args.big))
-    for a in range(0, args.big_frames, 1000):
-        n = min(1000, args.big_frames - a)
-        sim = simulate_movie(frames=n, height=args.big, width=args.big,
-                             neurons=args.big**2 // 300, seed=a)  # fmt: skip
-        big[a : a + n] = sim.movie
-    big.flush()
-    del big
-    out: dict[str, Any] = {"movie": [args.big_frames, args.big, args.big]}
-    for method in ("svd", "pmd"):
-        cmd = [sys.executable, __file__, "--child", method, "--movie", str(path)]
-        out[method] = run([*cmd, "--child-out", str(folder / "none"), "--block", "32"])
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.sums = {k: np.zeros(shape) for k in ("e", "e2", "x", "x2", "xy")}
+
+    def add(self, est: np.ndarray, truth: np.ndarray) -> None:
+        est = est.astype(np.float64)
+        err = est - truth
+        self.sums["e"] += err.sum(axis=0)
+        self.sums["e2"] += np.square(err).sum(axis=0)
+        self.sums["x"] += est.sum(axis=0)
+        self.sums["x2"] += np.square(est).sum(axis=0)
+        self.sums["xy"] += (est * truth).sum(axis=0)
+
+
+def _streamed_metrics(sim: Any, results: dict[str, Any], chunk: int = 250) -> dict[str, Any]:
+    """Truth metrics of the raw and each denoised movie, one chunk of frames at a time."""
+    movie = np.load(sim.path, mmap_mode="r")
+    t, h, w = movie.shape
+    stats = {name: _PixelStats((h, w)) for name in ["raw", *results]}
+    truth_sums = {k: np.zeros((h, w)) for k in ("y", "y2")}
+    for a in range(0, t, chunk):
+        b = min(a + chunk, t)
+        truth = sim.signal(a, b).astype(np.float64)
+        truth_sums["y"] += truth.sum(axis=0)
+        truth_sums["y2"] += np.square(truth).sum(axis=0)
+        stats["raw"].add(np.asarray(movie[a:b]), truth)
+        for name, result in results.items():
+            stats[name].add(result.reconstruct(a, b), truth)
+
+    def sd_err(s: _PixelStats) -> np.ndarray:
+        return np.sqrt(np.maximum(s.sums["e2"] / t - (s.sums["e"] / t) ** 2, 0))
+
+    def corr(s: _PixelStats) -> np.ndarray:
+        cov = s.sums["xy"] / t - s.sums["x"] * truth_sums["y"] / t**2
+        vx = s.sums["x2"] / t - (s.sums["x"] / t) ** 2
+        vy = truth_sums["y2"] / t - (truth_sums["y"] / t) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return cov / np.sqrt(vx * vy)
+
+    raw_sd, raw_corr = sd_err(stats["raw"]), corr(stats["raw"])
+    out: dict[str, Any] = {
+        "raw": {
+            "rmse": round(float(np.sqrt(stats["raw"].sums["e2"].sum() / (t * h * w))), 4),
+            "corr": round(float(np.nanmean(raw_corr)), 4),
+            "corr_mask": round(float(np.nanmean(raw_corr[sim.mask])), 4),
+        }
+    }
+    for name in results:
+        s = stats[name]
+        c = corr(s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = np.where(sd_err(s) > 0, raw_sd / sd_err(s), np.nan)
+        out[name] = {
+            "snr_gain_median": round(float(np.nanmedian(gain)), 4),
+            "rmse_denoised": round(float(np.sqrt(s.sums["e2"].sum() / (t * h * w))), 4),
+            "corr_denoised": round(float(np.nanmean(c)), 4),
+            "corr_denoised_mask": round(float(np.nanmean(c[sim.mask])), 4),
+        }
+    return out
+
+
+def streamed_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Simulate the big movie straight to disk in chunks; denoise it from disk by each method."""
+    from neurotwin.imaging import load_compressed
+    from neurotwin.imaging.simulate import write_streamed_movie
+
+    started = time.perf_counter()
+    n = args.big**2 // 300
+    sim = write_streamed_movie(
+        folder / "big.npy", frames=args.big_frames, height=args.big, width=args.big,
+        neurons=n, snr=args.snr,
+    )  # fmt: skip
+    out: dict[str, Any] = {
+        "movie": {"frames": args.big_frames, "height": args.big, "width": args.big,
+                  "neurons": n, "snr": args.snr, "gigabytes": round(4 * args.big_frames
+                  * args.big**2 / 2**30, 2)},
+        "write_seconds": round(time.perf_counter() - started, 1),
+        "window": args.window,
+        "methods": {},
+    }  # fmt: skip
+    results = {}
+    for method in args.big_methods.split(","):
+        stem = folder / f"big-{method}"
+        cmd = [sys.executable, __file__, "--child", method, "--movie", str(sim.path)]
+        cmd += ["--child-out", f"{stem}.none", "--block", "32", "--window", str(args.window)]
+        out["methods"][method] = run(cmd)
+        if "error" not in out["methods"][method]:
+            results[method] = load_compressed(f"{stem}.result")
+        print(json.dumps(out), file=sys.stderr, flush=True)  # partial results, as they come
+    started = time.perf_counter()
+    metrics = _streamed_metrics(sim, results)
+    out["raw"] = metrics.pop("raw")
+    for method, entry in metrics.items():
+        out["methods"][method].update(entry)
+    out["metrics_seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 
@@ -175,20 +256,21 @@ def main() -> None:
     parser.add_argument("--streamed", action="store_true")
     parser.add_argument("--big", type=int, default=512)
     parser.add_argument("--big-frames", type=int, default=10000)
+    parser.add_argument("--big-methods", default="svd,pmd", help="methods of --streamed")
+    parser.add_argument("--streamed-only", action="store_true", help="skip the small case")
     parser.add_argument("--child", choices=["pmd", "svd"], help=argparse.SUPPRESS)
     parser.add_argument("--movie", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
-    parser.add_argument("--window", type=int, default=2000, help=argparse.SUPPRESS)
+    parser.add_argument("--window", type=int, default=2000, help="frames fitted (2000)")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.movie, args.child_out, args.block, args.window)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        report: dict[str, Any] = {
-            "cpus": os.cpu_count(),
-            "simulated": simulated_case(args, Path(tmp)),
-        }
-        if args.streamed:
+        report: dict[str, Any] = {"cpus": os.cpu_count()}
+        if not args.streamed_only:
+            report["simulated"] = simulated_case(args, Path(tmp))
+        if args.streamed or args.streamed_only:
             report["streamed"] = streamed_case(args, Path(tmp))
     print(json.dumps(report, indent=2))
 

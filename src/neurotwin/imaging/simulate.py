@@ -98,10 +98,69 @@ def _smooth_field(cfg: MovieConfig, rng: np.random.Generator, scale: float) -> n
     return field.astype(np.float32)
 
 
-def _snr(signal: np.ndarray, mask: np.ndarray, read_noise: float) -> float:
-    sd = signal[:, mask].std(axis=0)
-    noise = np.sqrt(signal[:, mask].mean(axis=0) + read_noise**2)
-    return float(np.median(sd / noise))
+def _snr(sd: np.ndarray, mean: np.ndarray, read_noise: float) -> float:
+    return float(np.median(sd / np.sqrt(mean + read_noise**2)))
+
+
+@dataclass
+class _Model:
+    """The noiseless parts of a simulated movie, from which any range of frames is built."""
+
+    footprints: np.ndarray
+    calcium: np.ndarray
+    spikes: np.ndarray
+    somata: np.ndarray
+    background: np.ndarray
+    patterns: np.ndarray
+    neuropil: np.ndarray
+    drift: np.ndarray
+    mask: np.ndarray
+
+    def signal(self, start: int, stop: int, gain: float = 1.0) -> np.ndarray:
+        """Return the noiseless frames ``start:stop`` ``(n, height, width)`` float32.
+
+        Each soma is added on the bounding box of its footprint only, so the cost grows with
+        the somata's area, not with neurons x pixels.
+        """
+        n = stop - start
+        out = np.einsum("kt,khw->thw", self.neuropil[:, start:stop], self.patterns)
+        out += self.background
+        for soma, trace in zip(self.somata, self.calcium[:, start:stop], strict=True):
+            rows, cols = np.nonzero(soma.any(axis=1))[0], np.nonzero(soma.any(axis=0))[0]
+            if len(rows) == 0:
+                continue
+            box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+            out[:, box[0], box[1]] += (1 + trace)[:, None, None] * soma[box][None]
+        out *= (self.drift[start:stop] * gain)[:, None, None]
+        return out.astype(np.float32).reshape(n, *self.background.shape)
+
+
+def _model(cfg: MovieConfig, rng: np.random.Generator) -> _Model:
+    footprints = _footprints(cfg, rng)
+    calcium, spikes = _calcium(cfg, rng)
+    brightness = rng.lognormal(0, 0.3, cfg.neurons).astype(np.float32)
+    background = 0.3 + 0.2 * _smooth_field(cfg, rng, cfg.height / 6)
+    patterns = np.stack([_smooth_field(cfg, rng, cfg.height / 8) for _ in range(2)])
+    pil = gaussian_filter1d(rng.standard_normal((2, cfg.frames)), 2 * cfg.fps, axis=1)
+    pil = 0.1 * 0.3 * pil / (pil.std(axis=1, keepdims=True) + 1e-12)
+    time_axis = np.linspace(0, 1, cfg.frames, dtype=np.float32)
+    drift = 1 + cfg.drift * (np.sin(2 * np.pi * time_axis * 0.7) - time_axis)
+    mask = footprints.max(axis=0) > 0.5
+    if not mask.any():
+        mask = np.ones(footprints.shape[1:], bool)
+    somata = footprints * brightness[:, None, None]
+    return _Model(footprints, calcium, spikes, somata, background, patterns, pil, drift, mask)
+
+
+def _solve_gain(signal: np.ndarray, mask: np.ndarray, cfg: MovieConfig) -> float:
+    soma = signal[:, mask]
+    sd, mean = soma.std(axis=0), soma.mean(axis=0)
+    low, high = 1e-3, 1e7
+    for _ in range(60):  # bisection on log(gain): the SNR grows with the gain
+        gain = np.sqrt(low * high)
+        snr = _snr(gain * sd, gain * mean, cfg.read_noise)
+        low, high = (gain, high) if snr < cfg.snr else (low, gain)
+    return float(np.sqrt(low * high))
 
 
 def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> SimulatedMovie:
@@ -121,36 +180,90 @@ def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> Simul
     """
     cfg = MovieConfig(**{**asdict(config or MovieConfig()), **overrides})
     rng = np.random.default_rng(cfg.seed)
-    footprints = _footprints(cfg, rng)
-    calcium, spikes = _calcium(cfg, rng)
-    brightness = rng.lognormal(0, 0.3, cfg.neurons).astype(np.float32)
-    background = 0.3 + 0.2 * _smooth_field(cfg, rng, cfg.height / 6)
-    patterns = np.stack([_smooth_field(cfg, rng, cfg.height / 8) for _ in range(2)])
-    pil = gaussian_filter1d(rng.standard_normal((2, cfg.frames)), 2 * cfg.fps, axis=1)
-    pil = 0.1 * 0.3 * pil / (pil.std(axis=1, keepdims=True) + 1e-12)
-    time_axis = np.linspace(0, 1, cfg.frames, dtype=np.float32)
-    drift = 1 + cfg.drift * (np.sin(2 * np.pi * time_axis * 0.7) - time_axis)
-    somata = footprints * brightness[:, None, None]
-    signal = (
-        np.einsum("nt,nhw->thw", 1 + calcium, somata)
-        + np.einsum("kt,khw->thw", pil, patterns)
-        + background
-    ) * drift[:, None, None]
-    signal = signal.astype(np.float32)
-    mask = footprints.max(axis=0) > 0.5
-    if not mask.any():
-        mask = np.ones(signal.shape[1:], bool)
-    low, high = 1e-3, 1e7
-    for _ in range(60):  # bisection on log(gain): the SNR grows with the gain
-        gain = np.sqrt(low * high)
-        low, high = (
-            (gain, high) if _snr(signal * gain, mask, cfg.read_noise) < cfg.snr else (low, gain)
-        )
-    gain = float(np.sqrt(low * high))
+    model = _model(cfg, rng)
+    signal = model.signal(0, cfg.frames)
+    gain = _solve_gain(signal, model.mask, cfg)
     signal *= gain
     movie = rng.poisson(signal).astype(np.float32)
     movie += rng.normal(0, cfg.read_noise, movie.shape).astype(np.float32)
-    return SimulatedMovie(movie, signal, footprints, calcium, spikes, cfg, gain)
+    return SimulatedMovie(movie, signal, model.footprints, model.calcium, model.spikes, cfg, gain)
+
+
+@dataclass
+class StreamedMovie:
+    """A simulated movie written to disk in chunks, with its truth rebuilt on demand.
+
+    Attributes
+    ----------
+    path
+        The ``.npy`` movie (``frames x height x width`` float32).
+    config
+        How it was made.
+    gain
+        The photon gain (solved on the first chunk).
+    mask
+        ``(height, width)`` soma pixels (footprint above half its peak).
+    """
+
+    path: Path
+    config: MovieConfig
+    gain: float
+    mask: np.ndarray
+    model: _Model
+
+    def signal(self, start: int, stop: int) -> np.ndarray:
+        """Return the noiseless frames ``start:stop`` (float32, photons)."""
+        return self.model.signal(start, stop, self.gain)
+
+
+def write_streamed_movie(
+    path: str | os.PathLike[str],
+    config: MovieConfig | None = None,
+    chunk: int = 500,
+    **overrides: Any,
+) -> StreamedMovie:
+    """Simulate a movie chunk by chunk straight into a ``.npy`` file (never whole in memory).
+
+    The same neurons, neuropil and drift run through the whole movie; only the traces
+    (``neurons x frames``) are held in memory. The gain is solved on the first ``chunk``
+    frames, so the SNR is the requested one there and about it elsewhere. The file is
+    written under a temporary name and renamed into place when complete.
+
+    Parameters
+    ----------
+    path
+        Where to write the ``.npy`` movie.
+    config
+        Size and physics; :class:`MovieConfig` defaults when None.
+    chunk
+        Frames simulated at a time.
+    **overrides
+        Fields of :class:`MovieConfig` to replace.
+
+    Returns
+    -------
+    StreamedMovie
+        The file and what rebuilds its true signal.
+    """
+    cfg = MovieConfig(**{**asdict(config or MovieConfig()), **overrides})
+    rng = np.random.default_rng(cfg.seed)
+    model = _model(cfg, rng)
+    gain = _solve_gain(model.signal(0, min(chunk, cfg.frames)), model.mask, cfg)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
+    out = np.lib.format.open_memmap(tmp, "w+", np.float32, (cfg.frames, cfg.height, cfg.width))
+    try:
+        for a in range(0, cfg.frames, chunk):
+            b = min(a + chunk, cfg.frames)
+            frames = rng.poisson(model.signal(a, b, gain)).astype(np.float32)
+            frames += rng.normal(0, cfg.read_noise, frames.shape).astype(np.float32)
+            out[a:b] = frames
+        out.flush()
+        del out
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return StreamedMovie(path, cfg, gain, model.mask, model)
 
 
 def write_simulated_movie(
