@@ -73,6 +73,11 @@ def add_movie_kind(kinds: Any) -> None:
         "--format", default="npy", choices=sorted({s[1:] for s in SUFFIXES} - {"tiff", "hdf5"})
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing movie")
+    p.add_argument(
+        "--rates-from", default=None, metavar="RECORDING",
+        help="draw the spikes from a simulated mouse's true rates (a recording written by "
+        "'neurotwin simulate static|video', or its .truth folder)",
+    )  # fmt: skip
     defaults = MovieConfig()
     for f in fields(MovieConfig):
         value = getattr(defaults, f.name)
@@ -84,10 +89,20 @@ def add_movie_kind(kinds: Any) -> None:
 
 
 def _simulate_movie(args: argparse.Namespace) -> int:
-    from neurotwin.imaging.simulate import simulate_movie, write_simulated_movie
+    from neurotwin.imaging.simulate import (
+        rates_from_recording,
+        simulate_movie,
+        write_simulated_movie,
+    )
 
     config = MovieConfig(**{f.name: getattr(args, f.name) for f in fields(MovieConfig)})
-    sim = simulate_movie(config)
+    rates = None
+    if args.rates_from is not None:
+        rates = rates_from_recording(
+            args.rates_from, config.neurons, config.frames, config.fps, config.rate
+        )
+    sim = simulate_movie(config, rates=rates)
+    sim.rates_from = args.rates_from
     try:
         movie, truth = write_simulated_movie(sim, args.out, args.format, args.overwrite)
     except FileExistsError as exc:

@@ -30,6 +30,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 
 from neurotwin.imaging.config import SUFFIXES, MovieConfig
+from neurotwin.imaging.errors import MovieError
 from neurotwin.imaging.movie import write_movie
 
 
@@ -53,6 +54,8 @@ class SimulatedMovie:
         How it was made.
     gain
         The photon gain that gives the requested SNR.
+    rates_from
+        The simulated recording whose rates drove the spikes (None: random rates).
     """
 
     movie: np.ndarray
@@ -62,6 +65,7 @@ class SimulatedMovie:
     spikes: np.ndarray
     config: MovieConfig
     gain: float
+    rates_from: str | None = None
 
 
 def _footprints(cfg: MovieConfig, rng: np.random.Generator) -> np.ndarray:
@@ -79,10 +83,15 @@ def _footprints(cfg: MovieConfig, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _calcium(cfg: MovieConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    slow = gaussian_filter1d(rng.standard_normal((cfg.neurons, cfg.frames)), cfg.fps, axis=1)
-    slow /= slow.std(axis=1, keepdims=True) + 1e-12
-    rates = cfg.rate * np.exp(slow - 0.5)
+def _calcium(
+    cfg: MovieConfig, rng: np.random.Generator, rates: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    if rates is None:
+        slow = gaussian_filter1d(rng.standard_normal((cfg.neurons, cfg.frames)), cfg.fps, axis=1)
+        slow /= slow.std(axis=1, keepdims=True) + 1e-12
+        rates = cfg.rate * np.exp(slow - 0.5)
+    elif rates.shape != (cfg.neurons, cfg.frames):
+        raise ValueError(f"rates of shape {rates.shape}, expected {(cfg.neurons, cfg.frames)}")
     spikes = rng.poisson(rates / cfg.fps).astype(np.int32)
     t = np.arange(int(5 * cfg.fps)) / cfg.fps
     kernel = np.exp(-t / 0.4) - np.exp(-t / 0.05)
@@ -135,9 +144,9 @@ class _Model:
         return out.astype(np.float32).reshape(n, *self.background.shape)
 
 
-def _model(cfg: MovieConfig, rng: np.random.Generator) -> _Model:
+def _model(cfg: MovieConfig, rng: np.random.Generator, rates: np.ndarray | None = None) -> _Model:
     footprints = _footprints(cfg, rng)
-    calcium, spikes = _calcium(cfg, rng)
+    calcium, spikes = _calcium(cfg, rng, rates)
     brightness = rng.lognormal(0, 0.3, cfg.neurons).astype(np.float32)
     background = 0.3 + 0.2 * _smooth_field(cfg, rng, cfg.height / 6)
     patterns = np.stack([_smooth_field(cfg, rng, cfg.height / 8) for _ in range(2)])
@@ -163,13 +172,19 @@ def _solve_gain(signal: np.ndarray, mask: np.ndarray, cfg: MovieConfig) -> float
     return float(np.sqrt(low * high))
 
 
-def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> SimulatedMovie:
+def simulate_movie(
+    config: MovieConfig | None = None, *, rates: np.ndarray | None = None, **overrides: Any
+) -> SimulatedMovie:
     """Simulate a two-photon movie with known signal (model in the module text).
 
     Parameters
     ----------
     config
         Size and physics; :class:`MovieConfig` defaults when None.
+    rates
+        ``(neurons, frames)`` firing rates (spikes/s) to draw the spikes from, e.g. the
+        in-silico mouse's (:func:`rates_from_recording`); slowly varying random rates of
+        mean :attr:`MovieConfig.rate` when None.
     **overrides
         Fields of :class:`MovieConfig` to replace.
 
@@ -180,13 +195,84 @@ def simulate_movie(config: MovieConfig | None = None, **overrides: Any) -> Simul
     """
     cfg = MovieConfig(**{**asdict(config or MovieConfig()), **overrides})
     rng = np.random.default_rng(cfg.seed)
-    model = _model(cfg, rng)
+    model = _model(cfg, rng, rates)
     signal = model.signal(0, cfg.frames)
     gain = _solve_gain(signal, model.mask, cfg)
     signal *= gain
     movie = rng.poisson(signal).astype(np.float32)
     movie += rng.normal(0, cfg.read_noise, movie.shape).astype(np.float32)
     return SimulatedMovie(movie, signal, model.footprints, model.calcium, model.spikes, cfg, gain)
+
+
+def rates_from_recording(
+    recording: str | os.PathLike[str], neurons: int, frames: int, fps: float, mean_rate: float
+) -> np.ndarray:
+    """Return firing rates for a movie's neurons from a simulated mouse's true rates.
+
+    The in-silico mouse (:mod:`neurotwin.simulate`) keeps its noiseless rates in the truth
+    folder beside each recording (``rates.npy``). Video recordings give ``(trials, neurons,
+    frames)`` at the recording's frame rate: the trials are put end to end (each up to its
+    length) and resampled to ``fps``. Static recordings give ``(trials, neurons)``, one
+    value per image: each image's rate is held for 0.5 s (the image's presentation) in turn.
+    The series is repeated when shorter than the movie; the first ``neurons`` neurons are
+    used (in turn when the mouse has fewer); rates are scaled so their mean is
+    ``mean_rate`` spikes/s, keeping each neuron's tuning and the differences between them.
+
+    Parameters
+    ----------
+    recording
+        A simulated recording (folder or zip) or its ``.truth`` folder.
+    neurons, frames
+        The movie's neurons and frames.
+    fps
+        The movie's frame rate (Hz).
+    mean_rate
+        Mean firing rate over neurons and frames (spikes/s).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(neurons, frames)`` float64 rates, non-negative.
+
+    Raises
+    ------
+    MovieError
+        When the folder is not a simulated recording's truth or its rates are unusable.
+    """
+    from neurotwin.simulate.truth import load_simulation
+
+    path = Path(recording)
+    truth = path if path.name.endswith(".truth") else path.with_name(path.name + ".truth")
+    if path.suffix == ".zip":
+        truth = path.with_suffix(".truth")
+    try:
+        meta = load_simulation(truth)
+        rates = np.load(truth / "rates.npy", allow_pickle=False).astype(np.float64)
+    except (OSError, ValueError) as exc:
+        raise MovieError(f"{recording}: not a simulated recording with its truth ({exc})") from exc
+    if meta.get("kind") == "video" and rates.ndim == 3:
+        lengths = np.load(truth / "lengths.npy") if (truth / "lengths.npy").is_file() else None
+        trials = [
+            r[:, : int(lengths[i])] if lengths is not None else r for i, r in enumerate(rates)
+        ]
+        series = np.concatenate(trials, axis=1)  # (neurons, recording frames)
+        source_fps = float(meta.get("config", {}).get("fps", 30))
+        steps = max(2, round(series.shape[1] * fps / source_fps))
+        old = np.arange(series.shape[1]) / source_fps
+        new = np.arange(steps) / fps
+        series = np.stack([np.interp(new, old, row) for row in series])
+    elif rates.ndim == 2:
+        hold = max(1, round(0.5 * fps))
+        series = np.repeat(rates.T, hold, axis=1)  # (neurons, trials * hold)
+    else:
+        raise MovieError(f"{truth / 'rates.npy'}: rates of shape {rates.shape} not understood")
+    series = np.nan_to_num(np.clip(series, 0, None))
+    if series.mean() <= 0:
+        raise MovieError(f"{truth / 'rates.npy'}: the rates are all zero")
+    rows = np.arange(neurons) % series.shape[0]
+    cols = np.arange(frames) % series.shape[1]
+    out = series[rows][:, cols]
+    return out * (mean_rate / max(out.mean(), 1e-12))
 
 
 @dataclass
@@ -312,7 +398,8 @@ def write_simulated_movie(
         np.save(tmp / "footprints.npy", sim.footprints)
         np.save(tmp / "calcium.npy", sim.calcium)
         np.save(tmp / "spikes.npy", sim.spikes)
-        meta = {"config": asdict(sim.config), "gain": sim.gain, "format": fmt}
+        meta = {"config": asdict(sim.config), "gain": sim.gain, "format": fmt,
+                "rates_from": sim.rates_from}  # fmt: skip
         (tmp / "simulation.json").write_text(json.dumps(meta, indent=2) + "\n")
         shutil.rmtree(truth, ignore_errors=True)
         os.replace(tmp, truth)
