@@ -18,7 +18,8 @@ shape are processed together as one batch (torch, on the CPU or a GPU), in locks
 The null test rejects a component whose spatial roughness (mean absolute difference between
 4-neighbours over mean absolute value of ``u``) or temporal roughness (sum of absolute second
 differences over sum of absolute values of ``v``) is above a threshold. The thresholds are
-the ``percentile``-th percentiles of the same statistics for components fitted, by the same
+the :attr:`FitSettings.threshold_percentile`-th percentiles (5 for ``pmd``, 1 for
+``svd`` by default) of the same statistics for components fitted, by the same
 mode, to simulated white noise of the block's shape (:func:`null_thresholds`).
 """
 
@@ -292,8 +293,9 @@ def null_thresholds(
     """Return the roughness thresholds of the null test for blocks of ``shape`` x ``frames``.
 
     Fits ``settings.null_blocks`` blocks (four times as many in the cheap ``svd`` mode) of
-    i.i.d. unit Gaussian noise with the same mode and returns the ``settings.percentile``-th
-    percentile of the spatial and of the temporal roughness of their first
+    i.i.d. unit Gaussian noise with the same mode and returns the
+    ``settings.threshold_percentile``-th percentile of the spatial and of the temporal
+    roughness of their first
     ``settings.failures`` components: a kept component must be smoother than
     ``100 - percentile`` % of components fitted to noise. Only the first components count
     because they are the ones the test meets on a block of pure noise before it stops, and
@@ -315,7 +317,7 @@ def null_thresholds(
     )
     fits = fit_blocks(noise, shape, probe, (np.inf, np.inf), device)
     stats = np.concatenate([f.stats[: settings.failures] for f in fits])
-    low = np.percentile(stats, settings.percentile, axis=0)
+    low = np.percentile(stats, settings.threshold_percentile, axis=0)
     return float(low[0]), float(low[1])
 
 
