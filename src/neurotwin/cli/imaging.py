@@ -39,7 +39,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--window", type=int, default=2000, help="frames fitted (2000)")
     p.add_argument("--workers", type=int, default=None, help="threads (default: cores)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
-    p.add_argument("--dask", default=None, metavar="ADDRESS", help="dask scheduler address")
+    p.add_argument(
+        "--scheduler", "--dask", dest="scheduler", default=None, metavar="ADDRESS",
+        help="factorise the blocks as tasks on this dask.distributed scheduler "
+        "(tcp://host:8786)",
+    )  # fmt: skip
     p.add_argument("--dataset", default=None, help="HDF5 dataset / zarr array in a group")
     p.add_argument(
         "--frame-shape", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"),
@@ -141,7 +145,7 @@ def _denoise(args: argparse.Namespace) -> int:
     truth = _truth_for(args, movie.shape)
     result = denoise_movie(
         movie, args.out, block=tuple(args.block), settings=settings, window=args.window,
-        workers=args.workers, client=args.dask, device=args.device,
+        workers=args.workers, client=args.scheduler, device=args.device,
         overwrite=args.overwrite, progress=not args.quiet,
     )  # fmt: skip
     out: dict[str, Any] = {"out": args.out, **result.summary(), "seconds": result.info["seconds"]}

@@ -260,7 +260,7 @@ def _fingerprint(movie: Movie) -> dict[str, Any]:
 
 
 def denoise_movie(
-    source: str | os.PathLike[str] | np.ndarray | Movie,
+    source: str | os.PathLike[str] | np.ndarray | Movie | Any,
     out: str | os.PathLike[str] | None = None,
     *,
     block: tuple[int, int] = (32, 32),
@@ -280,7 +280,7 @@ def denoise_movie(
     Parameters
     ----------
     source
-        A movie file, array or :class:`~neurotwin.imaging.movie.Movie`
+        A movie file, a NumPy or dask array, or a :class:`~neurotwin.imaging.movie.Movie`
         (``frames x height x width``).
     out
         Result folder (format in :mod:`neurotwin.imaging.compressed`); None keeps the result
