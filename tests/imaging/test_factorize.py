@@ -39,3 +39,21 @@ def test_known_low_rank_movie_is_recovered(method):
     assert error < 0.35
     assert 0 < result.ranks.max() <= 4 + 1
     assert result.compression_ratio > 5
+
+
+def test_the_gpu_code_path_runs_on_the_cpu(monkeypatch):
+    # CUDA is not available here: the torch code that runs on a GPU (trend filter by a dense
+    # inverse instead of LAPACK's banded solver) is run on the CPU and must agree.
+    import neurotwin.imaging.penalties as penalties
+    from neurotwin.imaging.factorize import fit_blocks
+
+    _, noisy = _low_rank(frames=200)
+    centred = (noisy - noisy.mean(axis=0)).reshape(200, 2, 16, 2, 16)
+    blocks = centred.transpose(1, 3, 2, 4, 0).reshape(4, 256, 200)[:2]
+    settings = FitSettings(method="pmd", max_components=1)
+    banded = fit_blocks(blocks, (16, 16), settings, (np.inf, np.inf))
+    monkeypatch.setattr(penalties, "banded_on", lambda device: False)
+    dense = fit_blocks(blocks, (16, 16), settings, (np.inf, np.inf))
+    for a, b in zip(banded, dense, strict=True):
+        assert a.spatial.shape == b.spatial.shape == (256, 1)
+        np.testing.assert_allclose(np.abs(a.spatial.T @ b.spatial).diagonal(), 1, atol=1e-3)
