@@ -119,6 +119,23 @@ def _decimated_init(small: torch.Tensor, t: int, settings: FitSettings) -> torch
     return v / v.norm(dim=1, keepdim=True).clamp_min(1e-30)
 
 
+def _products(
+    r: torch.Tensor, x: torch.Tensor, rows: torch.Tensor, transpose: bool
+) -> torch.Tensor:
+    """Return ``r[i] @ x[i]`` (or ``r[i]' @ x[i]``) for the blocks ``rows`` only.
+
+    One batched product when every block is in ``rows``; otherwise one product per block on
+    views of ``r`` (no copy of the residual, and no work for blocks that have converged).
+    """
+    if len(rows) == r.shape[0]:
+        if transpose:
+            return torch.bmm(x[:, None, :], r)[:, 0]
+        return torch.bmm(r, x[:, :, None])[:, :, 0]
+    if transpose:
+        return torch.stack([x[i] @ r[i] for i in rows.tolist()])
+    return torch.stack([r[i] @ x[i] for i in rows.tolist()])
+
+
 def _rank1(
     r: torch.Tensor, small: torch.Tensor, shape: tuple[int, int], settings: FitSettings
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,8 +151,7 @@ def _rank1(
     moving = torch.arange(b, device=r.device)  # blocks whose v has not converged yet
     for step in range(settings.iterations):
         n = len(moving)
-        # Products with every block (no copy of r); only the moving ones are used.
-        y = torch.bmm(r, v[:, :, None])[moving, :, 0].view(n, *shape)
+        y = _products(r, v, moving, transpose=False).view(n, *shape)
         budget = tv_budget(y)
         if step == 0:
             lam_u = (budget / y[0].numel()).sqrt().clamp_min(1e-6)
@@ -144,7 +160,7 @@ def _rank1(
         u_sub = u_img.flatten(1)
         u_sub = u_sub / u_sub.norm(dim=1, keepdim=True).clamp_min(1e-30)
         u[moving] = u_sub
-        y_t = torch.bmm(u[:, None, :], r)[moving, 0]
+        y_t = _products(r, u, moving, transpose=True)
         sigma2 = noise_variance(y_t) if t >= 16 else y_t.var(dim=1)
         if step == 0:
             lam_v = sigma2.sqrt().clamp_min(1e-6)
