@@ -11,11 +11,15 @@ localmd (PyPI 0.0.4, needs JAX) is never a dependency of neurotwin: give the Pyt
 separate virtual environment where ``pip install localmd==0.0.4`` worked
 (``--localmd-python``, default ``/tmp/localmd-venv/bin/python``); when it is absent the
 JSON says so and the other methods still run. Both use 32 x 32 blocks, at most 20
-components per block and the 5th percentile of simulated noise as thresholds; localmd also
-removes its default rank-15 global background first and stops after 1 failure (its defaults).
+components per block and the 5th percentile of simulated noise as thresholds (our SVD mode:
+the 1st, its default); localmd also removes its default rank-15 global background first and
+stops after 1 failure (its defaults).
 
-``--streamed`` adds the speed-only case of the issue: a ``--big`` x ``--big`` movie of
-``--big-frames`` frames written to disk in chunks and denoised from disk (no truth metrics).
+``--streamed`` adds the case of a movie larger than memory: a ``--big`` x ``--big`` movie of
+``--big-frames`` frames simulated straight to a ``.npy`` file in chunks (same neurons
+throughout), denoised from that file by each of ``--big-methods`` in a fresh process, then
+compared with its true signal rebuilt chunk by chunk (the same measures, from per-pixel
+sums); ``--streamed-only`` skips the small case. localmd is not run on it.
 """
 
 from __future__ import annotations
