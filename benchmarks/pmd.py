@@ -5,7 +5,8 @@ prints one JSON object. Each method runs in a fresh subprocess (peak RSS per met
 same movie file; the parent compares each denoised movie with the simulator's true signal:
 SNR gain (median over pixels of SD(raw - true) / SD(denoised - true)), mean per-pixel
 correlation with the true trace (all pixels and soma pixels), RMSE, compression ratio
-(movie values / stored values), wall seconds and peak memory.
+(movie values / stored values), wall seconds, CPU seconds (user + system, all threads, of
+the whole child process: steadier than wall time on a shared machine) and peak memory.
 
 localmd (PyPI 0.0.4, needs JAX) is never a dependency of neurotwin: give the Python of a
 separate virtual environment where ``pip install localmd==0.0.4`` worked
@@ -69,6 +70,7 @@ np.save(out, movie.transpose(2, 0, 1).astype(np.float32))
 stored = U.nnz + R.size + s.size + Vt.size
 print(json.dumps({"seconds": seconds, "components": int(Vt.shape[0]),
     "compression_ratio": d1 * d2 * t / stored,
+    "cpu_seconds": (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
     "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
 
@@ -85,6 +87,7 @@ def child(method: str, movie: str, out: str, block: int, window: int) -> None:
     if not out.endswith("none"):
         np.save(out, result.reconstruct())
     summary = result.summary()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
         json.dumps(
             {
@@ -92,7 +95,8 @@ def child(method: str, movie: str, out: str, block: int, window: int) -> None:
                 "components": summary["components"],
                 "rank_mean": summary["rank_mean"],
                 "compression_ratio": summary["compression_ratio"],
-                "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "peak_rss_gib": usage.ru_maxrss / 2**20,
             }
         )
     )
