@@ -5,17 +5,22 @@ prints one JSON object. Each method runs in a fresh subprocess (peak RSS per met
 same movie file; the parent compares each denoised movie with the simulator's true signal:
 SNR gain (median over pixels of SD(raw - true) / SD(denoised - true)), mean per-pixel
 correlation with the true trace (all pixels and soma pixels), RMSE, compression ratio
-(movie values / stored values), wall seconds and peak memory.
+(movie values / stored values), wall seconds, CPU seconds (user + system, all threads, of
+the whole child process: steadier than wall time on a shared machine) and peak memory.
 
 localmd (PyPI 0.0.4, needs JAX) is never a dependency of neurotwin: give the Python of a
 separate virtual environment where ``pip install localmd==0.0.4`` worked
 (``--localmd-python``, default ``/tmp/localmd-venv/bin/python``); when it is absent the
 JSON says so and the other methods still run. Both use 32 x 32 blocks, at most 20
-components per block and the 5th percentile of simulated noise as thresholds; localmd also
-removes its default rank-15 global background first and stops after 1 failure (its defaults).
+components per block and the 5th percentile of simulated noise as thresholds (our SVD mode:
+the 1st, its default); localmd also removes its default rank-15 global background first and
+stops after 1 failure (its defaults).
 
-``--streamed`` adds the speed-only case of the issue: a ``--big`` x ``--big`` movie of
-``--big-frames`` frames written to disk in chunks and denoised from disk (no truth metrics).
+``--streamed`` adds the case of a movie larger than memory: a ``--big`` x ``--big`` movie of
+``--big-frames`` frames simulated straight to a ``.npy`` file in chunks (same neurons
+throughout), denoised from that file by each of ``--big-methods`` in a fresh process, then
+compared with its true signal rebuilt chunk by chunk (the same measures, from per-pixel
+sums); ``--streamed-only`` skips the small case. localmd is not run on it.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ np.save(out, movie.transpose(2, 0, 1).astype(np.float32))
 stored = U.nnz + R.size + s.size + Vt.size
 print(json.dumps({"seconds": seconds, "components": int(Vt.shape[0]),
     "compression_ratio": d1 * d2 * t / stored,
+    "cpu_seconds": (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
     "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 """
 
@@ -81,6 +87,7 @@ def child(method: str, movie: str, out: str, block: int, window: int) -> None:
     if not out.endswith("none"):
         np.save(out, result.reconstruct())
     summary = result.summary()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(
         json.dumps(
             {
@@ -88,7 +95,8 @@ def child(method: str, movie: str, out: str, block: int, window: int) -> None:
                 "components": summary["components"],
                 "rank_mean": summary["rank_mean"],
                 "compression_ratio": summary["compression_ratio"],
-                "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "peak_rss_gib": usage.ru_maxrss / 2**20,
             }
         )
     )
@@ -146,22 +154,103 @@ def simulated_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     return case
 
 
-def streamed_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    from neurotwin.imaging import simulate_movie
+class _PixelStats:
+    """Per-pixel sums over frames for the truth metrics of a movie seen in chunks."""
 
-    path = folder / "big.npy"
-    big = np.lib.format.open_memmap(path, "w+", np.float32, (args.big_frames, args.big, args.big))
-    for a in range(0, args.big_frames, 1000):
-        n = min(1000, args.big_frames - a)
-        sim = simulate_movie(frames=n, height=args.big, width=args.big,
-                             neurons=args.big**2 // 300, seed=a)  # fmt: skip
-        big[a : a + n] = sim.movie
-    big.flush()
-    del big
-    out: dict[str, Any] = {"movie": [args.big_frames, args.big, args.big]}
-    for method in ("svd", "pmd"):
-        cmd = [sys.executable, __file__, "--child", method, "--movie", str(path)]
-        out[method] = run([*cmd, "--child-out", str(folder / "none"), "--block", "32"])
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.sums = {k: np.zeros(shape) for k in ("e", "e2", "x", "x2", "xy")}
+
+    def add(self, est: np.ndarray, truth: np.ndarray) -> None:
+        est = est.astype(np.float64)
+        err = est - truth
+        self.sums["e"] += err.sum(axis=0)
+        self.sums["e2"] += np.square(err).sum(axis=0)
+        self.sums["x"] += est.sum(axis=0)
+        self.sums["x2"] += np.square(est).sum(axis=0)
+        self.sums["xy"] += (est * truth).sum(axis=0)
+
+
+def _streamed_metrics(sim: Any, results: dict[str, Any], chunk: int = 250) -> dict[str, Any]:
+    """Truth metrics of the raw and each denoised movie, one chunk of frames at a time."""
+    movie = np.load(sim.path, mmap_mode="r")
+    t, h, w = movie.shape
+    stats = {name: _PixelStats((h, w)) for name in ["raw", *results]}
+    truth_sums = {k: np.zeros((h, w)) for k in ("y", "y2")}
+    for a in range(0, t, chunk):
+        b = min(a + chunk, t)
+        truth = sim.signal(a, b).astype(np.float64)
+        truth_sums["y"] += truth.sum(axis=0)
+        truth_sums["y2"] += np.square(truth).sum(axis=0)
+        stats["raw"].add(np.asarray(movie[a:b]), truth)
+        for name, result in results.items():
+            stats[name].add(result.reconstruct(a, b), truth)
+
+    def sd_err(s: _PixelStats) -> np.ndarray:
+        return np.sqrt(np.maximum(s.sums["e2"] / t - (s.sums["e"] / t) ** 2, 0))
+
+    def corr(s: _PixelStats) -> np.ndarray:
+        cov = s.sums["xy"] / t - s.sums["x"] * truth_sums["y"] / t**2
+        vx = s.sums["x2"] / t - (s.sums["x"] / t) ** 2
+        vy = truth_sums["y2"] / t - (truth_sums["y"] / t) ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return cov / np.sqrt(vx * vy)
+
+    raw_sd, raw_corr = sd_err(stats["raw"]), corr(stats["raw"])
+    out: dict[str, Any] = {
+        "raw": {
+            "rmse": round(float(np.sqrt(stats["raw"].sums["e2"].sum() / (t * h * w))), 4),
+            "corr": round(float(np.nanmean(raw_corr)), 4),
+            "corr_mask": round(float(np.nanmean(raw_corr[sim.mask])), 4),
+        }
+    }
+    for name in results:
+        s = stats[name]
+        c = corr(s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gain = np.where(sd_err(s) > 0, raw_sd / sd_err(s), np.nan)
+        out[name] = {
+            "snr_gain_median": round(float(np.nanmedian(gain)), 4),
+            "rmse_denoised": round(float(np.sqrt(s.sums["e2"].sum() / (t * h * w))), 4),
+            "corr_denoised": round(float(np.nanmean(c)), 4),
+            "corr_denoised_mask": round(float(np.nanmean(c[sim.mask])), 4),
+        }
+    return out
+
+
+def streamed_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    """Simulate the big movie straight to disk in chunks; denoise it from disk by each method."""
+    from neurotwin.imaging import load_compressed
+    from neurotwin.imaging.simulate import write_streamed_movie
+
+    started = time.perf_counter()
+    n = args.big**2 // 300
+    sim = write_streamed_movie(
+        folder / "big.npy", frames=args.big_frames, height=args.big, width=args.big,
+        neurons=n, snr=args.snr,
+    )  # fmt: skip
+    out: dict[str, Any] = {
+        "movie": {"frames": args.big_frames, "height": args.big, "width": args.big,
+                  "neurons": n, "snr": args.snr, "gigabytes": round(4 * args.big_frames
+                  * args.big**2 / 2**30, 2)},
+        "write_seconds": round(time.perf_counter() - started, 1),
+        "window": args.window,
+        "methods": {},
+    }  # fmt: skip
+    results = {}
+    for method in args.big_methods.split(","):
+        stem = folder / f"big-{method}"
+        cmd = [sys.executable, __file__, "--child", method, "--movie", str(sim.path)]
+        cmd += ["--child-out", f"{stem}.none", "--block", "32", "--window", str(args.window)]
+        out["methods"][method] = run(cmd)
+        if "error" not in out["methods"][method]:
+            results[method] = load_compressed(f"{stem}.result")
+        print(json.dumps(out), file=sys.stderr, flush=True)  # partial results, as they come
+    started = time.perf_counter()
+    metrics = _streamed_metrics(sim, results)
+    out["raw"] = metrics.pop("raw")
+    for method, entry in metrics.items():
+        out["methods"][method].update(entry)
+    out["metrics_seconds"] = round(time.perf_counter() - started, 1)
     return out
 
 
@@ -175,20 +264,21 @@ def main() -> None:
     parser.add_argument("--streamed", action="store_true")
     parser.add_argument("--big", type=int, default=512)
     parser.add_argument("--big-frames", type=int, default=10000)
+    parser.add_argument("--big-methods", default="svd,pmd", help="methods of --streamed")
+    parser.add_argument("--streamed-only", action="store_true", help="skip the small case")
     parser.add_argument("--child", choices=["pmd", "svd"], help=argparse.SUPPRESS)
     parser.add_argument("--movie", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
-    parser.add_argument("--window", type=int, default=2000, help=argparse.SUPPRESS)
+    parser.add_argument("--window", type=int, default=2000, help="frames fitted (2000)")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.movie, args.child_out, args.block, args.window)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        report: dict[str, Any] = {
-            "cpus": os.cpu_count(),
-            "simulated": simulated_case(args, Path(tmp)),
-        }
-        if args.streamed:
+        report: dict[str, Any] = {"cpus": os.cpu_count()}
+        if not args.streamed_only:
+            report["simulated"] = simulated_case(args, Path(tmp))
+        if args.streamed or args.streamed_only:
             report["streamed"] = streamed_case(args, Path(tmp))
     print(json.dumps(report, indent=2))
 

@@ -39,11 +39,26 @@ def test_local_correlation_and_snr_gain():
 
 
 def test_report_with_truth_and_dask_client(sim):
+    # A dask array of the movie, blocks as tasks on a cluster reached by its address.
     distributed = pytest.importorskip("distributed")
-    with distributed.Client(processes=False, n_workers=1, dashboard_address=None) as client:
-        result = denoise_movie(sim.movie, block=(16, 16), settings=FitSettings(method="svd"),
-                               client=client)  # fmt: skip
+    dask_array = pytest.importorskip("dask.array")
+    movie = dask_array.from_array(sim.movie, chunks=(50, 32, 32))
+    assert open_movie(movie).format == "dask"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        result = denoise_movie(movie, block=(16, 16), settings=FitSettings(method="svd"),
+                               client=cluster.scheduler_address)  # fmt: skip
     local = denoise_movie(sim.movie, block=(16, 16), settings=FitSettings(method="svd"))
     np.testing.assert_array_equal(result.ranks, local.ranks)
+    np.testing.assert_allclose(result.reconstruct(), local.reconstruct(), rtol=1e-5, atol=1e-3)
     page = render_denoise_report(open_movie(sim.movie), result, sim.signal)
     assert page.count("data:image/png;base64,") == 3 and "rmse denoised" in page
+
+
+def test_scheduler_option_and_its_old_name():
+    from neurotwin.cli import build_parser
+
+    parser = build_parser()
+    for flag in ("--scheduler", "--dask"):
+        args = parser.parse_args(["denoise", "m.npy", "--out", "o", flag, "tcp://h:8786"])
+        assert args.scheduler == "tcp://h:8786"

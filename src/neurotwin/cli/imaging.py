@@ -39,7 +39,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--window", type=int, default=2000, help="frames fitted (2000)")
     p.add_argument("--workers", type=int, default=None, help="threads (default: cores)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda")
-    p.add_argument("--dask", default=None, metavar="ADDRESS", help="dask scheduler address")
+    p.add_argument(
+        "--scheduler", "--dask", dest="scheduler", default=None, metavar="ADDRESS",
+        help="factorise the blocks as tasks on this dask.distributed scheduler "
+        "(tcp://host:8786)",
+    )  # fmt: skip
     p.add_argument("--dataset", default=None, help="HDF5 dataset / zarr array in a group")
     p.add_argument(
         "--frame-shape", type=int, nargs=2, default=None, metavar=("HEIGHT", "WIDTH"),
@@ -73,6 +77,11 @@ def add_movie_kind(kinds: Any) -> None:
         "--format", default="npy", choices=sorted({s[1:] for s in SUFFIXES} - {"tiff", "hdf5"})
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing movie")
+    p.add_argument(
+        "--rates-from", default=None, metavar="RECORDING",
+        help="draw the spikes from a simulated mouse's true rates (a recording written by "
+        "'neurotwin simulate static|video', or its .truth folder)",
+    )  # fmt: skip
     defaults = MovieConfig()
     for f in fields(MovieConfig):
         value = getattr(defaults, f.name)
@@ -84,10 +93,20 @@ def add_movie_kind(kinds: Any) -> None:
 
 
 def _simulate_movie(args: argparse.Namespace) -> int:
-    from neurotwin.imaging.simulate import simulate_movie, write_simulated_movie
+    from neurotwin.imaging.simulate import (
+        rates_from_recording,
+        simulate_movie,
+        write_simulated_movie,
+    )
 
     config = MovieConfig(**{f.name: getattr(args, f.name) for f in fields(MovieConfig)})
-    sim = simulate_movie(config)
+    rates = None
+    if args.rates_from is not None:
+        rates = rates_from_recording(
+            args.rates_from, config.neurons, config.frames, config.fps, config.rate
+        )
+    sim = simulate_movie(config, rates=rates)
+    sim.rates_from = args.rates_from
     try:
         movie, truth = write_simulated_movie(sim, args.out, args.format, args.overwrite)
     except FileExistsError as exc:
@@ -126,7 +145,7 @@ def _denoise(args: argparse.Namespace) -> int:
     truth = _truth_for(args, movie.shape)
     result = denoise_movie(
         movie, args.out, block=tuple(args.block), settings=settings, window=args.window,
-        workers=args.workers, client=args.dask, device=args.device,
+        workers=args.workers, client=args.scheduler, device=args.device,
         overwrite=args.overwrite, progress=not args.quiet,
     )  # fmt: skip
     out: dict[str, Any] = {"out": args.out, **result.summary(), "seconds": result.info["seconds"]}

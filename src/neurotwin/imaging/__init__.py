@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     from neurotwin.imaging.errors import CompressedError, MovieError
     from neurotwin.imaging.movie import Movie, open_movie, write_movie
     from neurotwin.imaging.noise import noise_sd
-    from neurotwin.imaging.simulate import SimulatedMovie, simulate_movie, write_simulated_movie
+    from neurotwin.imaging.simulate import (
+        SimulatedMovie,
+        StreamedMovie,
+        rates_from_recording,
+        simulate_movie,
+        write_simulated_movie,
+        write_streamed_movie,
+    )
 
 # Names are imported on first use, so that the command line's parsers (which need only
 # neurotwin.imaging.config) do not import torch or scipy.
@@ -36,6 +43,9 @@ _EXPORTS = {
     "write_movie": "neurotwin.imaging.movie",
     "noise_sd": "neurotwin.imaging.noise",
     "SimulatedMovie": "neurotwin.imaging.simulate",
+    "StreamedMovie": "neurotwin.imaging.simulate",
+    "rates_from_recording": "neurotwin.imaging.simulate",
+    "write_streamed_movie": "neurotwin.imaging.simulate",
     "simulate_movie": "neurotwin.imaging.simulate",
     "write_simulated_movie": "neurotwin.imaging.simulate",
 }
@@ -59,12 +69,15 @@ __all__ = [
     "MovieConfig",
     "MovieError",
     "SimulatedMovie",
+    "StreamedMovie",
     "denoise_movie",
     "load_compressed",
     "noise_sd",
     "open_movie",
+    "rates_from_recording",
     "save_compressed",
     "simulate_movie",
     "write_movie",
     "write_simulated_movie",
+    "write_streamed_movie",
 ]

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,10 @@ from neurotwin.progress import progress_bar
 
 #: Frames read at a time in the streamed passes.
 CHUNK = 500
-#: Blocks per task.
-BATCH = 16
+#: Blocks per task (larger batches spread torch's per-call overhead over more blocks).
+BATCH = 64
+#: Tasks in flight per worker (bounds the memory of blocks copied out of the window).
+IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -110,11 +112,10 @@ def _mean_image(movie: Movie, chunk: int, bar: Any) -> np.ndarray:
     return (total / movie.n_frames).astype(np.float32)
 
 
-def _noise_image(movie: Movie, window: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    t, h, w = window.shape
-    pixels = (window - mean).reshape(t, h * w).T
-    sd = noise_sd(pixels).reshape(h, w)
-    flat = np.ptp(window, axis=0) == 0
+def _noise_image(movie: Movie, centred: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    t, h, w = centred.shape
+    sd = noise_sd(centred.reshape(t, h * w).T).reshape(h, w)
+    flat = np.ptp(centred, axis=0) == 0
     if flat.any():
         r, c = (int(i[0]) for i in np.nonzero(flat))
         raise MovieError(
@@ -150,6 +151,21 @@ def _schedule(
             yield _Task(shape, ids, data, thresholds)
 
 
+def _bounded(
+    submit: Callable[[_Task], Any], tasks: Iterator[_Task], limit: int, wait: Callable[..., Any]
+) -> Iterator[Any]:
+    """Submit tasks with at most ``limit`` unfinished at once; yield each finished future."""
+    pending: set[Any] = set()
+    for task in tasks:
+        pending.add(submit(task))
+        if len(pending) >= limit:
+            done, pending = wait(pending)
+            yield from done
+    while pending:
+        done, pending = wait(pending)
+        yield from done
+
+
 def _fit_all(
     tasks: Iterator[_Task],
     settings: FitSettings,
@@ -159,21 +175,30 @@ def _fit_all(
     on_done: Callable[[int], None],
 ) -> dict[int, BlockFit]:
     fits: dict[int, BlockFit] = {}
+
+    def collect(futures: Iterator[Any]) -> None:
+        for future in futures:
+            ids, result = future.result()
+            fits.update(zip(ids, result, strict=True))
+            on_done(len(ids))
+
     if client is not None:
         from dask.distributed import Client
-        from dask.distributed import as_completed as dask_completed
+        from dask.distributed import wait as dask_wait
 
         own = not isinstance(client, Client)
         if own:
             client = Client(client)
         try:
-            futures = [
-                client.submit(_run_task, task, settings, device, pure=False) for task in tasks
-            ]
-            for future in dask_completed(futures):
-                ids, result = future.result()
-                fits.update(zip(ids, result, strict=True))
-                on_done(len(ids))
+            limit = IN_FLIGHT * max(1, sum(client.nthreads().values()))
+            collect(
+                _bounded(
+                    lambda task: client.submit(_run_task, task, settings, device, pure=False),
+                    tasks,
+                    limit,
+                    lambda fs: dask_wait(fs, return_when="FIRST_COMPLETED"),
+                )
+            )
         finally:
             if own:
                 client.close()
@@ -185,11 +210,14 @@ def _fit_all(
             on_done(len(ids))
         return fits
     with ThreadPoolExecutor(workers) as pool:
-        pending = [pool.submit(_run_task, task, settings, device) for task in tasks]
-        for future in as_completed(pending):
-            ids, result = future.result()
-            fits.update(zip(ids, result, strict=True))
-            on_done(len(ids))
+        collect(
+            _bounded(
+                lambda task: pool.submit(_run_task, task, settings, device),
+                tasks,
+                IN_FLIGHT * workers,
+                lambda fs: wait(fs, return_when=FIRST_COMPLETED),
+            )
+        )
     return fits
 
 
@@ -232,7 +260,7 @@ def _fingerprint(movie: Movie) -> dict[str, Any]:
 
 
 def denoise_movie(
-    source: str | os.PathLike[str] | np.ndarray | Movie,
+    source: str | os.PathLike[str] | np.ndarray | Movie | Any,
     out: str | os.PathLike[str] | None = None,
     *,
     block: tuple[int, int] = (32, 32),
@@ -252,7 +280,7 @@ def denoise_movie(
     Parameters
     ----------
     source
-        A movie file, array or :class:`~neurotwin.imaging.movie.Movie`
+        A movie file, a NumPy or dask array, or a :class:`~neurotwin.imaging.movie.Movie`
         (``frames x height x width``).
     out
         Result folder (format in :mod:`neurotwin.imaging.compressed`); None keeps the result
@@ -323,10 +351,9 @@ def denoise_movie(
         with progress_bar(progress, total=t, desc="mean", unit="frame") as bar:
             mean = _mean_image(movie, chunk, bar)
         fit_frames = min(window, t)
-        frames = movie.read(0, fit_frames)
-        noise = _noise_image(movie, frames, mean)
-        residual = (frames - mean) / noise
-        del frames
+        residual = movie.read(0, fit_frames) - mean  # a new array: the source is never changed
+        noise = _noise_image(movie, residual, mean)
+        residual /= noise
         with progress_bar(progress, total=len(blocks), desc=settings.method, unit="block") as bar:
             tasks = _schedule(residual, blocks, settings, device, batch, workers)
             fits = _fit_all(tasks, settings, device, workers, client, bar.update)

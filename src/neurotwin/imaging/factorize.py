@@ -18,12 +18,14 @@ shape are processed together as one batch (torch, on the CPU or a GPU), in locks
 The null test rejects a component whose spatial roughness (mean absolute difference between
 4-neighbours over mean absolute value of ``u``) or temporal roughness (sum of absolute second
 differences over sum of absolute values of ``v``) is above a threshold. The thresholds are
-the ``percentile``-th percentiles of the same statistics for components fitted, by the same
+the :attr:`FitSettings.threshold_percentile`-th percentiles (5 for ``pmd``, 1 for
+``svd`` by default) of the same statistics for components fitted, by the same
 mode, to simulated white noise of the block's shape (:func:`null_thresholds`).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,40 +79,79 @@ class BlockFit:
     stats: np.ndarray
 
 
-def _decimated_init(r: torch.Tensor, shape: tuple[int, int], settings: FitSettings) -> torch.Tensor:
-    b, _, t = r.shape
+def _decimate_space(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Average ``(B, pixels, C)`` over 2x2 pixels: ``(B, pixels', C)`` (one-row blocks as is)."""
+    b, _, c = x.shape
     h, w = shape
-    small = r.view(b, h, w, t).permute(0, 3, 1, 2)
-    if h > 1 and w > 1:
-        small = nnf.avg_pool2d(small, 2, ceil_mode=True)
-    small = small.flatten(2)  # (B, T, P')
-    if t >= 4:
-        small = nnf.avg_pool1d(small.transpose(1, 2), 2, ceil_mode=True).transpose(1, 2)
+    if h == 1 or w == 1:
+        return x
+    img = x.transpose(1, 2).reshape(b * c, 1, h, w)
+    return nnf.avg_pool2d(img, 2, ceil_mode=True).reshape(b, c, -1).transpose(1, 2)
+
+
+def _decimate_time(x: torch.Tensor) -> torch.Tensor:
+    """Average ``(B, T)`` over pairs of frames (series of under 4 frames as they are)."""
+    if x.shape[1] < 4:
+        return x
+    return nnf.avg_pool1d(x[:, None], 2, ceil_mode=True)[:, 0]
+
+
+def _decimate(r: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Return the ``(B, pixels', T')`` block decimated 2x2 in space and 2x in time."""
+    b, _, t = r.shape
+    small = _decimate_space(r, shape)
+    if t < 4:
+        return small.contiguous()
+    return nnf.avg_pool1d(small.reshape(-1, 1, t), 2, ceil_mode=True).view(b, small.shape[1], -1)
+
+
+def _decimated_init(small: torch.Tensor, t: int, settings: FitSettings) -> torch.Tensor:
+    """Power iterations on the decimated residual ``small`` ``(B, pixels', T')``, upsampled."""
+    b, _, t_small = small.shape
     gen = torch.Generator(device="cpu").manual_seed(settings.seed)
-    v = torch.randn(b, small.shape[1], generator=gen, dtype=r.dtype).to(r.device)
+    v = torch.randn(b, t_small, generator=gen, dtype=small.dtype).to(small.device)
     for _ in range(settings.init_iterations):
-        u = torch.einsum("btp,bt->bp", small, v)
-        v = torch.einsum("btp,bp->bt", small, u)
+        u = torch.bmm(small, v[:, :, None])
+        v = torch.bmm(small.transpose(1, 2), u)[:, :, 0]
         v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-30)
-    if small.shape[1] != t:
+    if t_small != t:
         v = v.repeat_interleave(2, dim=1)[:, :t]
     return v / v.norm(dim=1, keepdim=True).clamp_min(1e-30)
 
 
+def _products(
+    r: torch.Tensor, x: torch.Tensor, rows: torch.Tensor, transpose: bool
+) -> torch.Tensor:
+    """Return ``r[i] @ x[i]`` (or ``r[i]' @ x[i]``) for the blocks ``rows`` only.
+
+    One batched product when every block is in ``rows``; otherwise one product per block on
+    views of ``r`` (no copy of the residual, and no work for blocks that have converged).
+    """
+    if len(rows) == r.shape[0]:
+        if transpose:
+            return torch.bmm(x[:, None, :], r)[:, 0]
+        return torch.bmm(r, x[:, :, None])[:, :, 0]
+    if transpose:
+        return torch.stack([x[i] @ r[i] for i in rows.tolist()])
+    return torch.stack([r[i] @ x[i] for i in rows.tolist()])
+
+
 def _rank1(
-    r: torch.Tensor, shape: tuple[int, int], settings: FitSettings
+    r: torch.Tensor, small: torch.Tensor, shape: tuple[int, int], settings: FitSettings
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One penalised rank-1 component of each block: (u denoised, v debiased)."""
+    """One penalised rank-1 component of each block: (u denoised, v debiased).
+
+    ``small`` is ``r`` decimated (:func:`_decimate`), kept up to date by the caller.
+    """
     b, _, t = r.shape
-    v = _decimated_init(r, shape, settings)
+    v = _decimated_init(small, t, settings)
     lam_u = torch.ones(b, dtype=r.dtype, device=r.device)
     lam_v = torch.ones(b, dtype=r.dtype, device=r.device)
     u = torch.zeros(r.shape[:2], dtype=r.dtype, device=r.device)
     moving = torch.arange(b, device=r.device)  # blocks whose v has not converged yet
     for step in range(settings.iterations):
-        sub = r if len(moving) == b else r[moving]
         n = len(moving)
-        y = torch.bmm(sub, v[moving][:, :, None])[:, :, 0].view(n, *shape)
+        y = _products(r, v, moving, transpose=False).view(n, *shape)
         budget = tv_budget(y)
         if step == 0:
             lam_u = (budget / y[0].numel()).sqrt().clamp_min(1e-6)
@@ -119,7 +160,7 @@ def _rank1(
         u_sub = u_img.flatten(1)
         u_sub = u_sub / u_sub.norm(dim=1, keepdim=True).clamp_min(1e-30)
         u[moving] = u_sub
-        y_t = torch.bmm(u_sub[:, None, :], sub)[:, 0]
+        y_t = _products(r, u, moving, transpose=True)
         sigma2 = noise_variance(y_t) if t >= 16 else y_t.var(dim=1)
         if step == 0:
             lam_v = sigma2.sqrt().clamp_min(1e-6)
@@ -138,33 +179,40 @@ def _rank1(
 def _fit_pmd(
     r: torch.Tensor, shape: tuple[int, int], settings: FitSettings, thresholds: torch.Tensor
 ) -> list[BlockFit]:
-    b = r.shape[0]
+    b, pixels, _ = r.shape
     kept: list[list[torch.Tensor]] = [[] for _ in range(b)]
     stats: list[list[torch.Tensor]] = [[] for _ in range(b)]
-    misses = torch.zeros(b, dtype=torch.long)
-    active = torch.arange(b)
+    misses = [0] * b
+    active = list(range(b))  # the block of each row of r (finished blocks are dropped)
+    small = _decimate(r, shape)
     for _ in range(2 * settings.max_components + settings.failures):
-        if len(active) == 0:
+        if not active:
             break
-        sub = r[active]
-        u, debiased = _rank1(sub, shape, settings)
+        u, debiased = _rank1(r, small, shape, settings)
         s = torch.stack(
             [spatial_roughness(u.view(-1, *shape)), temporal_roughness(debiased)], dim=1
         )
         ok = (s <= thresholds).all(dim=1).cpu()
-        r[active] = sub - u[:, :, None] * debiased[:, None, :]
-        still = []
-        for i, blk in enumerate(active.tolist()):
-            stats[blk].append(s[i].cpu())
+        # Deflate in place: r and its decimated copy (decimation is linear).
+        r.baddbmm_(u[:, :, None], debiased[:, None, :], alpha=-1)
+        u_small = _decimate_space(u[:, :, None], shape)
+        small.baddbmm_(u_small, _decimate_time(debiased)[:, None, :], alpha=-1)
+        s = s.cpu()
+        rows = []
+        for i, blk in enumerate(active):
+            stats[blk].append(s[i])
             if ok[i]:
                 kept[blk].append(u[i].cpu())
                 misses[blk] = 0
             else:
                 misses[blk] += 1
             if misses[blk] < settings.failures and len(kept[blk]) < settings.max_components:
-                still.append(blk)
-        active = torch.tensor(still, dtype=torch.long)
-    return [_block_fit(k, s, r.shape[1]) for k, s in zip(kept, stats, strict=True)]
+                rows.append(i)
+        if len(rows) < len(active):
+            keep = torch.tensor(rows, dtype=torch.long, device=r.device)
+            r, small = r[keep], small[keep]
+            active = [active[i] for i in rows]
+    return [_block_fit(k, s, pixels) for k, s in zip(kept, stats, strict=True)]
 
 
 def _block_fit(kept: list[torch.Tensor], stats: list[torch.Tensor], pixels: int) -> BlockFit:
@@ -254,18 +302,22 @@ def fit_blocks(
             torch.set_flush_denormal(False)
 
 
+@functools.lru_cache(maxsize=64)
 def null_thresholds(
     shape: tuple[int, int], frames: int, settings: FitSettings, device: str | torch.device = "cpu"
 ) -> tuple[float, float]:
     """Return the roughness thresholds of the null test for blocks of ``shape`` x ``frames``.
 
     Fits ``settings.null_blocks`` blocks (four times as many in the cheap ``svd`` mode) of
-    i.i.d. unit Gaussian noise with the same mode and returns the ``settings.percentile``-th
-    percentile of the spatial and of the temporal roughness of their first
+    i.i.d. unit Gaussian noise with the same mode and returns the
+    ``settings.threshold_percentile``-th percentile of the spatial and of the temporal
+    roughness of their first
     ``settings.failures`` components: a kept component must be smoother than
     ``100 - percentile`` % of components fitted to noise. Only the first components count
     because they are the ones the test meets on a block of pure noise before it stops, and
     they are smoother than later ones (they capture the noise's most structured directions).
+
+    The result depends only on the arguments (seeded noise), so it is cached per process.
 
     Returns
     -------
@@ -281,7 +333,7 @@ def null_thresholds(
     )
     fits = fit_blocks(noise, shape, probe, (np.inf, np.inf), device)
     stats = np.concatenate([f.stats[: settings.failures] for f in fits])
-    low = np.percentile(stats, settings.percentile, axis=0)
+    low = np.percentile(stats, settings.threshold_percentile, axis=0)
     return float(low[0]), float(low[1])
 
 

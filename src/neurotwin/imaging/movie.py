@@ -203,7 +203,7 @@ def _open_bin(path: str, frame_shape: tuple[int, int] | None, dtype: Any) -> Mov
 
 
 def open_movie(
-    source: str | os.PathLike[str] | np.ndarray,
+    source: str | os.PathLike[str] | np.ndarray | Any,
     *,
     dataset: str | None = None,
     frame_shape: tuple[int, int] | None = None,
@@ -215,7 +215,8 @@ def open_movie(
     ----------
     source
         A file (``.npy``, ``.tif``/``.tiff``, ``.h5``/``.hdf5``, ``.bin``, ``.zarr``) or an
-        array (NumPy array or memory map) of shape ``(frames, height, width)``.
+        array of shape ``(frames, height, width)``: a NumPy array or memory map, or a
+        ``dask.array.Array`` (frames are computed when read).
     dataset
         HDF5 dataset or zarr array inside a group; by default the only 3-D dataset.
     frame_shape
@@ -236,6 +237,9 @@ def open_movie(
     """
     if isinstance(source, np.ndarray):
         return _from_array("<array>", source, "array")
+    if type(source).__module__.split(".")[0] == "dask":
+        # A dask array: each range of frames read is computed by dask (lazily, in chunks).
+        return _from_array("<dask array>", source, "dask")
     path = str(source)
     if not os.path.exists(path):
         raise MovieError(f"{path}: no such file")

@@ -113,14 +113,23 @@ def _d2t(z: torch.Tensor) -> torch.Tensor:
     return zp[:, 2:] - 2 * zp[:, 1:-1] + zp[:, :-2]
 
 
+def banded_on(device: torch.device) -> bool:
+    """Return whether the trend filter's linear step uses the banded (LAPACK) solver.
+
+    True on the CPU; on other devices (CUDA) the step multiplies by the precomputed dense
+    inverse instead, in torch. Tests patch this to run that GPU code path on the CPU.
+    """
+    return device.type == "cpu"
+
+
 class _BandedSolve:
     """Solve ``(I + rho D2' D2) x = b`` for a batch of right-hand sides."""
 
     def __init__(self, n: int, rho: float, device: torch.device) -> None:
         d = scipy.sparse.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(n - 2, n))
         a = (scipy.sparse.identity(n) + rho * (d.T @ d)).todia()
-        self.device = device
-        if device.type == "cpu":
+        self.banded = banded_on(device)
+        if self.banded:
             bands = np.zeros((3, n))
             for off in (0, 1, 2):
                 bands[2 - off, off:] = a.diagonal(off)
@@ -130,7 +139,7 @@ class _BandedSolve:
             self.inverse = torch.linalg.inv(dense).to(torch.float32)
 
     def __call__(self, b: torch.Tensor) -> torch.Tensor:
-        if self.device.type == "cpu":
+        if self.banded:
             x = scipy.linalg.cho_solve_banded(
                 (self.factor, False), b.double().numpy().T, check_finite=False
             )
