@@ -5,11 +5,12 @@ next to the reference approach (pandas, then ``ast.literal_eval`` on every cell,
 single-trial correlation). 2023: 8,000 neurons x 60 trials x 250 scored frames in one
 brotli parquet inside the submission zip.
 
-Run: ``python benchmarks/score_speed.py``
+Run: ``python benchmarks/score_speed.py`` (``--only video`` or ``--only static`` for one case)
 """
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import tempfile
@@ -98,9 +99,15 @@ def video_case(tmp: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("static", "video"), help="run one case only")
+    args = parser.parse_args()
+    out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        out = {"static_2022": static_case(Path(tmp))}
-        out["video_2023"] = video_case(Path(tmp))
+        if args.only in (None, "static"):
+            out["static_2022"] = static_case(Path(tmp))
+        if args.only in (None, "video"):
+            out["video_2023"] = video_case(Path(tmp))
     print(json.dumps(out, indent=2))
 
 

@@ -13,6 +13,9 @@ from neurotwin.models import create_model, list_models, load_model, save_model
 
 torch.manual_seed(0)
 
+#: The static models (the video models have their tests in test_video_models.py).
+STATIC_MODELS = [name for name in list_models() if not name.startswith("video-")]
+
 
 def test_the_named_baselines_are_registered() -> None:
     names = set(list_models())
@@ -20,7 +23,7 @@ def test_the_named_baselines_are_registered() -> None:
     assert {"sensorium+-gain", "sensorium-factorized"} <= names
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", STATIC_MODELS)
 def test_forward_backward_and_penalty(name: str, infos: dict, batch: dict) -> None:
     model = create_model(name, infos, **SMALL)
     assert model.name == name and model.keys == ("1-2-3", "4-5-6")
@@ -35,7 +38,7 @@ def test_forward_backward_and_penalty(name: str, infos: dict, batch: dict) -> No
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", STATIC_MODELS)
 def test_save_and_load_give_identical_predictions(
     name: str, infos: dict, batch: dict, tmp_path: Path
 ) -> None:
@@ -51,7 +54,7 @@ def test_save_and_load_give_identical_predictions(
     assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed away
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", STATIC_MODELS)
 def test_receptive_field_positions_lie_inside_the_image(name: str, infos: dict) -> None:
     model = create_model(name, infos, **SMALL)
     for key, info in infos.items():
@@ -62,7 +65,7 @@ def test_receptive_field_positions_lie_inside_the_image(name: str, infos: dict) 
         assert np.all(rf[:, 1] >= -0.5) and np.all(rf[:, 1] <= w - 0.5)
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", STATIC_MODELS)
 def test_needs_flags_match_what_forward_reads(name: str, infos: dict, batch: dict) -> None:
     model = create_model(name, infos, **SMALL)
     minimal = {"images": batch["images"]}

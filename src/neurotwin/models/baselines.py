@@ -40,6 +40,7 @@ from neurotwin.models.readouts import FactorizedReadoutConfig, GaussianReadoutCo
 from neurotwin.models.registry import register_model
 from neurotwin.models.shifter import ShifterConfig
 from neurotwin.models.twin import TwinConfig
+from neurotwin.models.video_twin import Video3dTwin, VideoGRUTwin
 
 #: The kit's core (SOTA) and its LN variant.
 KIT_CORE = StackedCoreConfig()
@@ -101,3 +102,8 @@ def sensorium_plus_gain() -> TwinConfig:
 def sensorium_factorized() -> TwinConfig:
     """Kit core with a factorised readout (spatial mask x features), images only."""
     return TwinConfig(core=KIT_CORE, readout_type="factorized", readout=FactorizedReadoutConfig())
+
+
+# The 2023 starting kit's video baselines (settings: neurotwin.models.video_twin).
+register_model("video-gru")(VideoGRUTwin)
+register_model("video-3d")(Video3dTwin)

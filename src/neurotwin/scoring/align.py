@@ -254,6 +254,8 @@ def align_video(
             f"{name} mouse {mouse.name}",
             problems,
         )
+        if t.ood_class is not None and (rows >= 0).any():
+            _report_missing_classes(rows, t.ood_class, f"{name} mouse {mouse.name}", problems)
         aligned = np.full(t.responses.shape, np.nan, dtype=np.float32)
         for k in np.flatnonzero(rows >= 0):
             r = sel[rows[k]]
@@ -277,3 +279,18 @@ def align_video(
         if neurons is not None and complete:
             out[mouse.name] = aligned
     return None if len(problems) else out
+
+
+def _report_missing_classes(
+    rows: np.ndarray, ood_class: np.ndarray, where: str, problems: ProblemList
+) -> None:
+    """Name every stimulus class none of whose trials is predicted (the bonus track)."""
+    classes = np.asarray(ood_class).astype(str)
+    for c in sorted(set(classes.tolist())):
+        of_class = classes == c
+        if not (rows[of_class] >= 0).any():
+            problems.add(
+                where,
+                f"no trial of stimulus class {c!r} is predicted (its {int(of_class.sum())} "
+                "trial(s) are missing); every class is scored",
+            )

@@ -159,22 +159,31 @@ def estimated_ceiling(truth: TierTruth) -> np.ndarray | None:
     """
     if not has_repeats(truth):
         return None
-    r = np.asarray(truth.responses, dtype=np.float64)
     if truth.n_frames is None:
-        fev = explainable_variance(r, truth.stimulus_ids)
+        fev = explainable_variance(
+            np.asarray(truth.responses, dtype=np.float64), truth.stimulus_ids
+        )
     else:
-        n_frames = np.asarray(truth.n_frames)
-        valid = np.arange(r.shape[2])[None, None, :] < n_frames[:, None, None]
+        # trial by trial over each one's scored frames (a prefix): no full-size temporaries
+        r = np.asarray(truth.responses)
+        n_frames = np.clip(np.asarray(truth.n_frames, dtype=np.int64), 0, r.shape[2])
         count = int(n_frames.sum())
         total_var = np.full(r.shape[1], np.nan)
         if count > 1:
-            mean = np.where(valid, r, 0.0).sum(axis=(0, 2)) / count
-            centred = np.where(valid, r - mean[None, :, None], 0.0)
-            total_var = (centred**2).sum(axis=(0, 2)) / (count - 1)
+            used = np.flatnonzero(n_frames > 0)
+            mean = sum(r[k, :, : n_frames[k]].sum(axis=1, dtype=np.float64) for k in used)
+            mean = np.asarray(mean) / count
+            squares = np.zeros(r.shape[1])
+            for k in used:
+                centred = r[k, :, : n_frames[k]] - mean[:, None]
+                squares += np.einsum("ij,ij->i", centred, centred)
+            total_var = squares / (count - 1)
         noise_sum, noise_n = np.zeros(r.shape[1]), 0
         for trials, frames in _repeated_videos(truth.stimulus_ids, n_frames):
             if frames > 0:
-                noise_sum += np.var(r[trials, :, :frames], axis=0, ddof=1).sum(axis=1)
+                noise_sum += np.var(r[trials, :, :frames], axis=0, ddof=1, dtype=np.float64).sum(
+                    axis=1
+                )
                 noise_n += frames
         if noise_n == 0:
             return None

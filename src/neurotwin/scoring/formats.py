@@ -10,7 +10,6 @@ per image; the 2023 format reads and writes a parquet per phase, zipped together
 
 from __future__ import annotations
 
-import io
 import shutil
 import tempfile
 import zipfile
@@ -28,7 +27,7 @@ from neurotwin.scoring.errors import ProblemList
 from neurotwin.scoring.measures import Measure, get_measure
 from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
 from neurotwin.scoring.tracks import PHASES, SINGLE_TRIAL, TO_AVERAGE
-from neurotwin.scoring.video_parquet import ReadLimits, read_video_parquet, video_parquet_bytes
+from neurotwin.scoring.video_parquet import ReadLimits, read_video_parquet, video_parquet_files
 
 if TYPE_CHECKING:
     from neurotwin.scoring.tracks import Track
@@ -139,14 +138,15 @@ class VideoFormat(SubmissionFormat):
 
     def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
         """See :meth:`SubmissionFormat.write`."""
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
-            for phase in PHASES:
-                pred = predictions[phase]
-                if not isinstance(pred, VideoPredictions):
-                    raise TypeError(f"track {track.identifier} needs VideoPredictions")
-                zf.writestr(track.submission_files[phase], video_parquet_bytes(pred))
-        return atomic.write_bytes(dest, buffer.getvalue())
+        preds = [predictions[phase] for phase in PHASES]
+        if not all(isinstance(p, VideoPredictions) for p in preds):
+            raise TypeError(f"track {track.identifier} needs VideoPredictions")
+        files = video_parquet_files(preds)  # type: ignore[arg-type]
+        # the zip is written straight into a temporary file beside dest, renamed into place
+        with atomic.atomic_path(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+            for phase, data in zip(PHASES, files, strict=True):
+                zf.writestr(track.submission_files[phase], data)
+        return dest
 
     def align(
         self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList

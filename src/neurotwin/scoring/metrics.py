@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from neurotwin.stats import EPS, correlation
@@ -263,34 +265,46 @@ def stack_scored_frames(array: np.ndarray) -> np.ndarray:
 
 
 def _pooled_correlation(
-    x: np.ndarray, y: np.ndarray, n_frames: np.ndarray, eps: float = EPS, chunk: int = 8
+    x: np.ndarray, y: np.ndarray, n_frames: np.ndarray, eps: float = EPS
 ) -> np.ndarray:
     """Per-neuron correlation over the valid frames of all trials, concatenated.
 
     ``x`` and ``y`` are ``(n_trials, n_neurons, F)``; trial ``k`` holds ``n_frames[k]``
-    valid frames at its start. Two passes over chunks of trials (means, then centred
-    products) compute exactly the formula of :func:`correlation` on the concatenation
-    without building it.
+    valid frames at its start. Two passes over the trials (means, then centred products),
+    each reading only a trial's valid frames, compute exactly the formula of
+    :func:`correlation` on the concatenation without building it.
     """
-    n_trials, n_neurons, width = x.shape
-    valid = np.arange(width)[None, :] < np.asarray(n_frames)[:, None]  # (n_trials, F)
-    total = int(valid.sum())
+    return _pooled_pairs(lambda k: (x[k], y[k]), x.shape[0], x.shape[1], x.shape[2], n_frames, eps)
+
+
+def _pooled_pairs(
+    pair: Callable[[int], tuple[np.ndarray, np.ndarray]],
+    n_trials: int,
+    n_neurons: int,
+    width: int,
+    n_frames: np.ndarray,
+    eps: float = EPS,
+) -> np.ndarray:
+    """:func:`_pooled_correlation` of the ``(n_neurons, F)`` pairs ``pair(k)`` of each trial."""
+    frames = np.clip(np.asarray(n_frames, dtype=np.int64), 0, width)
+    total = int(frames.sum())
     if total == 0:
         return np.zeros(n_neurons)
+    used = [k for k in range(n_trials) if frames[k] > 0]
     sums_x, sums_y = np.zeros(n_neurons), np.zeros(n_neurons)
-    for s in range(0, n_trials, chunk):
-        m = valid[s : s + chunk, None, :]
-        sums_x += np.where(m, x[s : s + chunk], 0.0).sum(axis=(0, 2), dtype=np.float64)
-        sums_y += np.where(m, y[s : s + chunk], 0.0).sum(axis=(0, 2), dtype=np.float64)
-    mx, my = sums_x / total, sums_y / total
+    for k in used:
+        xk, yk = pair(k)
+        sums_x += xk[:, : frames[k]].sum(axis=1, dtype=np.float64)
+        sums_y += yk[:, : frames[k]].sum(axis=1, dtype=np.float64)
+    mx, my = sums_x[:, None] / total, sums_y[:, None] / total
     sxx, syy, sxy = np.zeros(n_neurons), np.zeros(n_neurons), np.zeros(n_neurons)
-    for s in range(0, n_trials, chunk):
-        m = valid[s : s + chunk, None, :]
-        xc = np.where(m, x[s : s + chunk].astype(np.float64) - mx[:, None], 0.0)
-        yc = np.where(m, y[s : s + chunk].astype(np.float64) - my[:, None], 0.0)
-        sxx += (xc * xc).sum(axis=(0, 2))
-        syy += (yc * yc).sum(axis=(0, 2))
-        sxy += (xc * yc).sum(axis=(0, 2))
+    for k in used:
+        xk, yk = pair(k)
+        xc = xk[:, : frames[k]] - mx  # float64: mx is
+        yc = yk[:, : frames[k]] - my
+        sxx += np.einsum("ij,ij->i", xc, xc)
+        syy += np.einsum("ij,ij->i", yc, yc)
+        sxy += np.einsum("ij,ij->i", xc, yc)
     with np.errstate(invalid="ignore"):
         corr = (sxy / total) / ((np.sqrt(sxx / total) + eps) * (np.sqrt(syy / total) + eps))
     return np.nan_to_num(corr, nan=0.0)
@@ -363,8 +377,8 @@ def video_correlation_to_average(
         return np.full(prediction.shape[1], np.nan)
     per_video = [
         correlation(
-            prediction[trials, :, :frames].astype(np.float64).mean(axis=0),
-            responses[trials, :, :frames].astype(np.float64).mean(axis=0),
+            prediction[trials, :, :frames].mean(axis=0, dtype=np.float64),
+            responses[trials, :, :frames].mean(axis=0, dtype=np.float64),
             axis=1,
         )
         for trials, frames in videos
@@ -397,14 +411,18 @@ def video_oracle_correlation(
     videos = _repeated_videos(stimulus_ids, n_frames)
     if not videos:
         return np.zeros(responses.shape[1])
-    width = max(frames for _, frames in videos)
-    own, others, lengths = [], [], []
-    for trials, frames in videos:
-        r = np.zeros((len(trials), responses.shape[1], width))
-        r[:, :, :frames] = responses[trials, :, :frames]
-        own.append(r)
-        others.append((r.sum(axis=0, keepdims=True) - r) / (len(trials) - 1))
-        lengths.extend([frames] * len(trials))
-    return _pooled_correlation(
-        np.concatenate(own), np.concatenate(others), np.asarray(lengths, dtype=np.int64)
-    )
+    # each repeat against the mean of the other repeats, one trial at a time
+    trials = np.concatenate([t for t, _ in videos])
+    lengths = np.concatenate([np.full(len(t), frames) for t, frames in videos])
+    sums = {}
+    for group, frames in videos:
+        total = responses[group, :, :frames].sum(axis=0, dtype=np.float64)
+        sums.update({int(k): (total, len(group)) for k in group})
+
+    def pair(i: int) -> tuple[np.ndarray, np.ndarray]:
+        k = int(trials[i])
+        total, count = sums[k]
+        own = responses[k, :, : total.shape[1]].astype(np.float64)
+        return own, (total - own) / (count - 1)
+
+    return _pooled_pairs(pair, len(trials), responses.shape[1], responses.shape[2], lengths)

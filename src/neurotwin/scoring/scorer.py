@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -144,14 +145,30 @@ def check_submission(
             check_in_memory(name, pred, problems)
     else:
         files = open_upload(submission, track, max_upload_bytes(truth, track))
-        for phase, (name, data) in files.items():
-            if phase not in scorable:
-                continue
+        todo = [(phase, name, data) for phase, (name, data) in files.items() if phase in scorable]
+
+        def read(
+            item: tuple[str, str, bytes],
+        ) -> tuple[StaticPredictions | VideoPredictions | None, ProblemList]:
+            phase, name, data = item
+            found = ProblemList(max_problems)
             try:
-                parsed[phase] = (name, fmt.read(data, name, truth, track.tier(phase), problems))
+                return fmt.read(data, name, truth, track.tier(phase), found), found
             except SubmissionError as exc:
                 for p in exc.problems:
-                    problems.add(p.where, p.message)
+                    found.add(p.where, p.message)
+                return None, found
+
+        # the phases' files are parsed side by side (the parquet reader releases the GIL);
+        # their problems are listed in phase order, as if read one after the other
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+            results = list(pool.map(read, todo))
+        for (phase, name, _), (got, found) in zip(todo, results, strict=True):
+            for p in found.items:
+                problems.add(p.where, p.message)
+            problems.dropped += found.dropped
+            if got is not None:
+                parsed[phase] = (name, got)
     for phase in PHASES:
         tier = track.tier(phase)
         if phase not in scorable:

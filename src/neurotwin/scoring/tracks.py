@@ -42,6 +42,9 @@ class Track:
         The metric the leaderboard sorts by.
     submission_files
         The file name of each phase's predictions (the upload names of the competition).
+    kit_files
+        Other names read as each phase's file: those the starting kit's submission
+        writer gives it (2023: ``predictions_file_{tier}_{track}_track.parquet.brotli``).
     per_class
         Whether scores are also reported per out-of-domain stimulus class.
     description
@@ -61,6 +64,7 @@ class Track:
     per_class: bool = False
     description: str = field(default="", compare=False)
     citation: str = field(default="", compare=False)
+    kit_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     @property
     def format(self) -> SubmissionFormat:
@@ -75,10 +79,14 @@ class Track:
             raise NeurotwinError(f"track {self.identifier}: unknown phase {phase!r}; use {PHASES}")
         return self.tiers[phase]
 
+    def file_names(self, phase: str) -> tuple[str, ...]:
+        """Return the names read as ``phase``'s file: the upload name, then the kit's."""
+        return (self.submission_files[phase], *self.kit_files.get(phase, ()))
+
     def phase_of_file(self, name: str) -> str | None:
         """Return the phase a submission file name belongs to, or None."""
-        for phase, expected in self.submission_files.items():
-            if name == expected:
+        for phase in self.submission_files:
+            if name in self.file_names(phase):
                 return phase
         return None
 
@@ -109,6 +117,12 @@ CITATION_2023 = (
 )
 
 _STATIC_FILES = {"live": "submission_file_live_test.csv", "final": "submission_file_final_test.csv"}
+
+
+def _kit_names(tiers: tuple[str, ...], track: str) -> tuple[str, ...]:
+    """Return the 2023 kit's names: ``predictions_file_{tier}_{track}_track.parquet.brotli``."""
+    return tuple(f"predictions_file_{tier}_{track}_track.parquet.brotli" for tier in tiers)
+
 
 _TRACKS: dict[str, Track] = {
     t.identifier: t
@@ -149,6 +163,10 @@ _TRACKS: dict[str, Track] = {
                 "live": "predictions_live_main.parquet.brotli",
                 "final": "predictions_final_main.parquet.brotli",
             },
+            kit_files={
+                "live": _kit_names(("live_test_main",), "main"),
+                "final": _kit_names(("final_test_main",), "main"),
+            },
             description="SENSORIUM 2023 main track: natural videos, behaviour allowed",
             citation=CITATION_2023,
         ),
@@ -163,6 +181,11 @@ _TRACKS: dict[str, Track] = {
             submission_files={
                 "live": "predictions_live_test_bonus_ood.parquet.brotli",
                 "final": "predictions_final_test_bonus_ood.parquet.brotli",
+            },
+            # the kit names its tier "{tier}_ood" for track "ood"; the data call it "_bonus"
+            kit_files={
+                "live": _kit_names(("live_test_ood", "live_test_bonus"), "ood"),
+                "final": _kit_names(("final_test_ood", "final_test_bonus"), "ood"),
             },
             per_class=True,
             description="SENSORIUM 2023 bonus track: out-of-domain videos, scored per class too",

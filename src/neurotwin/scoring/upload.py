@@ -44,7 +44,11 @@ def _read_file(path: Path, max_bytes: int | None = None) -> bytes:
 
 # ---------------------------------------------------------------------- opening uploads
 def check_zip(
-    path: str | os.PathLike[str], expected: Sequence[str], max_bytes: int, problems: ProblemList
+    path: str | os.PathLike[str],
+    expected: Sequence[str],
+    max_bytes: int,
+    problems: ProblemList,
+    required: Sequence[str] | None = None,
 ) -> list[zipfile.ZipInfo]:
     """Check a zip before extracting anything from it.
 
@@ -63,6 +67,9 @@ def check_zip(
         The largest total uncompressed size accepted.
     problems
         Where problems are recorded.
+    required
+        The names a zip holding none of ``expected`` is told it misses (default
+        ``expected``; other names in ``expected`` are accepted aliases).
 
     Returns
     -------
@@ -119,7 +126,7 @@ def check_zip(
             "can need; refused before extraction",
         )
     if not found:  # one phase's file alone is a valid upload; none at all is not
-        for e in expected:
+        for e in expected if required is None else required:
             problems.add(name, f"{e} is missing")
     return [found[e] for e in expected if e in found]
 
@@ -178,10 +185,12 @@ def open_upload(
         raise SubmissionError(ProblemList.single(str(path), what))
     if path.is_dir():
         total = 0
-        for phase, fname in files.items():
+        for phase, fname in [(p, n) for p in files for n in track.file_names(p)]:
             f = path / fname
             if f.is_symlink():
                 problems.add(str(f), "is a link; links inside an upload are not followed")
+            elif f.is_file() and phase in out:
+                problems.add(str(f), _twice(phase, out[phase][0]))
             elif f.is_file():
                 total += f.stat().st_size
                 if total > max_bytes:
@@ -195,13 +204,19 @@ def open_upload(
         if not out and not len(problems):
             problems.add(str(path), f"holds none of {list(files.values())}")
     elif not path.name.endswith((".csv", ".brotli", ".parquet")) and zipfile.is_zipfile(path):
-        infos = check_zip(path, list(files.values()), max_bytes, problems)
+        names = [n for p in files for n in track.file_names(p)]
+        infos = check_zip(path, names, max_bytes, problems, required=list(files.values()))
         problems.raise_if_any()
         try:
             with zipfile.ZipFile(path) as zf:
                 for info in infos:
                     member_phase = track.phase_of_file(info.filename)
                     assert member_phase is not None
+                    if member_phase in out:
+                        problems.add(
+                            f"{path}!{info.filename}", _twice(member_phase, out[member_phase][0])
+                        )
+                        continue
                     with zf.open(info) as member:
                         data = member.read(info.file_size + 1)
                     if len(data) > info.file_size:
@@ -223,6 +238,13 @@ def open_upload(
             problems.add(fname, "is empty")
     problems.raise_if_any()
     return out
+
+
+def _twice(phase: str, first: str) -> str:
+    return (
+        f"holds the {phase} phase's predictions again (also in {first}); which file is meant "
+        "is unclear"
+    )
 
 
 def _wrong_name(name: str, track: Track) -> str:

@@ -2,12 +2,22 @@
 
 Columns ``mouse``, ``trial_indices``, ``prediction`` (``n_neurons`` lists of ``T - 50``
 floats) and ``neuron_ids``. pyarrow is imported only when a file is written or read.
+
+Writing: brotli at quality :data:`BROTLI_LEVEL` (1) rather than Arrow's default (8), and the
+prediction values plainly encoded without first trying a dictionary (float predictions
+almost never repeat, so the attempt is wasted work that Arrow abandons after 1 MiB). Float
+predictions barely compress at any quality (random ones of 2,000 neurons x 60 trials x 250
+frames: 105.1 MB at quality 1 without the attempt, 106.1 MB with Arrow's defaults), so the
+file is written several times faster for the same decoded table; its bytes differ from
+those Arrow's defaults give (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +34,10 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
 VIDEO_COLUMNS = ("mouse", "trial_indices", "prediction", "neuron_ids")
+#: Brotli quality of written files (see the module docstring).
+BROTLI_LEVEL = 1
+#: Columns tried with a dictionary encoding: the names, which repeat.
+DICTIONARY_COLUMNS = ["mouse", "trial_indices"]
 
 
 def video_parquet_bytes(predictions: VideoPredictions) -> bytes:
@@ -65,8 +79,37 @@ def video_parquet_bytes(predictions: VideoPredictions) -> bytes:
         }
     )
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="brotli")
+    pq.write_table(
+        table,
+        sink,
+        compression="brotli",
+        compression_level=BROTLI_LEVEL,
+        use_dictionary=DICTIONARY_COLUMNS,
+    )
     return sink.getvalue()
+
+
+def video_parquet_files(predictions: Sequence[VideoPredictions]) -> list[bytes]:
+    """Return :func:`video_parquet_bytes` of several files, written side by side.
+
+    Arrow compresses without holding the GIL, so a submission's two phases are written
+    in two threads.
+
+    Parameters
+    ----------
+    predictions
+        The files' rows, one entry per file.
+
+    Returns
+    -------
+    list of bytes
+        The parquet files, in the order of ``predictions``.
+    """
+    if len(predictions) < 2:
+        return [video_parquet_bytes(p) for p in predictions]
+    workers = min(len(predictions), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(video_parquet_bytes, predictions))
 
 
 # ---------------------------------------------------------------------- parsing 2023 parquet
