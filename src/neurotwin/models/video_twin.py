@@ -29,6 +29,7 @@ from torch import nn
 
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.base import TwinModule
+from neurotwin.models.contract import StimulusKind
 from neurotwin.models.info import RecordingInfo
 from neurotwin.models.readouts import (
     FullGaussianReadout,
@@ -167,7 +168,7 @@ class VideoTwin(TwinModule):
 
     # ------------------------------------------------------------------ the model contract
     @property
-    def stimulus_kind(self) -> str:
+    def stimulus_kind(self) -> StimulusKind:
         """``"video"``."""
         return "video"
 
@@ -185,16 +186,6 @@ class VideoTwin(TwinModule):
     def temporal_context(self) -> int:
         """Frames at a window's start without a prediction (the core's; ``video-3d``: 18)."""
         return self.core.temporal_context
-
-    @property
-    def needs_behavior(self) -> bool:
-        """Whether batches must carry ``behavior``."""
-        return "behavior" in self.required_fields
-
-    @property
-    def needs_eye_position(self) -> bool:
-        """Whether batches must carry ``pupil_center``."""
-        return "pupil_center" in self.required_fields
 
     # ------------------------------------------------------------------ batches
     def _field(self, batch: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
