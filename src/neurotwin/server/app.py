@@ -13,6 +13,7 @@ from neurotwin.server import api, pages
 from neurotwin.server.config import Competition, CompetitionError
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.errors import RequestError
+from neurotwin.server.security import load_secret
 
 STATIC = Path(__file__).parent / "static"
 
@@ -35,6 +36,7 @@ def create_app(competition: Competition) -> FastAPI:
     app.state.competition = competition
     app.state.engine = make_engine(competition.database_url)
     app.state.sessions = session_factory(app.state.engine)
+    app.state.secret = load_secret(competition.folder)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
