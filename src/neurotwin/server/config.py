@@ -17,7 +17,8 @@ optionally the database URL (SQLite in the folder by default). Example::
 sit outside anything the server serves; the server never serves them.
 
 Optional settings (see :class:`Settings`): ``require_verified_email``, ``rate_limits``
-(``{"login": [COUNT, SECONDS], ...}``), ``abandoned_upload_hours`` and ``smtp``.
+(``{"login": [COUNT, SECONDS], ...}``), ``abandoned_upload_hours``, ``smtp`` and
+``check_in_process_mb``.
 """
 
 from __future__ import annotations
@@ -103,12 +104,16 @@ class Settings:
     smtp
         ``{"host", "port", "from", "starttls", "user", "password_env"}`` to send e-mail;
         None writes each message to ``outbox/`` in the competition folder instead.
+    check_in_process_mb
+        Uploads up to this many MiB are checked inside the web process; larger ones in a
+        child process (whose out-of-memory death cannot take the application down).
     """
 
     require_verified_email: bool = False
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(RATE_LIMITS))
     abandoned_upload_hours: float = 24.0
     smtp: dict[str, Any] | None = None
+    check_in_process_mb: float = 32.0
 
 
 def _settings(data: dict[str, Any], where: str) -> Settings:
@@ -136,7 +141,10 @@ def _settings(data: dict[str, Any], where: str) -> Settings:
     smtp = data.get("smtp")
     if smtp is not None and (not isinstance(smtp, dict) or "host" not in smtp):
         raise CompetitionError(f"{where}: smtp must be an object with at least 'host'")
-    return Settings(verified, limits, float(hours), smtp)
+    in_process = data.get("check_in_process_mb", 32.0)
+    if not isinstance(in_process, int | float) or isinstance(in_process, bool) or in_process < 0:
+        raise CompetitionError(f"{where}: check_in_process_mb must be a number >= 0")
+    return Settings(verified, limits, float(hours), smtp, float(in_process))
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,18 @@ the same numbers; each score records the scorer and the track version that produ
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from neurotwin import __version__
 from neurotwin.data.problems import Problem
+from neurotwin.errors import NeurotwinError
 from neurotwin.scoring.errors import SubmissionError
 from neurotwin.scoring.scorer import (
     AlignedSubmission,
@@ -154,6 +158,45 @@ def check(
         name = Path(upload).name
         raise SubmissionError([Problem(name, f"{_NOTHING}: it holds no phase of track {track}")])
     return out
+
+
+def _check_in_child(track: str, upload: str, truth: str | Mapping[str, Path]) -> str | None:
+    """Run :func:`check` and return its error message (None when the upload is fine)."""
+    try:
+        check(track, upload, truth)
+    except NeurotwinError as exc:
+        return str(exc)
+    return None
+
+
+def check_isolated(
+    track: str,
+    upload: str | os.PathLike[str],
+    truth: str | os.PathLike[str] | Mapping[str, Path],
+) -> None:
+    """Run :func:`check` in a separate process, so that its memory is not the web process's.
+
+    The readers hold a whole submission in memory (about 20 times a video file's size);
+    a large upload is checked in a child process, which an out-of-memory kill ends without
+    taking the web application with it.
+
+    Raises
+    ------
+    NeurotwinError
+        With :func:`check`'s message, or saying that the check's process died.
+    """
+    truth_arg: str | Mapping[str, Path] = truth if isinstance(truth, Mapping) else str(truth)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        try:
+            message = pool.submit(_check_in_child, track, str(upload), truth_arg).result()
+        except BrokenProcessPool as exc:
+            raise NeurotwinError(
+                f"{Path(upload).name}: the process checking it died (out of memory?); "
+                "the server cannot check a submission this large"
+            ) from exc
+    if message is not None:
+        raise NeurotwinError(message)
 
 
 def score(

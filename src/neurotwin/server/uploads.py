@@ -316,7 +316,10 @@ def complete_upload(
     os.replace(part, final)
     track = competition.track(upload.track)
     try:
-        scoring_adapter.check(upload.track, final, track.truth)
+        if received > competition.settings.check_in_process_mb * 2**20:
+            scoring_adapter.check_isolated(upload.track, final, track.truth)
+        else:
+            scoring_adapter.check(upload.track, final, track.truth)
     except Exception as exc:
         upload.state = "rejected"
         shutil.rmtree(final.parent, ignore_errors=True)
