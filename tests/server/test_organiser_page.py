@@ -124,7 +124,7 @@ def _upload(competition, key):
         return s.query(Upload).filter(Upload.key == key).one()
 
 
-def test_without_a_file_lock_writing_fails_clearly(site, monkeypatch):
+def test_without_a_file_lock_the_server_fails_clearly(site, monkeypatch):
     competition, client = site
     team = register(client, "l@lab.org", "lockers")
     key = client.post(
@@ -133,6 +133,8 @@ def test_without_a_file_lock_writing_fails_clearly(site, monkeypatch):
     monkeypatch.setattr(uploads, "HAVE_FLOCK", False)
     with pytest.raises(LockUnavailableError, match=r"neither fcntl\.flock nor msvcrt\.locking"):
         uploads.write_chunks(competition, _upload(competition, key), 0, [b"x"])
+    with pytest.raises(LockUnavailableError, match="keep concurrent writes to one upload apart"):
+        create_app(competition)  # refused at start, not at the first upload
 
 
 def test_serve_init_simulate_builds_a_competition_that_serves(

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from neurotwin.server import api, pages
+from neurotwin.server import api, pages, uploads
 from neurotwin.server.config import Competition, CompetitionError
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.errors import RequestError
@@ -31,7 +31,13 @@ def create_app(competition: Competition) -> FastAPI:
     fastapi.FastAPI
         The JSON API under ``/api/v1``, the pages, and ``/static`` (no CDN: every asset is
         served by the application).
+
+    Raises
+    ------
+    LockUnavailableError
+        On a platform without the file lock that keeps writes to one upload apart.
     """
+    uploads.require_lock()
     app = FastAPI(title=competition.title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.competition = competition
     app.state.engine = make_engine(competition.database_url)

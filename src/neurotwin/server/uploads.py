@@ -8,9 +8,10 @@ limit's count. Files live in ``uploads/{team}/{upload key}/`` inside the competi
 
 One request at a time writes to an upload: an exclusive, non-blocking lock on its partial
 file (``flock`` on POSIX; ``msvcrt.locking`` on a ``.lock`` file beside it on Windows, which
-the test suite does not run on); on a platform with neither, writing fails with
-:class:`~neurotwin.server.errors.LockUnavailableError`. Open uploads that receive nothing
-for ``abandoned_upload_hours`` are deleted by :func:`cleanup_abandoned`.
+the test suite does not run on); on a platform with neither, the application does not
+start (:func:`require_lock` raises :class:`~neurotwin.server.errors.LockUnavailableError`).
+Open uploads that receive nothing for ``abandoned_upload_hours`` are deleted by
+:func:`cleanup_abandoned`.
 """
 
 from __future__ import annotations
@@ -203,6 +204,21 @@ def write_chunks(
     return written
 
 
+def require_lock() -> None:
+    """Fail at once (when the application starts) where no file lock is available.
+
+    Raises
+    ------
+    LockUnavailableError
+        On a platform with neither ``fcntl.flock`` nor ``msvcrt.locking``.
+    """
+    if sys.platform != "win32" and not HAVE_FLOCK:
+        raise LockUnavailableError(
+            f"this platform ({sys.platform}) has neither fcntl.flock nor msvcrt.locking, "
+            "which the server needs to keep concurrent writes to one upload apart"
+        )
+
+
 @contextmanager
 def exclusive(f: BinaryIO, path: Path, key: str) -> Iterator[None]:
     """Hold an exclusive, non-blocking lock for writing an upload's partial file.
@@ -229,11 +245,7 @@ def exclusive(f: BinaryIO, path: Path, key: str) -> Iterator[None]:
                 lock.seek(0)
                 msvcrt.locking(lock.fileno(), msvcrt.LK_UNLCK, 1)
         return
-    if not HAVE_FLOCK:
-        raise LockUnavailableError(
-            f"cannot lock {path}: this platform ({sys.platform}) has neither fcntl.flock "
-            "nor msvcrt.locking, which the server needs to keep uploads from interleaving"
-        )
+    require_lock()
     import fcntl
 
     try:
