@@ -9,7 +9,13 @@ percentile, start to queued), and the submissions lost: accepted but neither sco
 failed at the end (goal: 0). With ``--big-mb N`` one upload of N MiB of random bytes is
 then streamed in 8 MiB chunks and timed (it is refused when completed, as it is not a
 submission); the server process's peak resident memory before and after it shows whether
-uploads are held in memory. Everything stays on 127.0.0.1 and every loop is bounded.
+uploads are held in memory. With ``--valid-video-mb N`` a *valid* ``video-main`` submission
+of about N MiB is made (a tiny simulated video mouse whose neurons are repeated until the
+predictions are that large), uploaded in 8 MiB chunks, checked on completion and scored by
+one worker: printed are its size, the seconds of each step and the peak resident memory of
+the server and the worker (the readers hold a whole submission in memory). The competition
+raises the rate limits so that the load is not refused. Everything stays on 127.0.0.1 and
+every loop is bounded.
 
 Run: ``python benchmarks/server_load.py [--clients 4] [--uploads 5] [--workers 2]``
 """
@@ -31,15 +37,17 @@ import httpx
 import numpy as np
 from sqlalchemy import func, select
 
-from neurotwin.scoring.truth import make_truth
-from neurotwin.scoring.truth_file import save_truth
+from neurotwin.scoring.tracks import PHASES, get_track
+from neurotwin.scoring.truth import MouseTruth, TierTruth, Truth, make_truth
+from neurotwin.scoring.truth_file import load_truth, save_truth
 from neurotwin.server.config import load_competition
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.demo import init_competition, write_example
 from neurotwin.server.models import Submission
-from neurotwin.simulate import simulate_static
+from neurotwin.simulate import simulate_static, simulate_video
 
 TRACK = "sensorium+"
+VIDEO_TRACK = "video-main"
 
 
 def _client(url: str, index: int, uploads: int, path: Path, chunk: int, out: list) -> None:
@@ -117,6 +125,104 @@ def _big_upload(url: str, mib: int, tmp: Path) -> dict[str, float | int]:
     }
 
 
+def _repeat_neurons(truth: Truth, k: int) -> Truth:
+    """Return ``truth`` with every mouse's neurons repeated ``k`` times (new unit ids)."""
+    mice = []
+    for mouse in truth.mice:
+        step = int(mouse.unit_ids.max()) + 1
+        ids = np.concatenate([mouse.unit_ids + j * step for j in range(k)])
+        tiers = {}
+        for name, tier in mouse.tiers.items():
+            tiled = {
+                f: np.tile(getattr(tier, f), (1, k, 1))
+                for f in ("responses", "rates")
+                if getattr(tier, f) is not None
+            }
+            tiers[name] = TierTruth(**{**tier.__dict__, **tiled})
+        mice.append(MouseTruth(mouse.name, ids, tiers))
+    return Truth(**{**truth.__dict__, "mice": mice})
+
+
+def _valid_video(url: str, folder: Path, mib: int, tmp: Path) -> dict[str, object]:
+    """Upload, check and score one valid video submission of about ``mib`` MiB."""
+    truth = load_truth(folder / "truth" / "video.npz")
+    path = write_example(truth, VIDEO_TRACK, tmp / "valid-video", noise=1.0)
+    size = path.stat().st_size
+    chunk = 8 << 20
+    with httpx.Client(base_url=url, timeout=3600) as http:
+        r = http.post(
+            "/api/v1/register",
+            json={"email": "video@lab.org", "password": "load test", "team": "video"},
+        )
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        t0 = time.perf_counter()
+        key = http.post(
+            "/api/v1/uploads",
+            json={"track": VIDEO_TRACK, "filename": path.name, "size": size},
+            headers=headers,
+        ).json()["key"]
+        with open(path, "rb") as f:
+            for offset in range(0, size, chunk):
+                r = http.put(
+                    f"/api/v1/uploads/{key}",
+                    content=f.read(chunk),
+                    headers={**headers, "Upload-Offset": str(offset)},
+                )
+                r.raise_for_status()
+        t1 = time.perf_counter()
+        done = http.post(f"/api/v1/uploads/{key}/complete", json={}, headers=headers)
+        t2 = time.perf_counter()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "neurotwin", "serve", "worker", str(folder), "--once"],
+        stdout=subprocess.DEVNULL,
+    )
+    peak = 0
+    while worker.poll() is None:
+        try:
+            peak = max(peak, _peak_rss_mib(worker.pid))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.2)
+    t3 = time.perf_counter()
+    with session_factory(make_engine(load_competition(folder).database_url))() as s:
+        status = s.scalar(select(Submission.status).where(Submission.track == VIDEO_TRACK))
+    path.unlink()
+    return {
+        "bytes": size,
+        "mib": round(size / 2**20, 1),
+        "neurons_per_mouse": int(truth.mice[0].unit_ids.size),
+        "prediction_values_mib": round(_values_bytes(truth) / 2**20, 1),
+        "completion_status": done.status_code,
+        "final_status": status,
+        "upload_s": round(t1 - t0, 1),
+        "check_s": round(t2 - t1, 1),
+        "score_s": round(t3 - t2, 1),
+        "worker_peak_rss_mib": peak,
+    }
+
+
+def _values_bytes(truth: Truth) -> int:
+    """Return the bytes of a video submission's predictions as float32, both phases."""
+    total = 0
+    track = get_track(VIDEO_TRACK)
+    for mouse in truth.mice:
+        for phase in PHASES:
+            tier = mouse.tiers.get(track.tier(phase))
+            if tier is not None and tier.n_frames is not None:
+                total += 4 * int(mouse.unit_ids.size) * int(np.sum(tier.n_frames))
+    return total
+
+
+def _video_truth(tmp: Path, mib: int) -> Path:
+    """Write a video-main truth whose valid submission is about ``mib`` MiB."""
+    (mouse,) = simulate_video(tmp / "sim-video", "tiny", seed=0, competition=True)
+    truth = make_truth(VIDEO_TRACK, [mouse.path], simulator=[mouse.truth])
+    one = write_example(truth, VIDEO_TRACK, tmp / "one", noise=1.0)
+    k = max(1, round(mib * 2**20 / one.stat().st_size))
+    one.unlink()
+    return save_truth(_repeat_neurons(truth, k), tmp / "video.npz")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=4)
@@ -125,18 +231,31 @@ def main() -> None:
     parser.add_argument("--chunk-kb", type=int, default=64)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for scoring")
     parser.add_argument("--big-mb", type=int, default=0, help="also stream one upload this large")
+    parser.add_argument(
+        "--valid-video-mb",
+        type=int,
+        default=0,
+        help="also upload, check and score one valid video submission of about this size",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="neurotwin-load-"))
     (mouse,) = simulate_static(tmp / "sim", "tiny", seed=0, competition=True)
     truth = make_truth(TRACK, [mouse.path], simulator=[mouse.truth])
     truth_file = save_truth(truth, tmp / "truth.npz")
     folder = tmp / "competition"
+    tracks = {TRACK: str(truth_file)}
+    if args.valid_video_mb:
+        tracks[VIDEO_TRACK] = str(_video_truth(tmp, args.valid_video_mb))
     init_competition(
         folder,
-        tracks={TRACK: str(truth_file)},
+        tracks=tracks,
         submissions_per_day=100_000,
-        max_upload_mb=max(1024, args.big_mb + 1),
+        max_upload_mb=max(1024, args.big_mb + 1, 2 * args.valid_video_mb),
     )
+    config_path = folder / "competition.json"
+    config = json.loads(config_path.read_text())
+    config["rate_limits"] = {a: [1_000_000, 60] for a in ("login", "register", "upload")}
+    config_path.write_text(json.dumps(config))
     competition = load_competition(folder)
     example = write_example(truth, TRACK, tmp / "example", noise=1.0)
 
@@ -215,6 +334,12 @@ def main() -> None:
     rss_before_big = _peak_rss_mib(server.pid)
     big = _big_upload(f"http://127.0.0.1:{port}", args.big_mb, tmp) if args.big_mb else None
     rss_after = _peak_rss_mib(server.pid)
+    video = (
+        _valid_video(f"http://127.0.0.1:{port}", folder, args.valid_video_mb, tmp)
+        if args.valid_video_mb
+        else None
+    )
+    rss_after_video = _peak_rss_mib(server.pid)
     server.terminate()
     server.wait()
     latency = np.array([t for code, t in results if code == 201])
@@ -240,6 +365,8 @@ def main() -> None:
                 "big_upload": big,
                 "server_peak_rss_mib_before_big_upload": rss_before_big,
                 "server_peak_rss_mib": rss_after,
+                "valid_video": video,
+                "server_peak_rss_mib_after_valid_video": rss_after_video,
             },
             indent=2,
         )

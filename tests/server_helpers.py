@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -86,3 +87,12 @@ def upload(
         )
         assert r.status_code == 200, r.text
     return client.post(f"/api/v1/uploads/{key}/complete", json={}, headers=headers)
+
+
+def csrf(client: TestClient, page: str = "/") -> str:
+    """Return the CSRF token of a page's forms (the client keeps the nonce cookie)."""
+    r = client.get(page)
+    assert r.status_code == 200, r.text
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', r.text)
+    assert found is not None, f"no CSRF token on {page}"
+    return found.group(1)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,8 @@ POSTGRES_ENV = "NEUROTWIN_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(scope="session")
-def truths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Truth files of a tiny simulated static mouse and a tiny video mouse (made once)."""
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A tiny simulated static mouse and a tiny video mouse in competition mode (made once)."""
     from neurotwin.simulate import simulate_static, simulate_video
 
     root = tmp_path_factory.mktemp("sim")
@@ -40,6 +41,13 @@ def truths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         root, "tiny", seed=3, competition=True, train=16, validation=4, neurons=12
     )
     (video,) = simulate_video(root, "tiny", seed=3, competition=True, train=2, neurons=8)
+    return {"static": static, "video": video, "root": root}
+
+
+@pytest.fixture(scope="session")
+def truths(simulated: dict[str, Any]) -> dict[str, Path]:
+    """Truth files of the tiny simulated static and video mice (made once)."""
+    static, video, root = simulated["static"], simulated["video"], simulated["root"]
     out = {}
     for track, rec in ((STATIC, static), (VIDEO, video), (BONUS, video)):
         truth = make_truth(track, [rec.path], simulator=[rec.truth])

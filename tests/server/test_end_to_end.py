@@ -6,7 +6,7 @@ import csv
 import io
 
 from neurotwin.server.worker import run_worker
-from server_helpers import BONUS, STATIC, VIDEO, register, upload
+from server_helpers import BONUS, STATIC, VIDEO, csrf, register, upload
 
 
 def test_upload_score_rank_and_release(client, competition, examples):
@@ -154,12 +154,14 @@ def test_team_names_cannot_read_as_spreadsheet_formulas(client):
 def test_web_log_in_and_log_out_revokes_the_session(client):
     register(client, "w@lab.org", "web team")
     r = client.post(
-        "/login", data={"email": "w@lab.org", "password": "correct horse"}, follow_redirects=False
+        "/login",
+        data={"email": "w@lab.org", "password": "correct horse", "csrf": csrf(client)},
+        follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/team"
     token = r.cookies["neurotwin_token"]
     assert "Team web team" in client.get("/team").text  # the client keeps the cookie
-    client.post("/logout", follow_redirects=False)
+    client.post("/logout", data={"csrf": csrf(client, "/team")}, follow_redirects=False)
     client.cookies.set("neurotwin_token", token)  # the old cookie, kept by a careless browser
     r = client.get("/team")
     assert r.status_code == 401 and "log in first" in r.text

@@ -120,6 +120,15 @@ def register(subparsers: Any) -> None:
     rel.add_argument("--undo", action="store_true", help="hide them again")
     rel.set_defaults(func=_release)
 
+    clean = sub.add_parser(
+        "cleanup",
+        help="delete abandoned partial uploads",
+        description="Delete open uploads that received no byte for abandoned_upload_hours "
+        "(competition.json; default 24). The worker also does this while idle.",
+    )
+    folder_arg(clean)
+    clean.set_defaults(func=_cleanup)
+
     exp = sub.add_parser("export", help="write every submission and score as CSV")
     folder_arg(exp)
     exp.add_argument("--out", required=True, help="the CSV file to write")
@@ -217,7 +226,8 @@ def _add_organiser(args: argparse.Namespace) -> int:
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline()
     with _session(args) as session:
-        _, token, _ = register(session, args.email, password.strip(), args.team, organiser=True)
+        user, token, _ = register(session, args.email, password.strip(), args.team, organiser=True)
+        user.email_verified = True  # the organiser runs the server
         session.commit()
     print(f"organiser {args.email} created; API token (shown once): {token}")
     return 0
@@ -273,4 +283,17 @@ def _export(args: argparse.Namespace) -> int:
     tmp.write_text(text)
     tmp.replace(out)
     print(f"wrote {out}")
+    return 0
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    from neurotwin.server.db import utcnow
+    from neurotwin.server.uploads import cleanup_abandoned
+
+    competition = _competition(args)
+    with _session(args) as session:
+        n = cleanup_abandoned(session, competition, utcnow())
+        session.commit()
+    hours = competition.settings.abandoned_upload_hours
+    print(f"deleted {n} upload(s) abandoned for more than {hours:g} hours")
     return 0

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from neurotwin.scoring.tracks import PHASES, get_track
-from neurotwin.server import accounts, leaderboard, organiser, uploads
+from neurotwin.server import accounts, leaderboard, organiser, ratelimit, uploads
 from neurotwin.server.config import Competition
 from neurotwin.server.errors import RequestError
 from neurotwin.server.models import Submission, Upload, User
@@ -52,6 +52,21 @@ def request_token(request: Request) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return request.cookies.get(COOKIE)
+
+
+def client_ip(request: Request) -> str:
+    """Return the client's IP address (the proxy's, unless uvicorn trusts its headers)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def limit(request: Request, action: str, account: str | None = None) -> None:
+    """Count one attempt of ``action`` by the client's IP address and account; 429 past it."""
+    ratelimit.hit(
+        request.app.state.sessions,
+        request.app.state.competition,
+        action,
+        {"IP address": client_ip(request), "account": account},
+    )
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -110,21 +125,88 @@ class Completion(BaseModel):
 
 
 @router.post("/register", status_code=201)
-def register(body: Registration, session: SessionDep) -> dict[str, Any]:
-    """Create an account; return its token (and the join code of a new team)."""
+def register(
+    body: Registration, request: Request, session: SessionDep, competition: CompetitionDep
+) -> dict[str, Any]:
+    """Create an account; return its token (and the join code of a new team).
+
+    A verification link is sent to the e-mail address (see :mod:`neurotwin.server.mail`).
+    """
+    limit(request, "register")
     user, token, code = accounts.register(
         session, body.email, body.password, body.team, body.join_code
     )
+    accounts.send_verification(session, competition, user, str(request.base_url))
     session.commit()
     return {"token": token, "team": body.team.strip(), "join_code": code, "user": user.email}
 
 
 @router.post("/login")
-def login(body: Login, session: SessionDep) -> dict[str, Any]:
+def login(body: Login, request: Request, session: SessionDep) -> dict[str, Any]:
     """Return a new token for an e-mail and password."""
+    limit(request, "login", body.email.strip().lower())
     token = accounts.login(session, body.email, body.password)
     session.commit()
     return {"token": token}
+
+
+class EmailToken(BaseModel):
+    """A token from a verification message."""
+
+    token: str
+
+
+class ForgotPassword(BaseModel):
+    """The e-mail address of the account whose password to reset."""
+
+    email: str
+
+
+class ResetPassword(BaseModel):
+    """A token from a reset message and the new password."""
+
+    token: str
+    password: str
+
+
+@router.post("/verify")
+def verify(body: EmailToken, session: SessionDep) -> dict[str, Any]:
+    """Verify an account's e-mail address with the token sent to it."""
+    user = accounts.verify_email(session, body.token)
+    session.commit()
+    return {"user": user.email, "email_verified": True}
+
+
+@router.post("/verify/resend")
+def resend_verification(
+    request: Request, session: SessionDep, user: UserDep, competition: CompetitionDep
+) -> dict[str, Any]:
+    """Send the caller a new verification link."""
+    limit(request, "mail", user.email)
+    if user.email_verified:
+        raise RequestError(409, f"{user.email} is verified already")
+    accounts.send_verification(session, competition, user, str(request.base_url))
+    session.commit()
+    return {"sent": True}
+
+
+@router.post("/password/forgot")
+def forgot_password(
+    body: ForgotPassword, request: Request, session: SessionDep, competition: CompetitionDep
+) -> dict[str, Any]:
+    """Send a password-reset link; the answer is the same whether the account exists."""
+    limit(request, "mail", body.email.strip().lower())
+    accounts.send_reset(session, competition, body.email, str(request.base_url))
+    session.commit()
+    return {"sent": True}
+
+
+@router.post("/password/reset")
+def reset_password(body: ResetPassword, session: SessionDep) -> dict[str, Any]:
+    """Set a new password with a reset token; every API token of the account is revoked."""
+    user = accounts.reset_password(session, body.token, body.password)
+    session.commit()
+    return {"user": user.email}
 
 
 @router.get("/competition")
@@ -150,11 +232,13 @@ def competition_info(competition: CompetitionDep) -> dict[str, Any]:
 @router.post("/uploads", status_code=201)
 def start_upload(
     body: NewUpload,
+    request: Request,
     session: SessionDep,
     user: UserDep,
     competition: CompetitionDep,
 ) -> dict[str, Any]:
     """Start an upload; return its key and the offset to send from (0)."""
+    limit(request, "upload", user.email)
     upload = uploads.start_upload(session, competition, user, body.track, body.filename, body.size)
     session.commit()
     return {"key": upload.key, "offset": 0, "size": upload.size}

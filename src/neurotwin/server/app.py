@@ -9,10 +9,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from neurotwin.server import api, pages
+from neurotwin.server import api, pages, uploads
 from neurotwin.server.config import Competition, CompetitionError
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.errors import RequestError
+from neurotwin.server.security import load_secret
 
 STATIC = Path(__file__).parent / "static"
 
@@ -30,11 +31,18 @@ def create_app(competition: Competition) -> FastAPI:
     fastapi.FastAPI
         The JSON API under ``/api/v1``, the pages, and ``/static`` (no CDN: every asset is
         served by the application).
+
+    Raises
+    ------
+    LockUnavailableError
+        On a platform without the file lock that keeps writes to one upload apart.
     """
+    uploads.require_lock()
     app = FastAPI(title=competition.title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.competition = competition
     app.state.engine = make_engine(competition.database_url)
     app.state.sessions = session_factory(app.state.engine)
+    app.state.secret = load_secret(competition.folder)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

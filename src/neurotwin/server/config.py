@@ -15,6 +15,10 @@ optionally the database URL (SQLite in the folder by default). Example::
 ``truth`` is one file holding both scored tiers (what ``neurotwin make-truth`` writes) or
 ``{"live": FILE, "final": FILE}``. Paths are relative to the folder. The truth files must
 sit outside anything the server serves; the server never serves them.
+
+Optional settings (see :class:`Settings`): ``require_verified_email``, ``rate_limits``
+(``{"login": [COUNT, SECONDS], ...}``), ``abandoned_upload_hours``, ``smtp`` and
+``check_in_process_mb``.
 """
 
 from __future__ import annotations
@@ -73,6 +77,76 @@ class TrackConfig:
     max_upload_bytes: int
 
 
+#: Default rate limits: per action, at most COUNT per SECONDS, per IP address and per account.
+RATE_LIMITS: dict[str, tuple[int, float]] = {
+    "login": (10, 60.0),
+    "register": (10, 3600.0),
+    "upload": (30, 60.0),
+    "mail": (5, 3600.0),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The optional settings of a competition.
+
+    Attributes
+    ----------
+    require_verified_email
+        Only accounts whose e-mail address is verified may upload.
+    rate_limits
+        Per action (``login``, ``register``, ``upload``, ``mail``: verification and
+        password-reset messages), ``(count, seconds)``: at most ``count`` attempts in any
+        ``seconds``, counted per client IP address and per account.
+    abandoned_upload_hours
+        An open upload that received no byte for this many hours is deleted by
+        ``neurotwin serve cleanup`` and by the worker.
+    smtp
+        ``{"host", "port", "from", "starttls", "user", "password_env"}`` to send e-mail;
+        None writes each message to ``outbox/`` in the competition folder instead.
+    check_in_process_mb
+        Uploads up to this many MiB are checked inside the web process; larger ones in a
+        child process (whose out-of-memory death cannot take the application down).
+    """
+
+    require_verified_email: bool = False
+    rate_limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(RATE_LIMITS))
+    abandoned_upload_hours: float = 24.0
+    smtp: dict[str, Any] | None = None
+    check_in_process_mb: float = 32.0
+
+
+def _settings(data: dict[str, Any], where: str) -> Settings:
+    verified = data.get("require_verified_email", False)
+    if not isinstance(verified, bool):
+        raise CompetitionError(f"{where}: require_verified_email must be true or false")
+    limits = dict(RATE_LIMITS)
+    given = data.get("rate_limits", {})
+    if not isinstance(given, dict):
+        raise CompetitionError(f"{where}: rate_limits must be an object")
+    for action, spec in given.items():
+        if action not in RATE_LIMITS:
+            raise CompetitionError(
+                f"{where}: rate_limits.{action}: unknown action; actions: {', '.join(RATE_LIMITS)}"
+            )
+        if not isinstance(spec, list) or len(spec) != 2:
+            raise CompetitionError(f"{where}: rate_limits.{action}: expected [COUNT, SECONDS]")
+        limits[action] = (
+            _positive_int(spec[0], f"{where}: rate_limits.{action}[0]"),
+            float(_positive_int(spec[1], f"{where}: rate_limits.{action}[1]")),
+        )
+    hours = data.get("abandoned_upload_hours", 24.0)
+    if not isinstance(hours, int | float) or isinstance(hours, bool) or hours <= 0:
+        raise CompetitionError(f"{where}: abandoned_upload_hours must be a positive number")
+    smtp = data.get("smtp")
+    if smtp is not None and (not isinstance(smtp, dict) or "host" not in smtp):
+        raise CompetitionError(f"{where}: smtp must be an object with at least 'host'")
+    in_process = data.get("check_in_process_mb", 32.0)
+    if not isinstance(in_process, int | float) or isinstance(in_process, bool) or in_process < 0:
+        raise CompetitionError(f"{where}: check_in_process_mb must be a number >= 0")
+    return Settings(verified, limits, float(hours), smtp, float(in_process))
+
+
 @dataclass(frozen=True)
 class Competition:
     """A competition: its folder and configuration.
@@ -89,6 +163,8 @@ class Competition:
         By track identifier, the track's settings.
     database_url
         The SQLAlchemy URL of the database.
+    settings
+        The optional settings (accounts, rate limits, clean-up, e-mail).
     """
 
     folder: Path
@@ -97,6 +173,7 @@ class Competition:
     tracks: dict[str, TrackConfig]
     database_url: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    settings: Settings = field(default_factory=Settings, compare=False)
 
     @property
     def uploads_dir(self) -> Path:
@@ -234,4 +311,5 @@ def load_competition(
         tracks=tracks,
         database_url=str(url),
         extra={k: v for k, v in data.items() if k not in ("title", "phases", "tracks", "database")},
+        settings=_settings(data, str(path)),
     )

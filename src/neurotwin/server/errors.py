@@ -24,3 +24,11 @@ class RequestError(NeurotwinError):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class ServerSecretError(CompetitionError):
+    """The competition's secret key file is unusable."""
+
+
+class LockUnavailableError(NeurotwinError):
+    """No file lock that the per-upload lock can use exists on this platform."""

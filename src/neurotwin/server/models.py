@@ -55,8 +55,32 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), nullable=True)
     is_organiser: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime)
     team: Mapped[Team | None] = relationship(back_populates="users")
+
+
+class AccountToken(Base):
+    """A one-use e-mail token (verification or password reset), kept as its SHA-256 digest."""
+
+    __tablename__ = "account_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(10))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    expires: Mapped[datetime] = mapped_column(DateTime)
+    used: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[User] = relationship()
+
+
+class RateEvent(Base):
+    """One rate-limited action (log-in, registration, upload) by an IP address or account."""
+
+    __tablename__ = "rate_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    created: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Token(Base):
@@ -160,3 +184,4 @@ class Release(Base):
 Index("ix_jobs_status", Job.status, Job.id)
 Index("ix_submissions_team_track", Submission.team_id, Submission.track, Submission.created)
 Index("ix_scores_submission", Score.submission_id, Score.current)
+Index("ix_rate_events_key", RateEvent.key, RateEvent.created)

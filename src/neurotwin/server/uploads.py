@@ -5,19 +5,30 @@ server reports (a client that lost its connection asks for the offset and goes o
 there); the completed file is checked by :func:`neurotwin.server.scoring_adapter.check`
 and only then becomes a submission with a scoring job, in one transaction with the daily
 limit's count. Files live in ``uploads/{team}/{upload key}/`` inside the competition folder.
+
+One request at a time writes to an upload: an exclusive, non-blocking lock on its partial
+file (``flock`` on POSIX; ``msvcrt.locking`` on a ``.lock`` file beside it on Windows, which
+the test suite does not run on); on a platform with neither, the application does not
+start (:func:`require_lock` raises :class:`~neurotwin.server.errors.LockUnavailableError`).
+Open uploads that receive nothing for ``abandoned_upload_hours`` are deleted by
+:func:`cleanup_abandoned`.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
+import importlib.util
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+import sys
+import time as clock
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,8 +36,11 @@ from sqlalchemy.orm import Session
 from neurotwin.server import queue, scoring_adapter
 from neurotwin.server.config import Competition
 from neurotwin.server.db import utcnow
-from neurotwin.server.errors import RequestError
+from neurotwin.server.errors import LockUnavailableError, RequestError
 from neurotwin.server.models import SUB_FAILED, SUB_QUEUED, Submission, Team, Upload, User
+
+#: Whether ``fcntl.flock`` exists here (POSIX); tests turn it off to see the error.
+HAVE_FLOCK = importlib.util.find_spec("fcntl") is not None
 
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 _SUFFIXES = (".zip", ".csv", ".parquet.brotli", ".parquet")
@@ -64,6 +78,16 @@ def _check_open(competition: Competition, user: User, track: str, now: datetime)
         )
     if competition.open_phase(now) is None:
         raise RequestError(403, "the competition is not open for submissions now")
+    if (
+        competition.settings.require_verified_email
+        and not user.email_verified
+        and not user.is_organiser
+    ):
+        raise RequestError(
+            403,
+            f"verify your e-mail address {user.email} first: open the link sent to it "
+            "(POST /api/v1/verify/resend sends a new one)",
+        )
 
 
 def _check_limit(session: Session, competition: Competition, team_id: int, track: str) -> None:
@@ -158,13 +182,8 @@ def write_chunks(
     path = part_path(competition, upload)
     if not path.exists():
         raise RequestError(409, f"upload {upload.key} is no longer open")
-    with open(path, "r+b") as f:
-        try:  # one writer per upload: a second concurrent request is refused, not interleaved
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RequestError(
-                409, f"upload {upload.key} is being written by another request"
-            ) from exc
+    # one writer per upload: a second concurrent request is refused, not interleaved
+    with open(path, "r+b") as f, exclusive(f, path, upload.key):
         current = os.fstat(f.fileno()).st_size
         if offset != current:
             raise RequestError(
@@ -183,6 +202,93 @@ def write_chunks(
         f.flush()
         os.fsync(f.fileno())
     return written
+
+
+def require_lock() -> None:
+    """Fail at once (when the application starts) where no file lock is available.
+
+    Raises
+    ------
+    LockUnavailableError
+        On a platform with neither ``fcntl.flock`` nor ``msvcrt.locking``.
+    """
+    if sys.platform != "win32" and not HAVE_FLOCK:
+        raise LockUnavailableError(
+            f"this platform ({sys.platform}) has neither fcntl.flock nor msvcrt.locking, "
+            "which the server needs to keep concurrent writes to one upload apart"
+        )
+
+
+@contextmanager
+def exclusive(f: BinaryIO, path: Path, key: str) -> Iterator[None]:
+    """Hold an exclusive, non-blocking lock for writing an upload's partial file.
+
+    Raises
+    ------
+    RequestError
+        409 when another request holds it.
+    LockUnavailableError
+        On a platform with neither ``fcntl.flock`` nor ``msvcrt.locking``.
+    """
+    busy = RequestError(409, f"upload {key} is being written by another request")
+    if sys.platform == "win32":
+        import msvcrt
+
+        with open(path.with_name(path.name + ".lock"), "a+b") as lock:
+            try:
+                msvcrt.locking(lock.fileno(), msvcrt.LK_NBLCK, 1)
+            except OSError as exc:
+                raise busy from exc
+            try:
+                yield
+            finally:
+                lock.seek(0)
+                msvcrt.locking(lock.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    require_lock()
+    import fcntl
+
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        raise busy from exc
+    yield  # released when the file is closed
+
+
+def cleanup_abandoned(session: Session, competition: Competition, now: datetime) -> int:
+    """Delete open uploads that received no byte for ``abandoned_upload_hours`` (caller commits).
+
+    An upload's last activity is its partial file's modification time (every chunk
+    touches it). Leftovers of web-form uploads in ``uploads/incoming`` older than the same
+    age are deleted too.
+
+    Returns
+    -------
+    int
+        The number of uploads marked ``abandoned`` and deleted.
+    """
+    age = timedelta(hours=competition.settings.abandoned_upload_hours)
+    cutoff = now - age
+    count = 0
+    for upload in session.scalars(select(Upload).where(Upload.state == "open")):
+        part = part_path(competition, upload)
+        last = (
+            datetime.fromtimestamp(part.stat().st_mtime, timezone.utc).replace(tzinfo=None)
+            if part.exists()
+            else upload.created
+        )
+        if last >= cutoff:
+            continue
+        upload.state = "abandoned"
+        shutil.rmtree(upload_dir(competition, upload), ignore_errors=True)
+        count += 1
+    incoming = competition.uploads_dir / "incoming"
+    if incoming.is_dir():
+        limit_s = clock.time() - age.total_seconds()
+        for leftover in incoming.iterdir():
+            if leftover.stat().st_mtime < limit_s:
+                leftover.unlink(missing_ok=True)
+    return count
 
 
 def _sha256(path: Path) -> str:
@@ -222,7 +328,10 @@ def complete_upload(
     os.replace(part, final)
     track = competition.track(upload.track)
     try:
-        scoring_adapter.check(upload.track, final, track.truth)
+        if received > competition.settings.check_in_process_mb * 2**20:
+            scoring_adapter.check_isolated(upload.track, final, track.truth)
+        else:
+            scoring_adapter.check(upload.track, final, track.truth)
     except Exception as exc:
         upload.state = "rejected"
         shutil.rmtree(final.parent, ignore_errors=True)

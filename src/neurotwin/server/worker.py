@@ -1,6 +1,8 @@
 """The scoring worker (``neurotwin serve worker``): takes jobs from the queue and scores them.
 
-Scoring never runs inside a web request. A worker claims a job under a lease and renews
+Scoring never runs inside a web request. While the queue is empty the worker also deletes
+abandoned partial uploads (:func:`neurotwin.server.uploads.cleanup_abandoned`) every
+:data:`CLEANUP_EVERY_S` seconds. A worker claims a job under a lease and renews
 the lease from a heartbeat thread while it scores; if it dies, the lease expires and the
 job is claimed again by the next worker. The scores, the job's end and the submission's
 state are written in one transaction.
@@ -18,14 +20,15 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.scoring.tracks import get_track
-from neurotwin.server import queue, scoring_adapter
+from neurotwin.server import queue, scoring_adapter, uploads
 from neurotwin.server.config import Competition
 from neurotwin.server.db import make_engine, session_factory, utcnow
 from neurotwin.server.models import SUB_FAILED, SUB_SCORED, SUB_SCORING, Job, Score, Submission
 
 #: Default seconds a claim lasts without renewal.
 LEASE_S = 60.0
+#: Seconds between clean-ups of abandoned uploads while the queue is empty.
+CLEANUP_EVERY_S = 600.0
 
 
 def worker_name() -> str:
@@ -98,7 +101,6 @@ def _record(
     truth_digest: str,
     error: str | None,
 ) -> str:
-    track_version = get_track(sub.track).version
     with sessions.begin() as session:
         if not queue.finish(session, job, error):
             return "lost"
@@ -113,8 +115,8 @@ def _record(
                         value=r.value,
                         ceiling=r.ceiling,
                         metrics=r.metrics,
-                        scorer=scoring_adapter.SCORER,
-                        track_version=track_version,
+                        scorer=r.scorer,
+                        track_version=r.track_version,
                         truth_sha256=truth_digest,
                         current=True,
                         created=utcnow(),
@@ -168,11 +170,16 @@ def run_worker(
     sessions = session_factory(engine)
     name = worker_name()
     done = 0
+    last_cleanup = float("-inf")
     try:
         while max_jobs is None or done < max_jobs:
             with sessions() as session:
                 job = queue.claim(engine, session, name, lease_s)
             if job is None:
+                if time.monotonic() - last_cleanup >= CLEANUP_EVERY_S:
+                    with sessions.begin() as session:
+                        uploads.cleanup_abandoned(session, competition, utcnow())
+                    last_cleanup = time.monotonic()
                 if once:
                     break
                 time.sleep(poll_s)
