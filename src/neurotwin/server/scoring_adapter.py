@@ -223,8 +223,9 @@ def score(
     SubmissionError
         When the upload cannot be scored (for instance after a truth change).
     """
-    # MERGE: once AlignedSubmission can be saved and loaded, the upload request stores it
-    # beside the file and this step loads it instead of checking the upload again.
+    # The worker aligns again instead of loading an AlignedSubmission saved by the request
+    # (scoring.aligned can save one): the alignment depends on the truth file, and a rescore
+    # after a truth change must align to the new truth, never to the one of the upload day.
     checked = check(track, upload, truth)
     out: dict[str, PhaseResult] = {}
     for path, aligned in checked.items():
