@@ -102,15 +102,16 @@ def shapes_dataset(
     hw: tuple[int, int] = (36, 64),
     seed: int = 0,
     *,
-    background_sd: float = 0.12,
-    contrast: tuple[float, float] = (0.1, 0.4),
+    background_sd: float = 0.1,
+    contrast: tuple[float, float] = (0.15, 0.45),
+    radius: tuple[float, float] = (0.18, 0.34),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` images of the ten-class shapes task.
 
     Each image: mean luminance 0.5 +- 0.1, a 1/f texture of standard deviation
-    ``background_sd``, and one shape of the class (radius 14-30% of the height, anywhere
-    it fits, any rotation) brighter or darker than the background by a contrast drawn
-    from ``contrast``. Pixels in [0, 1] are stored as uint8.
+    ``background_sd``, and one shape of the class (radius a fraction ``radius`` of the
+    height, anywhere it fits, any rotation) brighter or darker than the background by a
+    contrast drawn from ``contrast``. Pixels in [0, 1] are stored as uint8.
 
     Parameters
     ----------
@@ -124,6 +125,8 @@ def shapes_dataset(
         Standard deviation of the background texture (pixel units of [0, 1]).
     contrast
         Range of the shape's contrast against the background.
+    radius
+        Range of the shape's radius as a fraction of the image height.
 
     Returns
     -------
@@ -142,11 +145,11 @@ def shapes_dataset(
     yy, xx = (yy + 0.5) / s, (xx + 0.5) / s
     images = np.empty((n, h, w), dtype=np.uint8)
     for i, label in enumerate(labels):
-        radius = rng.uniform(0.14, 0.30) * h
-        cy = rng.uniform(radius, h - radius)
-        cx = rng.uniform(radius, w - radius)
+        size = rng.uniform(*radius) * h
+        cy = rng.uniform(size, h - size)
+        cx = rng.uniform(size, w - size)
         angle = rng.uniform(0, 2 * np.pi)
-        dy, dx = (yy - cy) / radius, (xx - cx) / radius
+        dy, dx = (yy - cy) / size, (xx - cx) / size
         u = dx * np.cos(angle) + dy * np.sin(angle)
         v = -dx * np.sin(angle) + dy * np.cos(angle)
         mask = shape_mask(SHAPES[label], u, v).astype(np.float64)

@@ -36,8 +36,11 @@ class TrainSettings:
         Labelled images per classification step.
     pair_batch
         Stimulus images per penalty step (all pairs among them are compared).
+    optimizer
+        ``"sgd"`` (with momentum, as in the paper) or ``"adam"``.
     lr, momentum, weight_decay
-        SGD settings (the learning rate decays to 0 along a cosine).
+        Optimiser settings (the learning rate decays to 0 along a cosine; momentum is
+        SGD's).
     alpha
         Weight of the similarity penalty (finite, >= 0; the paper uses 20, Attias et al. 10).
     widths
@@ -51,6 +54,7 @@ class TrainSettings:
     epochs: int = 6
     batch_size: int = 64
     pair_batch: int = 32
+    optimizer: str = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -68,6 +72,8 @@ class TrainSettings:
                 raise NeuroregError(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.pair_batch, int) or self.pair_batch < 2:
             raise NeuroregError(f"pair_batch must be an integer >= 2, got {self.pair_batch!r}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise NeuroregError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise NeuroregError(f"lr must be a finite number > 0, got {self.lr!r}")
 
@@ -175,7 +181,11 @@ def train_classifier(
     groups = [{"params": list(model.parameters()), "weight_decay": settings.weight_decay}]
     if use_penalty:
         groups.append({"params": list(penalty.parameters()), "weight_decay": 0.0})
-    optimizer = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum)
+    optimizer: torch.optim.Optimizer
+    if settings.optimizer == "adam":
+        optimizer = torch.optim.Adam(groups, lr=settings.lr)
+    else:
+        optimizer = torch.optim.SGD(groups, lr=settings.lr, momentum=settings.momentum)
     per_epoch = math.ceil(len(images) / settings.batch_size)
     total = settings.epochs * per_epoch
     schedule = torch.optim.lr_scheduler.LambdaLR(
