@@ -20,8 +20,8 @@ agreement of each target with the true-rate one, the CPU seconds used, and a ver
 whether the neural target beats the pixel and shuffled controls; ``--figure`` writes the
 accuracy-versus-noise curves as a PNG.
 
-    python benchmarks/neuroreg.py [--work DIR] [--seeds 3] [--workers 2] [--epochs 5]
-        [--n-train 3000] [--n-test 500] [--n-stimuli 300] [--n-adversarial 50]
+    python benchmarks/neuroreg.py [--work DIR] [--seeds 3] [--workers 2] [--epochs 6]
+        [--n-train 2500] [--n-test 500] [--n-stimuli 300] [--n-adversarial 40]
         [--alpha 10] [--figure docs/assets/neuroreg.png]
 """
 
@@ -216,11 +216,11 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("neuroreg-benchmark"))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--n-train", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--n-train", type=int, default=2500)
     parser.add_argument("--n-test", type=int, default=500)
     parser.add_argument("--n-stimuli", type=int, default=300)
-    parser.add_argument("--n-adversarial", type=int, default=50)
+    parser.add_argument("--n-adversarial", type=int, default=40)
     parser.add_argument("--alpha", type=float, default=10.0)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--figure", type=Path, default=None)

@@ -29,7 +29,7 @@ from neurotwin.neuroreg.train import as_tensor, check_labels
 
 NOISE_KINDS = ("gaussian", "uniform", "salt_pepper")
 #: Default noise strengths (pixel units of [0, 1], or a fraction of pixels).
-NOISE_LEVELS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
+NOISE_LEVELS = (0.0, 0.02, 0.04, 0.08, 0.12, 0.2)
 #: Largest budget the bisection tries, per norm (pixels in [0, 1]; L2 over the whole image).
 EPS_MAX = {"linf": 0.25, "l2": 10.0}
 EVAL_CHUNK = 512

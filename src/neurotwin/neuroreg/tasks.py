@@ -2,8 +2,8 @@
 
 :func:`shapes_dataset` draws ten classes of shapes (disk, ring, square, frame, triangle,
 plus, ellipse, star, hexagon, crescent) with nuisance variation: position, size, rotation,
-contrast and polarity, mean luminance and a 1/f background texture. Small, low-contrast
-shapes on texture make the task hard enough that a small ResNet stays well below perfect
+contrast and polarity, mean luminance and a 1/f background texture. Shapes of varying contrast
+on texture make the task hard enough that a small ResNet stays well below perfect
 accuracy and pixel noise hurts it.
 
 :func:`read_cifar10` reads CIFAR-10's binary batches (``data_batch_1.bin`` ..
@@ -102,9 +102,9 @@ def shapes_dataset(
     hw: tuple[int, int] = (36, 64),
     seed: int = 0,
     *,
-    background_sd: float = 0.1,
-    contrast: tuple[float, float] = (0.15, 0.45),
-    radius: tuple[float, float] = (0.18, 0.34),
+    background_sd: float = 0.06,
+    contrast: tuple[float, float] = (0.25, 0.5),
+    radius: tuple[float, float] = (0.22, 0.38),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` images of the ten-class shapes task.
 
