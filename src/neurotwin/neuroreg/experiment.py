@@ -82,8 +82,9 @@ def twin_target(
     """Compute the neural target of trained twins, cached at ``path`` with its provenance.
 
     Each twin predicts its recording's responses to the stimuli; neurons are weighted by
-    reliability times prediction accuracy (:func:`~neurotwin.neuroreg.target.
-    recording_weights`) and the similarity matrices are averaged over recordings.
+    reliability times prediction accuracy
+    (:func:`~neurotwin.neuroreg.target.recording_weights`) and the similarity matrices are
+    averaged over recordings.
 
     Parameters
     ----------
