@@ -4,8 +4,8 @@ Each optimisation step on a batch of labelled images (cross-entropy) is followed
 on a batch of stimulus images (``alpha`` times
 :class:`~neurotwin.neuroreg.penalty.SimilarityPenalty` against the target's block of those
 images), both through the same trunk, as in Li et al. (2019) and its follow-up code. SGD
-with momentum (or Adam) and a cosine decay of the learning rate over all steps. With no target (or ``alpha = 0``) only the
-classification steps run: the unregularised control.
+with momentum (or Adam) and a cosine decay of the learning rate over all steps. With no
+target (or ``alpha = 0``) only the classification steps run: the unregularised control.
 """
 
 from __future__ import annotations
