@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from neurotwin import __version__
-from neurotwin.cli import data, demo, imaging, score, serve, simulate, train, twin
+from neurotwin.cli import data, demo, imaging, neuroreg, score, serve, simulate, train, twin
 from neurotwin.errors import (
     EXIT_BAD_INPUT,
     EXIT_INTERNAL,
@@ -34,7 +34,7 @@ from neurotwin.errors import (
 )
 
 #: Modules whose ``register(subparsers)`` adds sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (demo, simulate, data, train, twin, score, imaging, serve)
+COMMAND_MODULES = (demo, simulate, data, train, twin, score, imaging, serve, neuroreg)
 #: Exit status when the reader of our output went away (128 + SIGPIPE, as shells report it).
 EXIT_BROKEN_PIPE = 141
 
