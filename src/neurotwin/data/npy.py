@@ -15,12 +15,16 @@ Every failure is a :class:`~neurotwin.data.problems.RecordingError` naming the f
 from __future__ import annotations
 
 import pickle
+import threading
 from typing import Any, Protocol
 
 import numpy as np
 
 from neurotwin.data.problems import RecordingError
 from neurotwin.problems import Problem
+
+#: Serialises numpy's header parsing (see read_npy).
+_HEADER_LOCK = threading.Lock()
 
 #: Globals a pickled numpy object array of strings or numbers needs, and nothing else.
 _ALLOWED_GLOBALS = {
@@ -112,12 +116,16 @@ def read_npy(
         )
     try:
         version = np.lib.format.read_magic(handle)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
-        else:
-            raise ValueError(f"unknown .npy format version {version}")
+        # numpy parses the header with ast.literal_eval; CPython 3.11 can raise "AST
+        # constructor recursion depth mismatch" when threads (the cache's readers) parse
+        # at once, so headers are parsed one at a time (they are a few hundred bytes)
+        with _HEADER_LOCK:
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                raise ValueError(f"unknown .npy format version {version}")
     except Exception as exc:  # numpy raises ValueError, EOFError, SyntaxError...
         raise _refuse(where, f"is not a .npy array ({_short(exc)})") from exc
     payload = size - handle.tell()
@@ -137,7 +145,8 @@ def read_npy(
         )
     try:
         if path is not None:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+            with _HEADER_LOCK:  # np.load parses the header again (see above)
+                arr = np.load(path, mmap_mode="r", allow_pickle=False)
         else:
             data = bytearray(payload)
             got = handle.readinto(data)
