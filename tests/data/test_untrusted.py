@@ -368,3 +368,29 @@ def test_a_zip_member_present_twice_is_refused(tmp_path):
     errors = _errors(archive)
     assert [p.message for p in errors] == ["appears twice in the zip; refused"]
     assert errors[0].where.endswith("data/responses/4.npy")
+
+
+def test_npy_headers_are_parsed_under_the_lock(tmp_path, monkeypatch):
+    # CPython 3.11.7's ast keeps its recursion depth in a global: numpy's header parsing
+    # (ast.literal_eval) from the cache's reader threads at once raised "AST constructor
+    # recursion depth mismatch" under load; every parse must hold the module's lock.
+    import ast
+
+    from neurotwin.data import npy
+
+    real = ast.literal_eval
+    held = []
+
+    def checked(node_or_string):
+        held.append(npy._HEADER_LOCK.locked())
+        return real(node_or_string)
+
+    monkeypatch.setattr(ast, "literal_eval", checked)
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(6, dtype=np.float32).reshape(2, 3))
+    size = path.stat().st_size
+    for mapped in (None, str(path)):
+        with open(path, "rb") as handle:
+            arr = npy.read_npy(handle, size, "a.npy", max_bytes=size, path=mapped)
+        assert np.array_equal(np.asarray(arr), np.arange(6).reshape(2, 3))
+    assert held and all(held)
