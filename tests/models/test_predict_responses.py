@@ -133,8 +133,14 @@ def test_raw_inputs_are_checked_with_clear_errors(recording_path: Path) -> None:
     assert good.shape == (4, 7)
     with pytest.raises(NeurotwinError, match=r"dtype int64.*uint8"):
         model.predict_responses(images.astype(np.int64), behavior=behavior, pupil_center=pupil)
-    with pytest.raises(NeurotwinError, match=r"shape \(4, 12, 18\); expected \(N, 16, 24\)"):
-        model.predict_responses(images[:, :12, :18], behavior=behavior, pupil_center=pupil)
+    with pytest.raises(NeurotwinError, match=r"shape \(4, 10, 18\); expected \(N, 16, 24\)"):
+        model.predict_responses(images[:, :10, :18], behavior=behavior, pupil_center=pupil)
+    # images already at the model's input size are normalised only, not resized again
+    from neurotwin.data.cache import _resize
+
+    small = _resize(images[:, None].astype(np.float32), HW)[:, 0]
+    at_model_size = model.predict_responses(small, behavior=behavior, pupil_center=pupil)
+    np.testing.assert_allclose(at_model_size, good, rtol=0, atol=1e-5)
     with pytest.raises(NeurotwinError, match=r"reads behavior; pass behavior="):
         model.predict_responses(images, pupil_center=pupil)
     with pytest.raises(NeurotwinError, match=r"pupil_center has shape \(3, 2\); expected \(4, 2\)"):

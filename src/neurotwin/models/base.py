@@ -173,8 +173,9 @@ class TwinModule(nn.Module, abc.ABC):
         Parameters
         ----------
         stimuli
-            ``(N, H, W)`` (or ``(N, 1, H, W)``) raw images at the recording's size, uint8
-            or floats 0..255 as stored in the recording.
+            ``(N, H, W)`` (or ``(N, 1, H, W)``) raw images, uint8 or floats 0..255 as
+            stored in the recording: at the recording's size (resized as the loaders do) or
+            already at the model's input size ``infos[key].image_hw`` (normalised only).
         key
             The recording key; may be omitted when the model predicts one recording.
         behavior

@@ -149,8 +149,8 @@ def _as_array(value: Any, what: str) -> np.ndarray:
         raise NeurotwinError(f"{what} is not an array ({type(value).__name__})") from error
 
 
-def _stimuli(stimuli: Any, hw: tuple[int, int]) -> np.ndarray:
-    """Check raw static images and return them as ``(N, 1, H, W)`` float32."""
+def _stimuli(stimuli: Any, hw: tuple[int, int], model_hw: tuple[int, int]) -> np.ndarray:
+    """Check raw images (recording's or model's size); return them ``(N, 1, H, W)`` float32."""
     images = _as_array(stimuli, "stimuli")
     if images.dtype != np.uint8 and not np.issubdtype(images.dtype, np.floating):
         raise NeurotwinError(
@@ -159,10 +159,11 @@ def _stimuli(stimuli: Any, hw: tuple[int, int]) -> np.ndarray:
         )
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
-    if images.ndim != 3 or tuple(images.shape[1:]) != hw:
+    if images.ndim != 3 or tuple(images.shape[1:]) not in (tuple(hw), tuple(model_hw)):
         raise NeurotwinError(
             f"stimuli have shape {images.shape}; expected (N, {hw[0]}, {hw[1]}) raw images at "
-            "the recording's size (the loaders' resize is applied here)"
+            "the recording's size (the loaders' resize is applied here) or "
+            f"(N, {model_hw[0]}, {model_hw[1]}) at the model's input size (not resized)"
         )
     if not len(images):
         raise NeurotwinError("no stimuli given (N = 0)")
@@ -209,7 +210,8 @@ def prepare_inputs(
     preprocessing
         ``"neurotwin"`` or ``"kit"``: how the loaders resized (see :mod:`neurotwin.data.cache`).
     stimuli
-        ``(N, H, W)`` (or ``(N, 1, H, W)``) raw images at the recording's size.
+        ``(N, H, W)`` (or ``(N, 1, H, W)``) raw images at the recording's size (resized
+        as the loaders do) or already at ``image_hw`` (normalised only).
     behavior, pupil_center
         ``(N, C)`` and ``(N, 2)`` raw values, when the model reads them.
     behavior_dim
@@ -227,7 +229,7 @@ def prepare_inputs(
     NeurotwinError
         A missing or unexpected field, or an array of the wrong shape or dtype.
     """
-    images = _stimuli(stimuli, normalization.stimulus_hw)
+    images = _stimuli(stimuli, normalization.stimulus_hw, image_hw)
     n = len(images)
     if images.shape[-2:] != tuple(image_hw):
         images = (

@@ -328,11 +328,6 @@ def twin_predictor(model: TwinModule, recording: Recording) -> Predictor:
         When the twin has no readout for the recording; the predictor raises it when the
         images do not have the size the twin was trained at.
     """
-    # MERGE: use model.predict_responses (the model contract) instead of this adapter.
-    import torch
-
-    from neurotwin.data.normalize import Normalizer
-
     key = recording.key
     if key not in model.infos:
         raise NeuroregError(
@@ -340,17 +335,14 @@ def twin_predictor(model: TwinModule, recording: Recording) -> Predictor:
             f"its recordings: {', '.join(model.infos)}"
         )
     info = model.infos[key]
-    fields = ["images", "responses"]
-    if model.needs_behavior:
-        fields.append("behavior")
-    if model.needs_eye_position:
-        fields.append("pupil_center")
-    normalizer = Normalizer.from_recording(recording, tuple(fields))
-    extra: dict[str, np.ndarray] = {}
-    for name in fields[2:]:
-        mean = np.asarray(recording.statistics(name)["mean"], dtype=np.float32).reshape(-1)
-        extra[name] = normalizer(name, mean)
-    scale = normalizer.transforms["responses"].scale
+    if info.normalization is None:
+        from neurotwin.models import attach_normalization
+
+        attach_normalization(model, recording)  # a model file that predates saving it
+    held = {
+        name: np.asarray(recording.statistics(name)["mean"], dtype=np.float32).reshape(1, -1)
+        for name in model.required_fields[1:]
+    }
 
     def predict(images: np.ndarray) -> np.ndarray:
         check_stimuli(images)
@@ -360,22 +352,9 @@ def twin_predictor(model: TwinModule, recording: Recording) -> Predictor:
                 f"{info.image_hw[0]}x{info.image_hw[1]}, but the stimuli are "
                 f"{images.shape[1]}x{images.shape[2]}; make the stimuli at the twin's size"
             )
-        was_training = model.training
-        model.eval()
-        out = []
-        try:
-            with torch.no_grad():
-                for start in range(0, len(images), PREDICT_CHUNK):
-                    chunk = images[start : start + PREDICT_CHUNK]
-                    x = normalizer("images", chunk[:, None].astype(np.float32))
-                    batch = {"images": torch.from_numpy(x)}
-                    for name, value in extra.items():
-                        batch[name] = torch.from_numpy(np.tile(value, (len(chunk), 1)))
-                    out.append(model(batch, key).double().numpy())
-        finally:
-            model.train(was_training)
-        responses: np.ndarray = np.concatenate(out) * scale.astype(np.float64)
-        return responses
+        inputs = {name: np.repeat(mean, len(images), axis=0) for name, mean in held.items()}
+        responses = model.predict_responses(images, key, batch_size=PREDICT_CHUNK, **inputs)
+        return responses.astype(np.float64)
 
     return predict
 
