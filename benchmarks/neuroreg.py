@@ -53,15 +53,13 @@ def make_targets(args: argparse.Namespace) -> tuple[np.ndarray, dict[str, np.nda
     from neurotwin.data import open_recording
     from neurotwin.models import load_pretrained
     from neurotwin.neuroreg.experiment import natural_stimuli, twin_target
-    from neurotwin.neuroreg.target import (
-        pixel_target,
+    from neurotwin.neuroreg.sources import (
         recording_weights,
-        shuffled_target,
-        similarity_matrix,
         simulator_predictor,
         single_trial_responses,
         twin_predictor,
     )
+    from neurotwin.neuroreg.target import pixel_target, shuffled_target, similarity_matrix
     from neurotwin.simulate import simulate_static
     from neurotwin.simulate.config import StaticConfig, make_config
     from neurotwin.simulate.static_mouse import StaticMouse

@@ -8,20 +8,18 @@ import numpy as np
 import pytest
 
 from neurotwin.neuroreg import NeuroregError
+from neurotwin.neuroreg.sources import simulator_predictor, single_trial_responses
 from neurotwin.neuroreg.target import (
     average_similarity,
-    cached_target,
-    load_target,
     neuron_weights,
     pixel_target,
     prediction_accuracy,
     reliability,
     shuffled_target,
     similarity_matrix,
-    simulator_predictor,
-    single_trial_responses,
     stimulus_hash,
 )
+from neurotwin.neuroreg.target_cache import cached_target, load_target
 
 
 def test_similarity_of_a_known_matrix_equals_the_hand_computation() -> None:

@@ -12,7 +12,7 @@ from model_helpers import SMALL
 from neurotwin.data import open_recording
 from neurotwin.models import RecordingInfo, create_model
 from neurotwin.neuroreg import NeuroregError
-from neurotwin.neuroreg.target import recording_weights, twin_predictor
+from neurotwin.neuroreg.sources import recording_weights, twin_predictor
 from tiny import write_static
 
 

@@ -110,7 +110,8 @@ def _load_stimuli(path: str) -> Any:
 def _target(args: argparse.Namespace) -> int:
     from neurotwin.neuroreg import NeuroregError
     from neurotwin.neuroreg.experiment import twin_target
-    from neurotwin.neuroreg.target import cached_target, pixel_target, stimulus_hash
+    from neurotwin.neuroreg.target import pixel_target, stimulus_hash
+    from neurotwin.neuroreg.target_cache import cached_target
 
     stimuli = _load_stimuli(args.stimuli)
     if args.source == "pixel":

@@ -7,7 +7,8 @@ twin (the paper's denoised responses), and the same training runs with the contr
 needs to tell whether the brain helps: no penalty, a shuffled target, a pixel-similarity
 target, a single-trial response target and, on a simulated mouse, the true-rate target.
 
-Modules: :mod:`~neurotwin.neuroreg.target` (similarity targets, their sources and cache),
+Modules: :mod:`~neurotwin.neuroreg.target` (similarity targets),
+:mod:`~neurotwin.neuroreg.sources` (their responses), :mod:`~neurotwin.neuroreg.target_cache`,
 :mod:`~neurotwin.neuroreg.classifier` (a small ResNet), :mod:`~neurotwin.neuroreg.penalty`,
 :mod:`~neurotwin.neuroreg.train`, :mod:`~neurotwin.neuroreg.tasks` (the offline shapes task
 and a CIFAR-10 reader) and :mod:`~neurotwin.neuroreg.robustness`.

@@ -23,16 +23,13 @@ from neurotwin.neuroreg.robustness import (
     noise_curves,
     predict_labels,
 )
-from neurotwin.neuroreg.target import (
+from neurotwin.neuroreg.sources import recording_weights, twin_predictor
+from neurotwin.neuroreg.target import average_similarity, check_stimuli, stimulus_hash
+from neurotwin.neuroreg.target_cache import (
     SimilarityTarget,
-    average_similarity,
     cached_target,
-    check_stimuli,
     load_target,
     model_file_hash,
-    recording_weights,
-    stimulus_hash,
-    twin_predictor,
 )
 from neurotwin.neuroreg.train import as_tensor
 

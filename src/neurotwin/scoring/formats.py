@@ -10,6 +10,7 @@ per image; the 2023 format reads and writes a parquet per phase, zipped together
 
 from __future__ import annotations
 
+import abc
 import shutil
 import tempfile
 import zipfile
@@ -39,7 +40,7 @@ Metric = Callable[[np.ndarray, "TierTruth"], np.ndarray]
 
 
 @dataclass(frozen=True)
-class SubmissionFormat:
+class SubmissionFormat(abc.ABC):
     """How one kind of track (``static`` 2022 or ``video`` 2023) is submitted and scored.
 
     Attributes
@@ -71,21 +72,21 @@ class SubmissionFormat:
         """Return the measure behind the reported metric ``name`` (KeyError when unknown)."""
         return get_measure(self.metrics[name], "metric")
 
+    @abc.abstractmethod
     def read(
         self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
     ) -> Predictions:
         """Parse one phase's file (see the release's reader); raises SubmissionError."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
         """Write both phases' predictions in the competition's layout; return ``dest``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def align(
         self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
     ) -> dict[str, np.ndarray] | None:
         """Align parsed predictions to the truth of ``tier``; per mouse, or None on problems."""
-        raise NotImplementedError
 
 
 class StaticFormat(SubmissionFormat):

@@ -8,6 +8,7 @@ time budget in :mod:`neurotwin.train.budget`, the divergence checks in
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ def cpu_copy(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
 
 
-class RunState:
+class RunState(abc.ABC):
     """The attributes of one training run (set by the trainer's ``_Run``)."""
 
     model: TwinModel
@@ -112,9 +113,9 @@ class RunState:
     ema: WeightAverage | None
     net: Callable[..., torch.Tensor] | CompiledOrEager
 
+    @abc.abstractmethod
     def now(self) -> float:
         """Return the trainer's clock, in seconds (:func:`time.perf_counter`)."""
-        raise NotImplementedError
 
     @property
     def checkpoint_path(self) -> Path | None:
