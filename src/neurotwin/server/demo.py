@@ -101,7 +101,7 @@ def write_example(truth: Truth, track: str, dest: Path, noise: float, seed: int 
 
 
 def _simulate(folder: Path, seed: int) -> dict[str, str]:
-    from neurotwin.simulate import simulate_static, simulate_video
+    from neurotwin.simulate.recording import SIMULATORS
 
     data, hidden, truth_dir = folder / "data", folder / "hidden", folder / "truth"
     hidden.mkdir(parents=True, exist_ok=True)
@@ -109,8 +109,7 @@ def _simulate(folder: Path, seed: int) -> dict[str, str]:
     (folder / "examples").mkdir(exist_ok=True)
     truths: dict[str, str] = {}
     for kind, tracks in DEMO_TRACKS.items():
-        simulate = simulate_static if kind == "static" else simulate_video
-        mice = simulate(data / kind, preset="tiny", seed=seed, mice=1, competition=True)
+        mice = SIMULATORS[kind](data / kind, preset="tiny", seed=seed, mice=1, competition=True)
         sims = []
         for m in mice:
             target = hidden / m.truth.name
