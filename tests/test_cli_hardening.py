@@ -172,7 +172,9 @@ def test_max_epochs_flag_and_its_epochs_alias():
         assert args.max_epochs == 7
 
 
-@pytest.mark.parametrize("package", ["neurotwin.data", "neurotwin.scoring", "neurotwin.simulate"])
+@pytest.mark.parametrize(
+    "package", ["neurotwin.data", "neurotwin.scoring", "neurotwin.simulate", "neurotwin.train"]
+)
 def test_lazy_exports_stay_the_objects_once_every_submodule_is_imported(package):
     import importlib
     import pkgutil

@@ -131,3 +131,27 @@ def test_simulate_flags_mirror_the_simulator_config(kind, cls):
         ["simulate", kind, "--out", "x", "--neurons", "7", "--noise-level", "0.5"]
     )
     assert flag_overrides(args, args.overrides) == {"neurons": 7, "noise_level": 0.5}
+
+
+def test_train_flags_mirror_the_training_recipe():
+    from neurotwin.train.config import TrainConfig
+
+    parser = build_parser()
+    sub = parser._subparsers._group_actions[0].choices["train"]  # type: ignore[union-attr]
+    actions = {a.dest: a for a in sub._actions}
+    defaults, docs = TrainConfig(), field_docs(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("compile", "time_limit"):  # their own flags: tri-state, duration
+            continue
+        action = actions[f.name]
+        assert action.default is None
+        assert docs[f.name].split(" (")[0].split(". ")[0] in action.help
+        assert action.help.endswith(f"(default: {getattr(defaults, f.name)})")
+    args = parser.parse_args(
+        ["train", "rec", "--out", "run", "--epochs", "3", "--no-progress", "--ema-decay", "0.9"]
+    )
+    assert flag_overrides(args, args.recipe_flags) == {
+        "max_epochs": 3,
+        "progress": False,
+        "ema_decay": 0.9,
+    }

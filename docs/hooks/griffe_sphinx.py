@@ -11,7 +11,7 @@ loaded, it walks every object and:
   Sphinx convention the code uses) that text as its docstring.
 
 A name re-exported by a package that also has a submodule of that name (``neurotwin.train``
-imports ``fit`` from ``neurotwin.train.fit``) resolves to the imported object, as at run time.
+imports ``fit`` from ``neurotwin.train.fitting``) resolves to the imported object, as at run time.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ from neurotwin.scoring.truth import TierTruth
 from neurotwin.simulate import simulate_static
 from neurotwin.submit import track_predictions
 from neurotwin.train import TrainConfig, TrainResult, fit
-from neurotwin.train.fit import model_image_size
+from neurotwin.train.fitting import model_image_size
 
 TRACK = "sensorium+"
 MODEL = "sensorium+"

@@ -6,7 +6,7 @@ import neurotwin.models
 import train.standin  # noqa: F401  (registers the stand-in)
 from neurotwin.cli import main
 from neurotwin.train import TrainConfig, fit
-from neurotwin.train.fit import model_image_size
+from neurotwin.train.fitting import model_image_size
 from tiny import write_static
 
 

@@ -109,7 +109,7 @@ def test_a_full_disk_while_checkpointing_loses_nothing(tiny_loaders, tmp_path, m
 
 
 def test_fit_and_submission_take_an_open_recording(tmp_path, monkeypatch):
-    from neurotwin.train.fit import _paths
+    from neurotwin.train.fitting import _paths
     from tiny import write_static
 
     path = write_static(tmp_path / "rec")

@@ -27,18 +27,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("paths", nargs="+", help="static recording folders or zips")
     p.add_argument("--model", default="sensorium+", help="model name (default: sensorium+)")
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument(
-        "--max-epochs",
-        "--epochs",
-        dest="max_epochs",
-        type=int,
-        default=None,
-        help="most epochs (max_epochs in config.json; default 200); --epochs is an alias",
-    )
-    p.add_argument("--batch-size", type=int, default=None, help="trials per batch (default 128)")
-    p.add_argument("--lr", type=float, default=None, help="initial learning rate (default 0.009)")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 42)")
-    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or cuda:N")
+    _add_recipe_flags(p)
     p.add_argument(
         "--compile",
         nargs="?",
@@ -56,41 +45,7 @@ def register(subparsers: Any) -> None:
         "stop after the last epoch that fits, keeping the best weights; no epoch is exempt: "
         "a limit shorter than one epoch trains none and keeps the untrained weights",
     )
-    p.add_argument(
-        "--optimizer",
-        choices=["adam", "adamw"],
-        default=None,
-        help="optimiser (default adam, the kit's; adamw: decoupled weight decay)",
-    )
-    p.add_argument(
-        "--weight-decay",
-        type=float,
-        default=None,
-        help="weight decay of the optimiser (default 0; AdamW's usual values: 0.01 to 0.05)",
-    )
-    p.add_argument(
-        "--schedule",
-        choices=["plateau", "cosine"],
-        default=None,
-        help="learning-rate schedule (default plateau: the kit's decay when the validation "
-        "correlation stops improving; cosine: linear warm-up, then cosine decay to min_lr)",
-    )
-    p.add_argument(
-        "--warmup-epochs",
-        type=int,
-        default=None,
-        help="epochs of linear warm-up of the cosine schedule (default 0)",
-    )
-    p.add_argument(
-        "--ema-decay",
-        type=float,
-        default=None,
-        metavar="DECAY",
-        help="keep an exponential moving average of the weights with this decay per step "
-        "(e.g. 0.999), validated and saved instead of the weights (default: none)",
-    )
     p.add_argument("--no-resume", action="store_true", help="start over, ignoring a checkpoint")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--set",
         action="append",
@@ -107,6 +62,31 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--cache-dir", default=None, help="cache folder (default: user cache)")
     p.set_defaults(func=_train)
+
+
+#: Recipe fields with a flag of their own below (a duration, a tri-state, an alias).
+_CUSTOM_FLAGS = ("max_epochs", "compile", "time_limit")
+
+
+def _add_recipe_flags(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per field of :class:`~neurotwin.train.TrainConfig`, documented from it."""
+    from neurotwin.config import add_config_flags, field_docs
+    from neurotwin.train.config import TrainConfig  # imports no torch
+
+    group = parser.add_argument_group(
+        "training recipe (TrainConfig; saved in config.json, checked on resume)"
+    )
+    first = field_docs(TrainConfig)["max_epochs"].split(" (")[0]
+    group.add_argument(
+        "--max-epochs",
+        "--epochs",
+        dest="max_epochs",
+        type=int,
+        default=None,
+        help=f"{first}; --epochs is an alias (default: {TrainConfig().max_epochs})",
+    )
+    recipe = add_config_flags(group, TrainConfig, exclude=_CUSTOM_FLAGS)
+    parser.set_defaults(recipe_flags=["max_epochs", *recipe])
 
 
 def duration(text: str) -> float:
@@ -171,24 +151,14 @@ def _train(args: argparse.Namespace) -> int:
     from neurotwin.train.lock import check_run_folder
 
     check_run_folder(args.out)  # before the slow imports and caches
+    from neurotwin.config import flag_overrides
     from neurotwin.train import TrainConfig, fit, fit_ensemble
 
-    changes = {
-        "max_epochs": args.max_epochs,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "seed": args.seed,
-        "device": args.device,
-        "time_limit": args.time_limit,
-        "optimizer": args.optimizer,
-        "weight_decay": args.weight_decay,
-        "schedule": args.schedule,
-        "warmup_epochs": args.warmup_epochs,
-        "ema_decay": args.ema_decay,
-    }
-    config = TrainConfig().replace(**{k: v for k, v in changes.items() if v is not None})
-    compile_mode = {None: False, "on": True, "auto": "auto"}[args.compile]
-    config = config.replace(compile=compile_mode, progress=not args.no_progress)
+    changes = flag_overrides(args, args.recipe_flags)
+    if args.time_limit is not None:
+        changes["time_limit"] = args.time_limit
+    changes["compile"] = {None: False, "on": True, "auto": "auto"}[args.compile]
+    config = TrainConfig().replace(**changes)
     model_config = parse_overrides(args.set)
     common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
     if args.ensemble is not None:

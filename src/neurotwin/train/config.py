@@ -13,11 +13,12 @@ import json
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from neurotwin.errors import NeurotwinError
+
+if TYPE_CHECKING:  # torch is imported where a device is resolved: the CLI reads this
+    import torch  # module for its flags without importing torch
 
 #: Losses the trainer knows.
 LOSSES = ("poisson",)
@@ -62,26 +63,26 @@ class TrainConfig:
     lr
         Initial learning rate of Adam (kit: ``lr_init``; 0.009 in the kit's notebooks).
     lr_decay_steps
-        Restorations of the best weights (and learning-rate decays) before stopping (4).
+        Restorations of the best weights (and learning-rate decays) before stopping.
     lr_decay_factor
-        Factor of each learning-rate decay (0.3).
+        Factor of each learning-rate decay.
     patience
-        Epochs without improvement before a decay step (5).
+        Epochs without improvement before a decay step.
     min_lr
-        Lower bound of the learning rate (1e-4).
+        Lower bound of the learning rate.
     tolerance
-        Improvement of the validation correlation that counts as one (absolute, 1e-6).
+        Improvement of the validation correlation that counts as one (absolute).
     max_epochs
         Upper bound on epochs (kit: ``max_iter``, 200).
     loss
         ``"poisson"``: sum over neurons and trials of ``pred - target * log(pred + eps)``.
     scale_loss
-        Multiply each batch's loss by ``sqrt(n_train / batch_size)`` of its recording (True).
+        Multiply each batch's loss by ``sqrt(n_train / batch_size)`` of its recording.
     avg_loss
-        Average the loss over the batch and neurons instead of summing it (False).
+        Average the loss over the batch and neurons instead of summing it.
     batch_size
-        Trials per training and validation batch (128): the batch size of the loaders
-        :func:`~neurotwin.train.fit.fit` builds; :func:`~neurotwin.train.train` refuses loaders
+        Trials per training and validation batch: the batch size of the loaders
+        :func:`~neurotwin.train.fitting.fit` builds; :func:`~neurotwin.train.train` refuses loaders
         of another one.
     seed
         Seeds the weights' initialisation order, the shuffling of every epoch (of the loaders
@@ -116,7 +117,21 @@ class TrainConfig:
     reserve_validations
         Time the limit keeps free after training, in validation passes (measured on the
         validation tier at every epoch): e.g. the test tiers' size over the validation
-        tier's, to predict them within the same budget (0).
+        tier's, to predict them within the same budget.
+    optimizer
+        Optimiser by name: ``"adam"`` (the kit's) or ``"adamw"`` (decoupled weight decay);
+        see :mod:`neurotwin.train.optim`.
+    weight_decay
+        Weight decay of the optimiser (AdamW's usual values: 0.01 to 0.05).
+    schedule
+        Learning-rate schedule by name: ``"plateau"`` (the kit's decay when the validation
+        correlation stops improving) or ``"cosine"`` (linear warm-up, then cosine decay to
+        ``min_lr``, stepped per optimiser step).
+    warmup_epochs
+        Epochs of linear warm-up of the cosine schedule.
+    ema_decay
+        Keep an exponential moving average of the weights with this decay per step (e.g.
+        0.999), validated and saved instead of the weights (None: no average).
     """
 
     lr: float = 0.009
@@ -318,6 +333,8 @@ def _check_device_syntax(device: str) -> None:
 
 
 def _available() -> str:
+    import torch
+
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if not count:
         return f"only the CPU is available (torch {torch.__version__})"
@@ -347,6 +364,8 @@ def resolve_device(device: str, local_rank: int | None = None) -> torch.device:
         When CUDA is asked for but absent, or the device number does not exist; the
         message says what is available.
     """
+    import torch
+
     _check_device_syntax(device)
     has_cuda = torch.cuda.is_available() and torch.cuda.device_count() > 0
     if device == "cpu" or (device == "auto" and not has_cuda):

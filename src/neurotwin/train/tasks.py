@@ -34,7 +34,7 @@ from neurotwin.errors import NeurotwinError
 from neurotwin.scoring.metrics import correlation
 from neurotwin.train.config import TrainConfig
 from neurotwin.train.losses import loss_scale, poisson_loss
-from neurotwin.train.predict import Batch, run_batches
+from neurotwin.train.prediction import Batch, run_batches
 
 if TYPE_CHECKING:
     from neurotwin.models.contract import TwinModel

@@ -48,7 +48,7 @@ from neurotwin.train.evaluate import validation_score
 from neurotwin.train.inputs import checked_loaders, epoch_batches_of
 from neurotwin.train.lock import RunLock
 from neurotwin.train.optim import WeightAverage, make_optimizer, make_schedule
-from neurotwin.train.predict import to_device
+from neurotwin.train.prediction import to_device
 from neurotwin.train.resume import Checkpointing
 from neurotwin.train.sampling import epoch_seed
 from neurotwin.train.state import (
