@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from neurotwin.errors import NeurotwinError
 
@@ -23,8 +23,10 @@ if TYPE_CHECKING:  # torch is imported where a device is resolved: the CLI reads
 #: Losses the trainer knows.
 LOSSES = ("poisson",)
 #: Optimisers and learning-rate schedules (built in :mod:`neurotwin.train.optim`).
-OPTIMIZER_NAMES = ("adam", "adamw")
-SCHEDULE_NAMES = ("plateau", "cosine")
+OptimizerName = Literal["adam", "adamw"]
+ScheduleName = Literal["plateau", "cosine"]
+OPTIMIZER_NAMES: tuple[str, ...] = get_args(OptimizerName)
+SCHEDULE_NAMES: tuple[str, ...] = get_args(ScheduleName)
 
 #: Fields that change the course of training: resuming a checkpoint needs them unchanged.
 TRAJECTORY_FIELDS = (
@@ -153,9 +155,9 @@ class TrainConfig:
     progress: bool = True
     time_limit: float | None = None
     reserve_validations: float = 0.0
-    optimizer: str = "adam"
+    optimizer: OptimizerName = "adam"
     weight_decay: float = 0.0
-    schedule: str = "plateau"
+    schedule: ScheduleName = "plateau"
     warmup_epochs: int = 0
     ema_decay: float | None = None
 
