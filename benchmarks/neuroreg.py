@@ -123,6 +123,12 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _adversarial(run: dict[str, Any], norm: str) -> float:
+    """Return a run's median minimal perturbation (NaN where no attacked image was correct)."""
+    value = run["adversarial"][norm]
+    return float("nan") if value is None else float(value)
+
+
 def mean_sem(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=np.float64)
     sem = float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
@@ -145,7 +151,7 @@ def summarise(runs: list[dict[str, Any]], variants: list[str]) -> dict[str, Any]
             },
             "mean_noisy_accuracy": mean_sem([_noisy_mean(r) for r in mine]),
             "adversarial_median": {
-                norm: mean_sem([r["adversarial"][norm] for r in mine]) for norm in ("linf", "l2")
+                norm: mean_sem([_adversarial(r, norm) for r in mine]) for norm in ("linf", "l2")
             },
             "layer_weights": [r["layer_weights"] for r in mine],
         }
@@ -161,8 +167,8 @@ def verdict(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Neural minus each control (mean over seeds, with a standard error), and 'beats'."""
     metrics = {
         "mean_noisy_accuracy": _noisy_mean,
-        "adversarial_linf": lambda r: r["adversarial"]["linf"],
-        "adversarial_l2": lambda r: r["adversarial"]["l2"],
+        "adversarial_linf": lambda r: _adversarial(r, "linf"),
+        "adversarial_l2": lambda r: _adversarial(r, "l2"),
     }
     out: dict[str, Any] = {}
     neural = [r for r in runs if r["variant"] == "neural"]
@@ -252,8 +258,8 @@ def main() -> int:
         for run in pool.map(run_one, jobs):
             log(
                 f"{run['variant']} seed {run['seed']}: clean {run['clean_accuracy']:.3f}, "
-                f"noisy {_noisy_mean(run):.3f}, Linf {run['adversarial']['linf']:.4f}, "
-                f"L2 {run['adversarial']['l2']:.3f} ({run['cpu_seconds']:.0f} s CPU)"
+                f"noisy {_noisy_mean(run):.3f}, Linf {_adversarial(run, 'linf'):.4f}, "
+                f"L2 {_adversarial(run, 'l2'):.3f} ({run['cpu_seconds']:.0f} s CPU)"
             )
             runs.append(run)
     summary = summarise(runs, args.variants)

@@ -151,6 +151,20 @@ def test_raw_inputs_are_checked_with_clear_errors(recording_path: Path) -> None:
         model.predict_responses(
             np.full((1, 16, 24), np.nan), behavior=behavior[:1], pupil_center=pupil[:1]
         )
+    # non-finite behaviour or pupil centre would give NaN (or silently clipped) predictions
+    bad_behavior = behavior.copy()
+    bad_behavior[0, 0] = np.nan
+    with pytest.raises(NeurotwinError, match="behavior contains NaN"):
+        model.predict_responses(images, behavior=bad_behavior, pupil_center=pupil)
+    bad_pupil = pupil.copy()
+    bad_pupil[1, 1] = np.inf
+    with pytest.raises(NeurotwinError, match="pupil_center contains NaN or infinite"):
+        model.predict_responses(images, behavior=behavior, pupil_center=bad_pupil)
+    # pixel values outside 0..255 are not raw images (e.g. already standardised ones)
+    with pytest.raises(NeurotwinError, match=r"range from -1.*expected raw pixel values 0\.\.255"):
+        model.predict_responses(
+            images.astype(np.float32) / 127.5 - 1, behavior=behavior, pupil_center=pupil
+        )
 
 
 def test_old_files_load_and_say_how_to_attach_the_normalisation(recording_path: Path) -> None:

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from neurotwin.neuroreg import NeuroregError
+from neurotwin.neuroreg.experiment import evaluate
 from neurotwin.neuroreg.robustness import add_noise, minimal_perturbations, noise_curves
 
 
@@ -48,3 +49,12 @@ def test_noise_curves_start_at_clean_accuracy_and_noise_acts() -> None:
         add_noise(x, "pink", 0.1, torch.Generator())
     with pytest.raises(NeuroregError, match="norm must be"):
         minimal_perturbations(MeanBrightness(), images, np.array([0, 1]), "l1")
+
+
+def test_no_correctly_classified_attacked_image_gives_no_median() -> None:
+    # every image misclassified: the median minimal perturbation is undefined, not 0 (which
+    # would read as "infinitely fragile" and pull a mean over seeds down)
+    images = np.repeat(np.array([60, 200], dtype=np.uint8), 64).reshape(2, 8, 8)
+    result = evaluate(MeanBrightness(), images, np.array([1, 0]), levels=(0.0,))
+    assert result["clean_accuracy"] == 0.0
+    assert result["adversarial"] == {"linf": None, "l2": None}

@@ -233,6 +233,12 @@ def test_config_errors_and_roundtrip():
         make_config("static", "huge")
     with pytest.raises(NeurotwinError, match="'test_repeats' must be a positive integer"):
         make_config("static", "tiny", test_repeats=0)
+    # NaN passes every range check (all comparisons are false); it crashed the simulation
+    for name in ("scatter", "running_gain", "pupil_gain", "noise_level"):
+        with pytest.raises(NeurotwinError, match=f"'{name}' must be a finite number, got nan"):
+            make_config("static", "tiny", **{name: float("nan")})
+    with pytest.raises(NeurotwinError, match="'adaptation' must be a finite number, got inf"):
+        make_config("video", "tiny", adaptation=float("inf"))
     with pytest.raises(NeurotwinError, match="max_frames"):
         make_config("video", "tiny", min_frames=50, max_frames=40)
     bench = make_config("static", "benchmark")

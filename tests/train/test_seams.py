@@ -88,6 +88,11 @@ def test_the_static_task_scores_stacked_predictions():
         ({"warmup_epochs": 2}, "warmup_epochs \\(2\\) needs schedule 'cosine'"),
         ({"ema_decay": 1.0}, "ema_decay must lie in \\(0, 1\\)"),
         ({"weight_decay": -1.0}, "weight_decay must be a number >= 0"),
+        # NaN passes `value <= 0`; torch's optimiser then crashed with an internal error
+        ({"lr": float("nan")}, "'lr' must be a positive finite number, got nan"),
+        ({"lr": float("inf")}, "'lr' must be a positive finite number, got inf"),
+        ({"min_lr": float("nan")}, "'min_lr' must be a positive finite number"),
+        ({"tolerance": float("nan")}, "tolerance must be >= 0, got nan"),
     ],
 )
 def test_unknown_or_bad_optimisation_settings_are_refused(change, message):

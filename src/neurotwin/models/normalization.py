@@ -170,6 +170,11 @@ def _stimuli(stimuli: Any, hw: tuple[int, int], model_hw: tuple[int, int]) -> np
     out = images.astype(np.float32)[:, None]
     if not np.isfinite(out).all():
         raise NeurotwinError("stimuli contain NaN or infinite values")
+    if out.min() < 0 or out.max() > 255:
+        raise NeurotwinError(
+            f"stimuli range from {out.min():g} to {out.max():g}; expected raw pixel values "
+            "0..255 as stored in the recording (not normalised images)"
+        )
     return out
 
 
@@ -182,7 +187,10 @@ def _channels(value: Any, field: str, n: int, width: int) -> np.ndarray:
             f"{field} has shape {array.shape}; expected ({n}, {width}) raw values, one row per "
             "stimulus"
         )
-    return array.astype(np.float32)
+    out = array.astype(np.float32)
+    if not np.isfinite(out).all():
+        raise NeurotwinError(f"{field} contains NaN or infinite values")
+    return out
 
 
 def prepare_inputs(

@@ -190,17 +190,18 @@ def evaluate(
     dict
         ``clean_accuracy``, ``noise_levels``, ``noise`` (``{kind: accuracies}``) and
         ``adversarial`` (``{"linf": median, "l2": median}`` over the correctly classified
-        attacked images; inf when PGD failed on more than half of them).
+        attacked images; inf when PGD failed on more than half of them; None when none of
+        them is classified correctly, as the median of no images is undefined).
     """
     clean = float((predict_labels(model, as_tensor(images)).numpy() == labels).mean())
-    adversarial = {}
+    adversarial: dict[str, float | None] = {}
     for norm in ("linf", "l2"):
         d = minimal_perturbations(
             model, images[:n_adversarial], labels[:n_adversarial], norm,
             steps=steps, bisections=bisections,
         )  # fmt: skip
         attacked = d[d > 0]
-        adversarial[norm] = float(np.median(attacked)) if len(attacked) else 0.0
+        adversarial[norm] = float(np.median(attacked)) if len(attacked) else None
     return {
         "clean_accuracy": clean,
         "noise_levels": list(levels),

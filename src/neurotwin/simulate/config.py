@@ -8,6 +8,7 @@ recording can be regenerated exactly from its seed and config.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, TypeVar
 
@@ -309,6 +310,11 @@ def validate(config: StaticConfig | VideoConfig) -> None:
         if not isinstance(value, int) or value < 1:
             raise NeurotwinError(f"option {name!r} must be a positive integer, got {value!r}")
     cells = config.cells
+    for section in (config, cells):
+        for field in fields(section):
+            value = getattr(section, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise NeurotwinError(f"option {field.name!r} must be a finite number, got {value}")
     if not 0 <= cells.complex_fraction <= 1:
         raise NeurotwinError(f"complex_fraction must lie in 0..1, got {cells.complex_fraction}")
     for name in ("noise_level", "shared_gain_sd", "eye_shift", "scatter"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -171,15 +172,19 @@ class TrainConfig:
                 )
         for name in ("lr", "min_lr", "lr_decay_factor"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not 0 < value < math.inf  # NaN fails this too
+            ):
                 raise NeurotwinError(
-                    f"train option {name!r} must be a positive number, got {value!r}"
+                    f"train option {name!r} must be a positive finite number, got {value!r}"
                 )
         if not self.lr_decay_factor < 1:
             raise NeurotwinError(f"lr_decay_factor must lie in (0, 1), got {self.lr_decay_factor}")
         if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, int | float):
             raise NeurotwinError(f"tolerance must be a number, got {self.tolerance!r}")
-        if self.tolerance < 0:
+        if not 0 <= self.tolerance < math.inf:
             raise NeurotwinError(f"tolerance must be >= 0, got {self.tolerance}")
         if self.loss not in LOSSES:
             raise NeurotwinError(f"unknown loss {self.loss!r}; known: {', '.join(LOSSES)}")
