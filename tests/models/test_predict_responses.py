@@ -145,6 +145,9 @@ def test_raw_inputs_are_checked_with_clear_errors(recording_path: Path) -> None:
         model.predict_responses(images, pupil_center=pupil)
     with pytest.raises(NeurotwinError, match=r"pupil_center has shape \(3, 2\); expected \(4, 2\)"):
         model.predict_responses(images, behavior=behavior, pupil_center=pupil[:3])
+    plain = create_model("sensorium", recording_infos(recording_path, HW), **SMALL)  # images only
+    with pytest.raises(NeurotwinError, match=r"does not read behavior .*leave behavior= out"):
+        plain.predict_responses(images, behavior=behavior)
     with pytest.raises(NeurotwinError, match=r"no readout for recording key 'x-y-z'"):
         model.predict_responses(images, "x-y-z", behavior=behavior, pupil_center=pupil)
     with pytest.raises(NeurotwinError, match="NaN"):

@@ -248,6 +248,11 @@ def prepare_inputs(
     widths = {"behavior": behavior_dim, "pupil_center": 2}
     for field, value in given.items():
         if field not in required_fields:
+            if value is not None:
+                raise NeurotwinError(
+                    f"model {model!r} does not read {field} (it reads "
+                    f"{', '.join(required_fields)}); leave {field}= out"
+                )
             continue
         if value is None:
             raise NeurotwinError(
