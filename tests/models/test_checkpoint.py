@@ -167,3 +167,15 @@ def test_info_validation() -> None:
         NeurotwinError, match=r"lacks unit_ids, coordinates, mean_response, image_hw$"
     ):
         RecordingInfo.from_dict({"key": "k", "n_neurons": 1})
+
+
+class _NotAModel:
+    """Stands for any pickled object a model file never holds."""
+
+
+def test_a_pickle_of_objects_is_refused_without_advising_weights_only_false(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"state": _NotAModel()}, path)
+    with pytest.raises(NeurotwinError, match="holds Python objects") as info:
+        load_model(path)
+    assert "weights_only" not in str(info.value)

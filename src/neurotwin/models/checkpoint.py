@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,12 @@ def load_model(path: PathLike, map_location: str | torch.device = "cpu") -> Twin
         raise NeurotwinError(f"{path}: no such model file")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # pickle, zip and torch errors all mean "not ours"
+    except pickle.UnpicklingError:  # torch's message advises weights_only=False: never here
+        raise NeurotwinError(
+            f"{path} is not a neurotwin model file: it holds Python objects a model file never "
+            "holds (neurotwin loads weights only and runs no pickled code)"
+        ) from None
+    except Exception as error:  # zip and torch errors also mean "not ours"
         raise NeurotwinError(
             f"{path} is not a neurotwin model file ({type(error).__name__}: "
             f"{str(error).splitlines()[0] if str(error) else 'unreadable'})"
