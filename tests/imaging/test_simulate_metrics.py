@@ -62,3 +62,10 @@ def test_scheduler_option_and_its_old_name():
     for flag in ("--scheduler", "--dask"):
         args = parser.parse_args(["denoise", "m.npy", "--out", "o", flag, "tcp://h:8786"])
         assert args.scheduler == "tcp://h:8786"
+
+
+def test_a_movie_much_shorter_than_the_rate_smoothing_simulates():
+    # 40 frames against a smoothing of one second (30 frames): the slow modulation's
+    # scaling blew up and numpy's Poisson refused ("lam value too large")
+    small = simulate_movie(frames=40, height=16, width=16, seed=0)
+    assert np.isfinite(small.movie).all() and small.movie.shape == (40, 16, 16)

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 TASKS = ("shapes", "cifar10")
@@ -89,7 +86,10 @@ def _stimuli(args: argparse.Namespace) -> int:
     from neurotwin.neuroreg.experiment import natural_stimuli
 
     images = natural_stimuli(args.n, tuple(args.size), args.seed)
-    _atomic_write(Path(args.out), lambda handle: np.save(handle, images))
+    from neurotwin.atomic import atomic_path
+
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, images)
     print(f"wrote {args.out}: {images.shape[0]} images of {images.shape[1]}x{images.shape[2]}")
     return 0
 
@@ -176,18 +176,8 @@ def _train(args: argparse.Namespace) -> int:
     summary["history"] = result.history
     text = json.dumps(summary, indent=2)
     if args.out is not None:
-        _atomic_write(Path(args.out), lambda handle: handle.write(text.encode() + b"\n"))
+        from neurotwin.atomic import write_text
+
+        write_text(args.out, text + "\n")
     print(text)
     return 0
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

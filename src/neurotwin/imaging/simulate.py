@@ -90,7 +90,10 @@ def _calcium(
     if rates is None:
         slow = gaussian_filter1d(rng.standard_normal((cfg.neurons, cfg.frames)), cfg.fps, axis=1)
         slow /= slow.std(axis=1, keepdims=True) + 1e-12
-        rates = cfg.rate * np.exp(slow - 0.5)
+        # a movie much shorter than the smoothing (a few fps) leaves an almost constant
+        # series whose scaling explodes; the modulation is bounded at 8 SD (unreached in
+        # movies of ordinary length, so their simulation is unchanged)
+        rates = cfg.rate * np.exp(np.clip(slow, -8.0, 8.0) - 0.5)
     elif rates.shape != (cfg.neurons, cfg.frames):
         raise ValueError(f"rates of shape {rates.shape}, expected {(cfg.neurons, cfg.frames)}")
     spikes = rng.poisson(rates / cfg.fps).astype(np.int32)
@@ -166,6 +169,13 @@ def _solve_gain(signal: np.ndarray, mask: np.ndarray, cfg: MovieConfig) -> float
     soma = signal[:, mask]
     sd, mean = soma.std(axis=0), soma.mean(axis=0)
     low, high = 1e-3, 1e7
+    if not soma.size or _snr(high * sd, high * mean, cfg.read_noise) < cfg.snr:
+        raise MovieError(
+            f"a simulated {cfg.height}x{cfg.width} movie of {cfg.frames} frames cannot reach SNR "
+            f"{cfg.snr}: its {int(mask.sum())} soma pixels hold too little varying signal in "
+            "the frames the gain is set on; use a larger field of view, more neurons or more "
+            "frames"
+        )
     for _ in range(60):  # bisection on log(gain): the SNR grows with the gain
         gain = np.sqrt(low * high)
         snr = _snr(gain * sd, gain * mean, cfg.read_noise)
@@ -337,9 +347,9 @@ def write_streamed_movie(
     model = _model(cfg, rng)
     gain = _solve_gain(model.signal(0, min(chunk, cfg.frames)), model.mask, cfg)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-    out = np.lib.format.open_memmap(tmp, "w+", np.float32, (cfg.frames, cfg.height, cfg.width))
-    try:
+    shape = (cfg.frames, cfg.height, cfg.width)
+    with atomic.atomic_path(path) as tmp:
+        out = np.lib.format.open_memmap(tmp, "w+", np.float32, shape)
         for a in range(0, cfg.frames, chunk):
             b = min(a + chunk, cfg.frames)
             frames = rng.poisson(model.signal(a, b, gain)).astype(np.float32)
@@ -347,9 +357,6 @@ def write_streamed_movie(
             out[a:b] = frames
         out.flush()
         del out
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return StreamedMovie(path, cfg, gain, model.mask, model)
 
 

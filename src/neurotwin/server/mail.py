@@ -15,6 +15,7 @@ import smtplib
 from email.message import EmailMessage
 from pathlib import Path
 
+from neurotwin.atomic import write_bytes
 from neurotwin.server.config import Competition
 from neurotwin.server.db import utcnow
 
@@ -59,8 +60,6 @@ def send(competition: Competition, to: str, subject: str, body: str) -> Path | N
     folder = outbox(competition)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{utcnow():%Y%m%dT%H%M%S.%f}-{secrets.token_hex(4)}.eml"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(bytes(msg))
-    os.replace(tmp, path)
+    write_bytes(path, bytes(msg))
     log.warning("no SMTP server configured: the message to %s is in %s", to, path)
     return path
