@@ -32,14 +32,17 @@ TINY_GRU: dict[str, Any] = {
     }
 }
 RECIPE = TrainConfig(
-    batch_size=4, lr=0.01, max_epochs=4, patience=10, progress=False, device="cpu", seed=0
-)
+    batch_size=4, lr=0.01, max_epochs=5, patience=10, progress=False, device="cpu", seed=0,
+    num_threads=1,
+)  # fmt: skip
+#: The tiny preset, smaller still: 20 neurons, 18 x 32 frames, trials of 60-64 frames.
+SMALL = {"neurons": 20, "height": 18, "width": 32, "min_frames": 60, "max_frames": 64}
 
 
 @pytest.fixture(scope="module")
 def video_mouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The simulator's tiny video mouse (12 train trials, 6 oracle trials, 90-100 frames)."""
-    (rec,) = simulate_video(tmp_path_factory.mktemp("video"), preset="tiny", seed=2)
+    """The simulator's tiny video mouse (12 train, 6 oracle trials), made smaller."""
+    (rec,) = simulate_video(tmp_path_factory.mktemp("video"), preset="tiny", seed=2, **SMALL)
     return Path(rec.path)
 
 
@@ -63,8 +66,8 @@ def test_video_gru_trains_above_zero(trained: Any) -> None:
     assert result.model.stimulus_kind == "video"
     assert result.history[0]["epoch"] == 0 and len(result.history) == 1 + RECIPE.max_epochs
     assert result.best_epoch > 0
-    assert result.best_correlation > 0.1, result.history
-    assert result.best_correlation > result.history[0]["validation_correlation"] + 0.05
+    assert result.best_correlation > 0.15, result.history
+    assert result.best_correlation > result.history[0]["validation_correlation"] + 0.03
     assert (out / "model.pt").exists()
 
 
@@ -101,14 +104,14 @@ def test_save_load_round_trip_and_unequal_lengths(trained: Any) -> None:
     result, out = trained
     model = load_model(out / "model.pt")
     g = torch.Generator().manual_seed(0)
-    videos = [torch.randn(t, 36, 64, generator=g).numpy() for t in (60, 75)]
+    videos = [torch.randn(t, 18, 32, generator=g).numpy() for t in (60, 75)]
     series = {
         name: [torch.randn(2, t, generator=g).numpy() for t in (60, 75)]
         for name in ("behavior", "pupil_center")
     }
     loaded = predict_trials(model, model.keys[0], videos, **series)
     original = predict_trials(result.model, model.keys[0], videos, **series)
-    assert [p.shape for p in loaded] == [(60, 40), (75, 40)]
+    assert [p.shape for p in loaded] == [(60, 20), (75, 20)]
     for a, b in zip(loaded, original, strict=True):
         assert np.isfinite(a).all() and (a > 0).all()
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from neurotwin.data.loaders import DEFAULT_SCALE as KIND_SCALE
 from neurotwin.data.loaders import LoaderConfig, make_loaders, scaled_hw
-from neurotwin.data.recording import Recording, open_recording, recording_path
+from neurotwin.data.recording import Recording, VideoRecording, open_recording, recording_path
 from neurotwin.errors import NeurotwinError
 from neurotwin.train.config import TrainConfig, resolve_device
 from neurotwin.train.distributed import DistEnv, barrier, start, stop
@@ -118,6 +118,7 @@ def _check_window(recordings: list[Recording], model: TwinModel, frames: int) ->
             f"{model.name!r}'s temporal context of {model.temporal_context} frames"
         )
     for recording in recordings:
+        assert isinstance(recording, VideoRecording)  # _check_kinds ran first
         train = recording.tier_indices("train")
         longest = int(max(recording.lengths[train], default=0))
         if longest < frames:
@@ -144,7 +145,6 @@ def _prepare(
     as its ``validation`` tier.
     """
     from neurotwin import models  # the models package is only needed here
-
     from neurotwin.models.video_twin import VideoTwinConfig
 
     recordings = open_recordings(paths)

@@ -246,7 +246,7 @@ class VideoTask(Task):
     def loss(
         self, prediction: torch.Tensor, batch: Mapping[str, torch.Tensor], n_train: int
     ) -> torch.Tensor:
-        """The base loss, with a padding mask built from the batch's ``length`` (see class)."""
+        """Return the base loss, padding masked by the batch's ``length`` (see class)."""
         length = batch.get("length")
         if batch.get("mask") is None and length is not None:
             frames = torch.arange(batch["responses"].shape[1], device=length.device)
@@ -263,7 +263,7 @@ class VideoTask(Task):
         channels_last: bool = False,
         targets: bool = False,
     ) -> Predictions:
-        """The scored frames of whole trials, ``(N, n, 250)`` NaN-padded (see class).
+        """Return the scored frames of whole trials, ``(N, n, 250)``, NaN-padded (see class).
 
         Raises
         ------
@@ -306,7 +306,7 @@ class VideoTask(Task):
         )
 
     def score(self, predictions: Mapping[str, Predictions]) -> tuple[float, dict[str, float]]:
-        """The 2023 single-trial correlation: all recordings' neurons pooled into one mean."""
+        """Return the 2023 single-trial correlation, all recordings' neurons pooled in one mean."""
         per_neuron = {}
         for key, recording in predictions.items():
             if recording.targets is None:
