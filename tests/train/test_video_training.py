@@ -10,9 +10,11 @@ import pytest
 import torch
 
 from neurotwin.data import open_recording
+from neurotwin.data.recording import VideoRecording
 from neurotwin.errors import NeurotwinError
 from neurotwin.models import load_model
 from neurotwin.models.video_inference import predict_trials
+from neurotwin.models.video_twin import VideoTwin
 from neurotwin.scoring.metrics import stack_scored_frames, video_correlation
 from neurotwin.simulate import simulate_video
 from neurotwin.train import TrainConfig, fit
@@ -36,7 +38,13 @@ RECIPE = TrainConfig(
     num_threads=1,
 )  # fmt: skip
 #: The tiny preset, smaller still: 20 neurons, 18 x 32 frames, trials of 60-64 frames.
-SMALL = {"neurons": 20, "height": 18, "width": 32, "min_frames": 60, "max_frames": 64}
+SMALL: dict[str, Any] = {
+    "neurons": 20,
+    "height": 18,
+    "width": 32,
+    "min_frames": 60,
+    "max_frames": 64,
+}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +84,7 @@ def test_validation_score_is_the_scorers(trained: Any, video_mouse: Path) -> Non
     result, out = trained
     model = load_model(out / "model.pt")
     recording = open_recording(video_mouse)
+    assert isinstance(model, VideoTwin) and isinstance(recording, VideoRecording)
     oracle = recording.tier_indices("oracle")
     fields = {
         name: [recording.load(name, int(i)) for i in oracle] for name in model.required_fields
@@ -85,7 +94,7 @@ def test_validation_score_is_the_scorers(trained: Any, video_mouse: Path) -> Non
 
     normalizer = Normalizer.from_recording(recording, tuple(model.required_fields))
     videos = [normalizer("videos", v.transpose(2, 0, 1)[None])[0] for v in fields["videos"]]
-    series = {
+    series: dict[str, Any] = {
         name: [normalizer(name, s.T[None])[0].T for s in fields[name]]
         for name in model.required_fields[1:]
     }
@@ -103,13 +112,15 @@ def test_validation_score_is_the_scorers(trained: Any, video_mouse: Path) -> Non
 def test_save_load_round_trip_and_unequal_lengths(trained: Any) -> None:
     result, out = trained
     model = load_model(out / "model.pt")
+    assert isinstance(model, VideoTwin)
     g = torch.Generator().manual_seed(0)
     videos = [torch.randn(t, 18, 32, generator=g).numpy() for t in (60, 75)]
-    series = {
+    series: dict[str, Any] = {
         name: [torch.randn(2, t, generator=g).numpy() for t in (60, 75)]
         for name in ("behavior", "pupil_center")
     }
     loaded = predict_trials(model, model.keys[0], videos, **series)
+    assert isinstance(result.model, VideoTwin)
     original = predict_trials(result.model, model.keys[0], videos, **series)
     assert [p.shape for p in loaded] == [(60, 20), (75, 20)]
     for a, b in zip(loaded, original, strict=True):
@@ -147,3 +158,24 @@ def test_kind_and_window_errors(video_mouse: Path, tmp_path: Path) -> None:
             video_mouse, "video-gru", None, RECIPE, cache_dir=tmp_path / "c", frames=500,
             log=None, **TINY_GRU,
         )  # fmt: skip
+
+
+def test_cli_trains_a_video_model(video_mouse: Path, tmp_path: Path, capsys: Any) -> None:
+    import json
+
+    from neurotwin.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", str(video_mouse), "--model", "video-gru", "--out", str(out)]
+    args += ["--epochs", "1", "--batch-size", "4", "--frames", "20", "--no-progress"]
+    args += [
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--set",
+        "core=" + json.dumps(TINY_GRU["core"]),
+    ]
+    assert main(args) == 0
+    assert "best validation correlation" in capsys.readouterr().out
+    assert load_model(out / "model.pt").stimulus_kind == "video"
+    assert main([*args[:2], "--model", "sensorium", "--out", str(tmp_path / "r2")]) == 2
+    assert "is a video recording but model 'sensorium' is a static model" in capsys.readouterr().err

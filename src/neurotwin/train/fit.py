@@ -270,6 +270,7 @@ def fit_ensemble(
     resplit: bool = True,
     cache_dir: PathLike | None = None,
     image_size: tuple[int, int] | None = None,
+    frames: int = DEFAULT_WINDOW,
     resume: bool = True,
     log: Log | None = print,
     **model_config: Any,
@@ -279,7 +280,7 @@ def fit_ensemble(
     Parameters
     ----------
     paths
-        Static recording folders or zips, or open recordings.
+        Recording folders or zips, or open recordings, of the model's stimulus kind.
     model
         Registry name.
     out
@@ -294,6 +295,8 @@ def fit_ensemble(
         Where the recordings' caches live.
     image_size
         ``(height, width)`` of the images the models see.
+    frames
+        Video: frames of the random training windows (see :func:`fit`).
     resume
         Resume (or skip) members from their checkpoints.
     log
@@ -309,7 +312,7 @@ def fit_ensemble(
     config = train or TrainConfig()
     with _process_group(config):
         make_model, first, loaders = _prepare(
-            paths, model, config, cache_dir, image_size, model_config
+            paths, model, config, cache_dir, image_size, model_config, frames
         )
 
         def make(i: int) -> TwinModel:
