@@ -14,10 +14,11 @@ The trainer knows nothing of the shape of a prediction. It asks its :class:`Task
 
 :class:`StaticTask` is the static (SENSORIUM 2022) task: ``(B, n)`` predictions stacked into
 ``(N, n)``, scored by the mean per-neuron correlation over every neuron of every recording.
-A video task adds itself by subclassing :class:`Task` (its :meth:`~Task.predict` keeps the
-``(B, T - temporal_context, n)`` windows and their valid lengths; its :meth:`~Task.score`
-correlates the valid frames) and registering in :data:`TASKS` under its stimulus kind;
-the trainer does not change.
+:class:`VideoTask` is the video (SENSORIUM 2023) task: the loss masks each trial's padding
+(its ``length``), predictions are whole trials cut to their scored frames, scored by the
+2023 single-trial correlation exactly as :mod:`neurotwin.scoring` computes it. Another
+task adds itself by subclassing :class:`Task` and registering in :data:`TASKS` under its
+stimulus kind; the trainer does not change.
 """
 
 from __future__ import annotations
