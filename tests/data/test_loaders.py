@@ -105,7 +105,7 @@ def test_video_training_clips_lie_inside_each_trial(video_path):
         for batch in train:
             assert batch["videos"].shape[1:] == (1, 9, 6, 8)
             assert batch["responses"].shape[1:] == (9, 5)
-            assert batch["behavior"].shape[1:] == (9, 2)
+            assert batch["behavior"].shape[1:] == (2, 9)  # channels first, as the models read
             for j, i in enumerate(batch["index"].tolist()):
                 start = int(batch["start"][j])
                 assert 0 <= start <= rec.lengths[i] - 9

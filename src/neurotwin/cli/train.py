@@ -14,20 +14,30 @@ def register(subparsers: Any) -> None:
     """Add the ``train`` sub-command to the command line."""
     p = subparsers.add_parser(
         "train",
-        help="train a model on static recordings",
+        help="train a model on static or video recordings",
         description="Train a model (the 2022 kit's recipe by default: Adam, learning rate "
         "decayed on plateau, early stopping on the validation correlation; AdamW, a cosine "
         "schedule with warm-up and an average of the weights on request) on one or more "
-        "static recordings. The run folder holds config.json, metrics.jsonl, checkpoint.pt "
+        "static or video recordings (video models take random windows of --frames frames and "
+        "early-stop on the oracle tier's 2023 single-trial correlation). The run folder holds "
+        "config.json, metrics.jsonl, checkpoint.pt "
         "(resumed when the command is run again) and model.pt (best weights; also written "
         "when interrupted with Ctrl-C). The run folder is locked while training: a second "
         "command on it is refused, naming the process that holds it. Runs under "
         "torchrun for distributed data parallel training.",
     )
-    p.add_argument("paths", nargs="+", help="static recording folders or zips")
+    p.add_argument(
+        "paths", nargs="+", help="recording folders or zips, of the model's kind (static or video)"
+    )
     p.add_argument("--model", default="sensorium+", help="model name (default: sensorium+)")
     p.add_argument("--out", required=True, help="run folder")
     _add_recipe_flags(p)
+    p.add_argument(
+        "--frames",
+        type=int,
+        default=80,
+        help="video: frames of the random training windows (default 80, the 2023 kit's)",
+    )
     p.add_argument(
         "--compile",
         nargs="?",
@@ -160,7 +170,11 @@ def _train(args: argparse.Namespace) -> int:
     changes["compile"] = {None: False, "on": True, "auto": "auto"}[args.compile]
     config = TrainConfig().replace(**changes)
     model_config = parse_overrides(args.set)
-    common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
+    common: dict[str, Any] = {
+        "cache_dir": args.cache_dir,
+        "resume": not args.no_resume,
+        "frames": args.frames,
+    }
     if args.ensemble is not None:
         result = fit_ensemble(
             args.paths, args.model, args.out, args.ensemble, config, **common, **model_config

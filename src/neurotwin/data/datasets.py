@@ -7,8 +7,9 @@ per-sample Python work in an epoch. Batches are dicts of tensors:
 - static: ``images`` ``(B, 1, H, W)``, ``responses`` ``(B, n)``, ``behavior`` ``(B, 3)``,
   ``pupil_center`` ``(B, 2)``, ``index`` ``(B,)`` (the file index of each trial);
 - video: ``videos`` ``(B, 1, T, H, W)``, ``responses`` ``(B, T, n)``, ``behavior``
-  ``(B, T, 2)``, ``pupil_center`` ``(B, T, 2)``, ``index``, ``start`` (first frame of the
-  clip) and ``length`` (valid frames of each clip; frames past it are zero).
+  ``(B, 2, T)``, ``pupil_center`` ``(B, 2, T)`` (channels first, as the video models read
+  them: :mod:`neurotwin.models.contract`), ``index``, ``start`` (first frame of the clip)
+  and ``length`` (valid frames of each clip; frames past it are zero).
 
 :class:`EpochBatches` draws the batches of each epoch as a pure function of (seed, epoch,
 stream), :func:`batch_loader` is the one place where a
@@ -151,6 +152,8 @@ class VideoClips(StaticTrials):
             if self.normalizer is not None:
                 data = self.normalizer(field, data)
             data = np.where(pad.reshape(pad.shape + (1,) * (data.ndim - 2)), 0.0, data)
+            if field in ("behavior", "pupil_center"):
+                data = data.transpose(0, 2, 1)  # (B, T, C) on disk order -> (B, C, T)
             tensor = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
             batch[field] = tensor.unsqueeze(1) if field == "videos" else tensor
         batch["index"] = torch.from_numpy(trials)

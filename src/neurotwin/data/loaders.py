@@ -441,7 +441,7 @@ def video_loaders(
     max_frames
         Cut evaluation trials to at most this many frames (None: their true length).
     include_behavior, include_eye_position
-        Add ``behavior`` ``(B, T, 2)`` and ``pupil_center`` ``(B, T, 2)`` to every batch.
+        Add ``behavior`` ``(B, 2, T)`` and ``pupil_center`` ``(B, 2, T)`` to every batch.
     normalize
         Apply the standard normalisation, per neuron for responses.
     tiers

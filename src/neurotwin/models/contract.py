@@ -11,8 +11,11 @@ Batch fields
 A batch is a mapping of field name to tensor. The stimulus field is ``"images"``
 ``(B, 1, H, W)`` for static models and ``"videos"`` ``(B, 1, T, H, W)`` for video models;
 ``"behavior"`` is ``(B, C)`` (static) or ``(B, C, T)`` (video); ``"pupil_center"`` is
-``(B, 2)`` or ``(B, 2, T)``. A model lists the fields it reads in :attr:`required_fields`,
-and the loaders deliver exactly those.
+``(B, 2)`` or ``(B, 2, T)``: channels before time, as the loaders
+(:func:`neurotwin.data.make_loaders`) deliver them. Video batches also hold ``responses``
+``(B, T, n)`` and ``length`` ``(B,)``, the valid frames of each trial (zero padding after).
+A model lists the fields it reads in :attr:`required_fields`, and the loaders deliver
+exactly those.
 
 Output
 ------

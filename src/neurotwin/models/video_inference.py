@@ -12,7 +12,7 @@ The result equals one pass over the whole trial, while memory grows with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,6 +129,55 @@ def predict_trial(
                 out[stop - piece.shape[0] : stop] = piece
     finally:
         model.train(was_training)
+    return out
+
+
+def predict_batch(
+    model: VideoTwin,
+    batch: Mapping[str, torch.Tensor],
+    key: str,
+    *,
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+) -> torch.Tensor:
+    """Predict a batch of whole (zero-padded) trials in pieces of ``chunk_frames`` frames.
+
+    The caller sets the mode (eval) and disables gradients. Frames past a trial's end are
+    predicted from the padding; the causal cores never let them reach earlier frames.
+
+    Parameters
+    ----------
+    model
+        A video twin.
+    batch
+        ``videos`` ``(B, 1, T, H, W)`` and the series the model reads, ``(B, C, T)``.
+    key
+        The recording key.
+    chunk_frames
+        Frames per piece (besides the core's burn-in of ``temporal_context`` frames).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, T, n_neurons)`` rates, NaN for the first ``temporal_context`` frames.
+
+    Raises
+    ------
+    NeurotwinError
+        ``chunk_frames < 1``, or a field the model reads missing.
+    """
+    if chunk_frames < 1:
+        raise NeurotwinError(f"chunk_frames must be positive, got {chunk_frames}")
+    videos = batch["videos"]
+    b, t = videos.shape[0], videos.shape[2]
+    out = videos.new_full((b, t, model.check_key(key).n_neurons), float("nan"))
+    state: Any = None
+    for start in range(0, t, chunk_frames):
+        stop = min(start + chunk_frames, t)
+        piece = {
+            name: model.batch_field(batch, name)[:, :, start:stop] for name in model.required_fields
+        }
+        rates, state = model.stream(piece, key, state)
+        out[:, stop - rates.shape[1] : stop] = rates
     return out
 
 

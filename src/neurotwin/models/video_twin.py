@@ -188,7 +188,14 @@ class VideoTwin(TwinModule):
         return self.core.temporal_context
 
     # ------------------------------------------------------------------ batches
-    def _field(self, batch: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
+    def batch_field(self, batch: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
+        """Return a batch's field ``name``, or raise saying what the model reads.
+
+        Raises
+        ------
+        NeurotwinError
+            The field is missing (a static batch given to a video model is named as such).
+        """
         value = batch.get(name)
         if value is not None:
             return value
@@ -207,7 +214,7 @@ class VideoTwin(TwinModule):
     def _series(
         self, batch: Mapping[str, torch.Tensor], name: str, channels: int, frames: int
     ) -> torch.Tensor:
-        value = self._field(batch, name)
+        value = self.batch_field(batch, name)
         if value.ndim != 3 or value.shape[1] != channels or value.shape[2] != frames:
             raise NeurotwinError(
                 f"batch {name!r} has shape {tuple(value.shape)}, expected (B, {channels}, "
@@ -217,7 +224,7 @@ class VideoTwin(TwinModule):
 
     def core_input(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Return the core's input ``(B, channels, T, H, W)``: frames plus constant planes."""
-        videos = self._field(batch, "videos")
+        videos = self.batch_field(batch, "videos")
         if videos.ndim != 5 or videos.shape[1] != 1:
             raise NeurotwinError(
                 f"batch 'videos' has shape {tuple(videos.shape)}, expected (B, 1, T, H, W)"
@@ -262,7 +269,7 @@ class VideoTwin(TwinModule):
         frames = features.transpose(1, 2).reshape(b * t_out, c, *features.shape[3:])
         shift = None
         if self.shifters is not None:
-            videos = self._field(batch, "videos")
+            videos = self.batch_field(batch, "videos")
             eye = self._series(batch, "pupil_center", self.eye_dim, videos.shape[2])
             eye = eye[:, :, eye.shape[2] - t_out :].transpose(1, 2).reshape(b * t_out, -1)
             shift = self.shifters[key](eye.to(features.dtype))

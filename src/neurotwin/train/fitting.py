@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, cast
 import torch
 from torch.utils.data import DataLoader
 
+from neurotwin.data.loaders import DEFAULT_SCALE as KIND_SCALE
 from neurotwin.data.loaders import LoaderConfig, make_loaders, scaled_hw
-from neurotwin.data.recording import Recording, open_recording, recording_path
+from neurotwin.data.recording import Recording, VideoRecording, open_recording, recording_path
 from neurotwin.errors import NeurotwinError
 from neurotwin.train.config import TrainConfig, resolve_device
 from neurotwin.train.distributed import DistEnv, barrier, start, stop
@@ -29,6 +30,10 @@ PathLike = str | os.PathLike[str]
 RecordingLike = PathLike | Recording
 #: Resize factor of the images when no size is given (144 x 256 -> 36 x 64, as the kit).
 DEFAULT_SCALE = 0.25
+#: Frames of the random training windows of video recordings (the 2023 kit's 80).
+DEFAULT_WINDOW = 80
+#: The tier video models early-stop on (2023 recordings have no ``validation`` tier).
+VIDEO_VALIDATION = "oracle"
 
 
 def _paths(paths: RecordingLike | Sequence[RecordingLike]) -> list[PathLike]:
@@ -73,7 +78,9 @@ def open_recordings(recordings: RecordingLike | Sequence[RecordingLike]) -> list
 def model_image_size(
     paths: RecordingLike | Sequence[RecordingLike], size: tuple[int, int] | None = None
 ) -> tuple[int, int]:
-    """Return the image size the models see: ``size``, or the first recording's x 0.25.
+    """Return the stimulus size the models see: ``size``, or the first recording's, scaled.
+
+    Static images are scaled by 0.25 (144 x 256 -> 36 x 64), video frames kept (x 1).
 
     Parameters
     ----------
@@ -89,8 +96,36 @@ def model_image_size(
     """
     if size is not None:
         return int(size[0]), int(size[1])
-    first = paths if isinstance(paths, str | os.PathLike | Recording) else paths[0]
-    return scaled_hw(open_recording(first).stimulus_hw, DEFAULT_SCALE)
+    first = open_recording(paths if isinstance(paths, str | os.PathLike | Recording) else paths[0])
+    return scaled_hw(first.stimulus_hw, KIND_SCALE.get(first.kind, DEFAULT_SCALE))
+
+
+def _check_kinds(recordings: list[Recording], kind: str, name: str) -> None:
+    """Refuse recordings of another stimulus kind than the model's, naming the first."""
+    for recording in recordings:
+        if recording.kind != kind:
+            raise NeurotwinError(
+                f"{recording.location}: is a {recording.kind} recording but model "
+                f"{name!r} is a {kind} model; train a {recording.kind} model on it"
+            )
+
+
+def _check_window(recordings: list[Recording], model: TwinModel, frames: int) -> None:
+    """Refuse a training window no trial of a recording fills, or without a frame to predict."""
+    if frames <= model.temporal_context:
+        raise NeurotwinError(
+            f"the training window of {frames} frames must be longer than model "
+            f"{model.name!r}'s temporal context of {model.temporal_context} frames"
+        )
+    for recording in recordings:
+        assert isinstance(recording, VideoRecording)  # _check_kinds ran first
+        train = recording.tier_indices("train")
+        longest = int(max(recording.lengths[train], default=0))
+        if longest < frames:
+            raise NeurotwinError(
+                f"{recording.location}: no training trial is {frames} frames long (the longest "
+                f"has {longest}); choose a window of at most {longest} frames"
+            )
 
 
 def _prepare(
@@ -100,14 +135,22 @@ def _prepare(
     cache_dir: PathLike | None,
     size: tuple[int, int] | None,
     model_config: dict[str, Any],
+    frames: int = DEFAULT_WINDOW,
 ) -> tuple[Callable[[], TwinModel], TwinModel, dict[str, dict[str, DataLoader[Any]]]]:
     """Infos, a factory of models, the first model and loaders with the fields it needs.
 
-    Every recording is opened once here and passed on as the open object.
+    Every recording is opened once here and passed on as the open object. Video
+    recordings train on random windows of ``frames`` frames (trials shorter than that are
+    skipped with a warning) and early-stop on their ``oracle`` tier, handed to the trainer
+    as its ``validation`` tier.
     """
     from neurotwin import models  # the models package is only needed here
+    from neurotwin.models.video_twin import VideoTwinConfig
 
     recordings = open_recordings(paths)
+    # before building: a model built for the wrong kind fails with a less useful message
+    expected = "video" if isinstance(models.default_config(model), VideoTwinConfig) else "static"
+    _check_kinds(recordings, expected, model)
     hw = model_image_size(recordings, size)
     # open recordings pass through recording_infos' open_recording unread
     infos = models.recording_infos(cast(list[Any], recordings), hw)
@@ -117,19 +160,26 @@ def _prepare(
 
     torch.manual_seed(config.seed)
     first = make()
+    _check_kinds(recordings, first.stimulus_kind, model)
+    video = first.stimulus_kind == "video"
+    if video:
+        _check_window(recordings, first, frames)
     env = DistEnv.from_environ()
     if env.distributed and not env.is_main:
         barrier()  # rank 0 builds the caches first, the others then find them
     loader_config = LoaderConfig(
         batch_size=config.batch_size,
         fields=first.required_fields,
-        tiers=("train", "validation"),
+        tiers=("train", VIDEO_VALIDATION if video else "validation"),
         seed=config.seed,
         size=hw,
+        frames=frames,
     )
     loaders = make_loaders(
         recordings, loader_config, cache_dir=cache_dir, progress=config.progress and env.is_main
     )
+    if video and VIDEO_VALIDATION in loaders:
+        loaders["validation"] = loaders.pop(VIDEO_VALIDATION)
     if env.distributed and env.is_main:
         barrier()
     return make, first, loaders
@@ -155,6 +205,7 @@ def fit(
     *,
     cache_dir: PathLike | None = None,
     image_size: tuple[int, int] | None = None,
+    frames: int = DEFAULT_WINDOW,
     resume: bool = True,
     log: Log | None = print,
     **model_config: Any,
@@ -164,7 +215,8 @@ def fit(
     Parameters
     ----------
     paths
-        Static recording folders or zips, or open recordings (one readout per recording).
+        Recording folders or zips, or open recordings (one readout per recording), all of
+        the model's stimulus kind (static or video).
     model
         Registry name (:func:`neurotwin.models.list_models`).
     out
@@ -175,7 +227,11 @@ def fit(
         Where the recordings' caches live.
     image_size
         ``(height, width)`` of the images the model sees (default: a quarter of the
-        recording's, 36 x 64 for SENSORIUM).
+        recording's, 36 x 64 for SENSORIUM; video frames as recorded).
+    frames
+        Video: frames of the random training windows (the 2023 kit's 80); trials shorter
+        than that are skipped with a warning. Video models early-stop on the ``oracle``
+        tier's 2023 single-trial correlation.
     resume
         Continue from ``out/checkpoint.pt`` when it exists.
     log
@@ -187,12 +243,20 @@ def fit(
     -------
     TrainResult
         The trained model (best weights) and its history.
+
+    Raises
+    ------
+    NeurotwinError
+        A recording of another stimulus kind than the model's, or (video) a window no
+        training trial fills or not longer than the model's temporal context.
     """
     config = train or TrainConfig()
     if out is not None:
         check_run_folder(out)
     with _process_group(config):
-        _, net, loaders = _prepare(paths, model, config, cache_dir, image_size, model_config)
+        _, net, loaders = _prepare(
+            paths, model, config, cache_dir, image_size, model_config, frames
+        )
         return run_training(net, loaders, config, out, resume, log)
 
 
@@ -206,6 +270,7 @@ def fit_ensemble(
     resplit: bool = True,
     cache_dir: PathLike | None = None,
     image_size: tuple[int, int] | None = None,
+    frames: int = DEFAULT_WINDOW,
     resume: bool = True,
     log: Log | None = print,
     **model_config: Any,
@@ -215,7 +280,7 @@ def fit_ensemble(
     Parameters
     ----------
     paths
-        Static recording folders or zips, or open recordings.
+        Recording folders or zips, or open recordings, of the model's stimulus kind.
     model
         Registry name.
     out
@@ -230,6 +295,8 @@ def fit_ensemble(
         Where the recordings' caches live.
     image_size
         ``(height, width)`` of the images the models see.
+    frames
+        Video: frames of the random training windows (see :func:`fit`).
     resume
         Resume (or skip) members from their checkpoints.
     log
@@ -245,7 +312,7 @@ def fit_ensemble(
     config = train or TrainConfig()
     with _process_group(config):
         make_model, first, loaders = _prepare(
-            paths, model, config, cache_dir, image_size, model_config
+            paths, model, config, cache_dir, image_size, model_config, frames
         )
 
         def make(i: int) -> TwinModel:

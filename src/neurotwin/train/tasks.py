@@ -14,10 +14,11 @@ The trainer knows nothing of the shape of a prediction. It asks its :class:`Task
 
 :class:`StaticTask` is the static (SENSORIUM 2022) task: ``(B, n)`` predictions stacked into
 ``(N, n)``, scored by the mean per-neuron correlation over every neuron of every recording.
-A video task adds itself by subclassing :class:`Task` (its :meth:`~Task.predict` keeps the
-``(B, T - temporal_context, n)`` windows and their valid lengths; its :meth:`~Task.score`
-correlates the valid frames) and registering in :data:`TASKS` under its stimulus kind;
-the trainer does not change.
+:class:`VideoTask` is the video (SENSORIUM 2023) task: the loss masks each trial's padding
+(its ``length``), predictions are whole trials cut to their scored frames, scored by the
+2023 single-trial correlation exactly as :mod:`neurotwin.scoring` computes it. Another
+task adds itself by subclassing :class:`Task` and registering in :data:`TASKS` under its
+stimulus kind; the trainer does not change.
 """
 
 from __future__ import annotations
@@ -31,10 +32,17 @@ import numpy as np
 import torch
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.scoring.metrics import correlation
+from neurotwin.scoring.metrics import (
+    SKIP_FRAMES,
+    STOP_FRAME,
+    correlation,
+    mean_over_neurons,
+    video_correlation,
+)
 from neurotwin.train.config import TrainConfig
 from neurotwin.train.losses import loss_scale, poisson_loss
-from neurotwin.train.prediction import Batch, run_batches
+from neurotwin.train.prediction import Batch, run_batches, to_device
+from neurotwin.train.twin import module_of
 
 if TYPE_CHECKING:
     from neurotwin.models.contract import TwinModel
@@ -219,8 +227,117 @@ class StaticTask(Task):
         return float(np.hstack(per_neuron).mean()), per_recording
 
 
+class VideoTask(Task):
+    """Videos: Poisson loss over a window's valid frames, the 2023 single-trial correlation.
+
+    Loss: the first ``temporal_context`` frames of each window are cut (the model predicts
+    nothing for them) and frames past a trial's ``length`` (the loaders' zero padding) are
+    masked out. Predictions: whole trials, run in pieces of bounded memory
+    (:func:`~neurotwin.models.video_inference.predict_batch`), kept as the scored frames
+    ``SKIP_FRAMES`` (50) up to ``STOP_FRAME`` (300) or the trial's end, ``(N, n, 250)``
+    NaN past each trial's scored frames (the scorer's layout). Score: the 2023 competition's
+    single-trial correlation as the scorer computes it
+    (:func:`~neurotwin.scoring.metrics.video_correlation` per recording, the neurons of
+    every recording pooled into one mean). The loaders divide each neuron's responses by a
+    positive scale, which leaves every correlation unchanged.
+    """
+
+    kind = "video"
+
+    def loss(
+        self, prediction: torch.Tensor, batch: Mapping[str, torch.Tensor], n_train: int
+    ) -> torch.Tensor:
+        """Return the base loss, padding masked by the batch's ``length`` (see class)."""
+        length = batch.get("length")
+        if batch.get("mask") is None and length is not None:
+            frames = torch.arange(batch["responses"].shape[1], device=length.device)
+            batch = {**batch, "mask": frames[None, :] < length[:, None]}
+        return super().loss(prediction, batch, n_train)
+
+    def predict(
+        self,
+        model: TwinModel,
+        batches: Iterable[Batch],
+        key: str,
+        device: torch.device,
+        *,
+        channels_last: bool = False,
+        targets: bool = False,
+    ) -> Predictions:
+        """Return the scored frames of whole trials, ``(N, n, 250)``, NaN-padded (see class).
+
+        Raises
+        ------
+        NeurotwinError
+            A model whose temporal context reaches into the scored frames (beyond 50).
+        """
+        from neurotwin.models.video_inference import predict_batch
+        from neurotwin.models.video_twin import VideoTwin
+
+        if model.temporal_context > SKIP_FRAMES:
+            raise NeurotwinError(
+                f"model {getattr(model, 'name', '')!r} needs {model.temporal_context} frames "
+                f"of history, more than the {SKIP_FRAMES} frames the 2023 score skips"
+            )
+        module = module_of(model)
+        was_training = module.training
+        module.eval()
+        index, values, responses = [], [], []
+        try:
+            with torch.no_grad():
+                for batch in batches:
+                    on_device = to_device(batch, device)
+                    if isinstance(module, VideoTwin):
+                        rates = predict_batch(module, on_device, key)
+                    else:  # any other video model: one pass over the padded trials
+                        rates = _front_padded(model(on_device, key), on_device["videos"])
+                    lengths = batch["length"].cpu().numpy()
+                    values.append(_scored(rates.float().cpu().numpy(), lengths))
+                    index.append(batch["index"].cpu().numpy().astype(np.int64))
+                    if targets:
+                        responses.append(_scored(batch["responses"].float().numpy(), lengths))
+        finally:
+            module.train(was_training)
+        if not index:
+            return Predictions(np.zeros(0, np.int64), np.zeros((0, 0, STOP_FRAME - SKIP_FRAMES)))
+        return Predictions(
+            np.concatenate(index),
+            np.concatenate(values),
+            np.concatenate(responses) if targets else None,
+        )
+
+    def score(self, predictions: Mapping[str, Predictions]) -> tuple[float, dict[str, float]]:
+        """Return the 2023 single-trial correlation, all recordings' neurons pooled in one mean."""
+        per_neuron = {}
+        for key, recording in predictions.items():
+            if recording.targets is None:
+                raise NeurotwinError(f"no responses to score the predictions of {key!r} against")
+            n_frames = np.isfinite(recording.targets).all(axis=1).sum(axis=1)
+            per_neuron[key] = video_correlation(recording.values, recording.targets, n_frames)
+        per_recording = {k: mean_over_neurons(v) for k, v in per_neuron.items()}
+        return mean_over_neurons(np.concatenate(list(per_neuron.values()))), per_recording
+
+
+def _front_padded(rates: torch.Tensor, videos: torch.Tensor) -> torch.Tensor:
+    """``(B, T - context, n)`` rates -> ``(B, T, n)``, NaN for the first frames."""
+    missing = videos.shape[2] - rates.shape[1]
+    gap = rates.new_full((rates.shape[0], missing, rates.shape[2]), float("nan"))
+    return torch.cat([gap, rates], dim=1)
+
+
+def _scored(frames: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``(B, T, n)`` whole trials -> ``(B, n, 250)`` their scored frames, NaN past them."""
+    width = STOP_FRAME - SKIP_FRAMES
+    out = np.full((frames.shape[0], frames.shape[2], width), np.nan, np.float32)
+    for i, length in enumerate(lengths):
+        stop = min(int(length), STOP_FRAME)
+        if stop > SKIP_FRAMES:
+            out[i, :, : stop - SKIP_FRAMES] = frames[i, SKIP_FRAMES:stop].T
+    return out
+
+
 #: The tasks, by the stimulus kind of the models they train.
-TASKS: dict[str, type[Task]] = {"static": StaticTask}
+TASKS: dict[str, type[Task]] = {"static": StaticTask, "video": VideoTask}
 
 
 def task_for(kind: str, config: TrainConfig, temporal_context: int = 0) -> Task:

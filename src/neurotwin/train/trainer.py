@@ -228,7 +228,7 @@ class _Run(Checkpointing, TimeBudget, DivergenceChecks, CompileDecision):
     def _build(self) -> None:
         config = self.config
         self.module.to(self.device)
-        if config.channels_last:
+        if config.channels_last and self.model.stimulus_kind == "static":
             self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.optimizer = make_optimizer(self.module.parameters(), config)
         steps = max(
