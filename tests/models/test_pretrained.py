@@ -69,7 +69,6 @@ def test_pretrained_weights_predict_raw_images_as_the_loaders_do(name, demo_mous
     recording = open_recording(demo_mouse)
     index = batch["index"].numpy()
     raw = {f: np.stack([recording.load(f, int(i)) for i in index]) for f in recording.fields}
-    got = model.predict_responses(
-        raw["images"], behavior=raw["behavior"], pupil_center=raw["pupil_center"]
-    )
+    inputs = {f: raw[f] for f in model.required_fields[1:]}  # only what the model reads
+    got = model.predict_responses(raw["images"], **inputs)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
