@@ -109,6 +109,10 @@ class TwinModule(nn.Module, abc.ABC):
             )
         return info
 
+    def extra_repr(self) -> str:
+        """Name and recording keys in ``print(model)``."""
+        return f"name={self.name!r}, keys={list(self.infos)}"
+
     # ------------------------------------------------------------------ forward pass
     @abc.abstractmethod
     def features(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:

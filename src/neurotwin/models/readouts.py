@@ -22,7 +22,7 @@ from __future__ import annotations
 import abc
 import itertools
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -396,3 +396,37 @@ def inverse_nonlinearity(name: str, rate: np.ndarray, offset: float = 0.0) -> np
     if name == "softplus":
         return np.where(r > 20.0, r, np.log(np.expm1(np.minimum(r, 20.0))))
     raise NeurotwinError(f"unknown output nonlinearity {name!r}")
+
+
+def readout_centres(info: RecordingInfo, readout: Readout, shifter: Any, core: Any) -> np.ndarray:
+    """Readout centres of a recording's neurons in input pixels, ``(n, 2)`` (row, col).
+
+    Mean positions (no sampling) at eye position zero (the mean pupil centre of the
+    normalised data): with a shifter, its output for a zero pupil centre is included. The
+    core's spatial crop is undone by its ``output_to_input``.
+
+    Parameters
+    ----------
+    info
+        The recording's info (eye channels, image size).
+    readout
+        The recording's readout.
+    shifter
+        Its shifter module, or None.
+    core
+        The core (static or video) whose ``output_to_input`` maps feature pixels to input
+        pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_neurons, 2)`` float64.
+    """
+    with torch.no_grad():
+        shift = None
+        if shifter is not None:
+            param = next(shifter.parameters())
+            shift = shifter(param.new_zeros(1, info.eye_dim))
+        grid = readout.positions(shift).detach().cpu().double().numpy()
+    rows, cols = core.output_to_input(grid[:, 0], grid[:, 1], info.image_hw)
+    return np.stack([rows, cols], axis=1)

@@ -27,7 +27,12 @@ from neurotwin.models.contract import StimulusKind
 from neurotwin.models.cores import Core, StackedCoreConfig
 from neurotwin.models.info import RecordingInfo
 from neurotwin.models.modulator import GainModulator, ModulatorConfig
-from neurotwin.models.readouts import GaussianReadoutConfig, Readout, inverse_nonlinearity
+from neurotwin.models.readouts import (
+    GaussianReadoutConfig,
+    Readout,
+    inverse_nonlinearity,
+    readout_centres,
+)
 from neurotwin.models.registry import get_core, get_readout, register_builder
 from neurotwin.models.shifter import Shifter, ShifterConfig
 
@@ -267,20 +272,8 @@ class Twin(TwinModule):
         The unpadded first convolution's crop is undone by the core's
         :meth:`~neurotwin.models.cores.Core.output_to_input`.
         """
-        info = self.check_key(key)
-        readout = self.readout(key)
-        with torch.no_grad():
-            shift = None
-            if self.shifters is not None:
-                param = next(self.shifters[key].parameters())
-                shift = self.shifters[key](param.new_zeros(1, info.eye_dim))
-            grid = readout.positions(shift).detach().cpu().double().numpy()
-        rows, cols = self.core.output_to_input(grid[:, 0], grid[:, 1], info.image_hw)
-        return np.stack([rows, cols], axis=1)
-
-    def extra_repr(self) -> str:
-        """Name and recording keys in ``print(model)``."""
-        return f"name={self.name!r}, keys={list(self.infos)}"
+        shifter = None if self.shifters is None else self.shifters[key]
+        return readout_centres(self.check_key(key), self.readout(key), shifter, self.core)
 
 
 def twin_config(**changes: Any) -> TwinConfig:

@@ -35,6 +35,7 @@ from neurotwin.models.readouts import (
     FullGaussianReadout,
     GaussianReadoutConfig,
     inverse_nonlinearity,
+    readout_centres,
 )
 from neurotwin.models.shifter import Shifter, ShifterConfig
 from neurotwin.models.video_cores import (
@@ -321,20 +322,8 @@ class VideoTwin(TwinModule):
         Mean positions at pupil centre zero (the mean of the normalised data), mapped back
         through the core's spatial crop.
         """
-        info = self.check_key(key)
-        readout = self.readout(key)
-        with torch.no_grad():
-            shift = None
-            if self.shifters is not None:
-                param = next(self.shifters[key].parameters())
-                shift = self.shifters[key](param.new_zeros(1, info.eye_dim))
-            grid = readout.positions(shift).detach().cpu().double().numpy()
-        rows, cols = self.core.output_to_input(grid[:, 0], grid[:, 1], info.image_hw)
-        return np.stack([rows, cols], axis=1)
-
-    def extra_repr(self) -> str:
-        """Name and recording keys in ``print(model)``."""
-        return f"name={self.name!r}, keys={list(self.infos)}"
+        shifter = None if self.shifters is None else self.shifters[key]
+        return readout_centres(self.check_key(key), self.readout(key), shifter, self.core)
 
 
 class VideoGRUTwin(VideoTwin):
