@@ -140,3 +140,34 @@ def test_kinds_must_match(mice: list[Path], model: Any, cache: Path, tmp_path: P
     with pytest.raises(NeurotwinError, match=r"track 'sensorium\+' scores one recording; 2"):
         track_predictions(static_model, [static, static], "sensorium+")
 
+
+def test_cli_predicts_submits_and_evaluates_several_mice(
+    mice: list[Path], model: Any, cache: Path, tmp_path: Path, capsys: Any
+) -> None:
+    import json
+
+    from neurotwin.cli import main
+    from neurotwin.models import save_model
+    from neurotwin.scoring.video_parquet import read_video_parquet
+
+    save_model(model, tmp_path / "model.pt")
+    common = ["--model", str(tmp_path / "model.pt"), "--recording", *map(str, mice)]
+    common += ["--cache-dir", str(cache), "--device", "cpu"]
+    assert main(["predict", *common, "--tiers", "live_test_bonus", "--out", str(tmp_path)]) == 0
+    written = read_video_parquet(tmp_path / "predictions_live_test_bonus.parquet.brotli")
+    direct = predict_tiers(model, mice[1], ["live_test_bonus"], cache_dir=cache)
+    expected = direct["live_test_bonus"]
+    assert isinstance(expected, VideoPredictions)
+    rows = np.flatnonzero(written.mice == open_recording(mice[1]).name)
+    assert len(rows) == len(expected.values) and len(written.mice) == 2 * len(rows)
+    for r, values in zip(rows, expected.values, strict=True):
+        np.testing.assert_allclose(written.values[r], values, rtol=1e-6)
+
+    assert main(["submit", *common, "--track", "video-bonus", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "submission_video-bonus.zip").is_file()
+    assert "predictions_live_test_bonus_ood.parquet.brotli" in capsys.readouterr().out
+
+    assert main(["evaluate", *common, "--track", "video-main", "--per-frame", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    live = report["phases"]["live"]["metrics"][SINGLE_TRIAL]
+    assert len(live["per_mouse"]) == 2 and live["ceiling_kind"] == "exact"
