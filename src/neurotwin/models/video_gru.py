@@ -131,8 +131,10 @@ class ConvGRUCell(nn.Module):
         if h is None:
             h = x.new_zeros(b, self.channels, *x.shape[3:])
         out = []
-        for step in range(t):
-            xz, xr, xc = drive[:, step].chunk(3, dim=1)
+        # unbind, not drive[:, step]: the backward of one indexing per frame would zero-fill
+        # a gradient of the whole window at every frame (quadratic in the window length)
+        for frame in drive.unbind(1):
+            xz, xr, xc = frame.chunk(3, dim=1)
             hz, hr = self.gate_conv(h).chunk(2, dim=1)
             z = torch.sigmoid(xz + hz)
             r = torch.sigmoid(xr + hr)
