@@ -26,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -271,9 +271,6 @@ class VideoTask(Task):
         NeurotwinError
             A model whose temporal context reaches into the scored frames (beyond 50).
         """
-        from neurotwin.models.video_inference import predict_batch
-        from neurotwin.models.video_twin import VideoTwin
-
         if model.temporal_context > SKIP_FRAMES:
             raise NeurotwinError(
                 f"model {getattr(model, 'name', '')!r} needs {model.temporal_context} frames "
@@ -287,10 +284,7 @@ class VideoTask(Task):
             with torch.no_grad():
                 for batch in batches:
                     on_device = to_device(batch, device)
-                    if isinstance(module, VideoTwin):
-                        rates = predict_batch(module, on_device, key)
-                    else:  # any other video model: one pass over the padded trials
-                        rates = _front_padded(model(on_device, key), on_device["videos"])
+                    rates = _whole_trials(module, on_device, key)
                     lengths = batch["length"].cpu().numpy()
                     values.append(_scored(rates.float().cpu().numpy(), lengths))
                     index.append(batch["index"].cpu().numpy().astype(np.int64))
@@ -316,6 +310,29 @@ class VideoTask(Task):
             per_neuron[key] = video_correlation(recording.values, recording.targets, n_frames)
         per_recording = {k: mean_over_neurons(v) for k, v in per_neuron.items()}
         return mean_over_neurons(np.concatenate(list(per_neuron.values()))), per_recording
+
+
+def _whole_trials(model: Any, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+    """``(B, T, n)`` rates of whole zero-padded trials, NaN where a model predicts nothing.
+
+    A video twin runs in pieces of bounded memory; an ensemble averages its members' whole
+    trials frame by frame (in member order, as :class:`~neurotwin.models.Ensemble` does),
+    so members of different temporal contexts align on the frame they predict and the
+    frames before the longest context stay NaN; any other video model runs in one pass.
+    """
+    from neurotwin.models.ensemble import Ensemble
+    from neurotwin.models.video_inference import predict_batch
+    from neurotwin.models.video_twin import VideoTwin
+
+    if isinstance(model, VideoTwin):
+        return predict_batch(model, batch, key)
+    if isinstance(model, Ensemble):
+        parts = [_whole_trials(model.member(i), batch, key) for i in range(len(model))]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total / len(parts)
+    return _front_padded(model(batch, key), batch["videos"])
 
 
 def _front_padded(rates: torch.Tensor, videos: torch.Tensor) -> torch.Tensor:

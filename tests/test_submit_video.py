@@ -1,0 +1,142 @@
+"""Video twins through predict_tiers, make_submission and evaluate: several mice, both tracks."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from neurotwin.data import open_recording
+from neurotwin.errors import NeurotwinError
+from neurotwin.models import create_model, recording_infos
+from neurotwin.scoring import score
+from neurotwin.scoring.predictions import VideoPredictions
+from neurotwin.scoring.tracks import SINGLE_TRIAL, get_track
+from neurotwin.simulate import simulate_video
+from neurotwin.submit import evaluate, make_submission, predict_tiers, track_predictions
+from tiny import write_static
+
+#: A small video-gru (the kit's settings scaled down).
+TINY_GRU: dict[str, Any] = {
+    "core": {
+        "hidden_channels": 4,
+        "layers": 1,
+        "input_kern": 5,
+        "gru_channels": 4,
+        "gru_input_kern": 3,
+        "gru_recurrent_kern": 3,
+    }
+}
+#: The tiny preset, smaller still: 12 neurons, 12 x 20 frames, trials of 56-60 frames, and
+#: only two training trials (never trained here).
+SMALL: dict[str, Any] = {"neurons": 12, "height": 12, "width": 20, "min_frames": 56}
+SMALL.update(max_frames=60, train=2, oracle_videos=1, oracle_repeats=2, test_videos=1)
+CLASSES = 5  # out-of-domain classes of the simulator's bonus tiers
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Any:
+    """One torch thread: on a shared machine, more make these small convolutions crawl."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def mice(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Two simulated video mice with their truth folders (every tier's responses known)."""
+    root = tmp_path_factory.mktemp("mice")
+    return [Path(r.path) for r in simulate_video(root, "tiny", seed=3, mice=2, **SMALL)]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def model(mice: list[Path]) -> Any:
+    torch.manual_seed(0)
+    infos = recording_infos([str(p) for p in mice], (12, 20))
+    return create_model("video-gru", infos, **TINY_GRU)
+
+
+def test_predict_tiers_gives_the_scored_frames_of_whole_trials(
+    mice: list[Path], model: Any, cache: Path
+) -> None:
+    tiers = ["oracle", "live_test_main"]
+    out = predict_tiers(model, mice[0], tiers, cache_dir=cache)
+    recording = open_recording(mice[0])
+    for tier in tiers:
+        pred = out[tier]
+        assert isinstance(pred, VideoPredictions)
+        idx = recording.tier_indices(tier)
+        np.testing.assert_array_equal(pred.trial_ids, recording.trial_ids[idx].astype(str))
+        assert set(pred.mice) == {recording.name}
+        lengths = np.array([recording.trial_length(int(i)) for i in idx])
+        assert [v.shape for v in pred.values] == [(12, n - 50) for n in lengths]
+        assert all(np.isfinite(v).all() and (v > 0).all() for v in pred.values)
+    # one trial per batch gives the same rows: the zero padding of a batch never leaks
+    alone = predict_tiers(model, mice[0], ["oracle"], batch_size=1, cache_dir=cache)["oracle"]
+    for a, b in zip(alone.values, out["oracle"].values, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_main_track_submission_of_two_mice_scores_as_evaluate(
+    mice: list[Path], model: Any, cache: Path, tmp_path: Path
+) -> None:
+    track = get_track("video-main")
+    dest = make_submission(model, mice, track, tmp_path / "sub", cache_dir=cache)
+    assert dest == tmp_path / "sub" / "submission_video-main.zip"
+    with zipfile.ZipFile(dest) as zf:
+        assert sorted(zf.namelist()) == sorted(track.submission_files.values())
+    report = evaluate(model, mice, track, cache_dir=cache)
+    assert report.to_dict() == score(track, [str(p) for p in mice], dest).to_dict()
+    for phase in ("live", "final"):
+        metric = report.phases[phase].metrics[SINGLE_TRIAL]
+        assert metric.ceiling_kind == "exact" and metric.ceiling is not None
+        assert sorted(metric.per_mouse) == sorted(open_recording(p).name for p in mice)
+
+
+def test_bonus_track_is_scored_per_class_and_per_frame_on_request(
+    mice: list[Path], model: Any, cache: Path
+) -> None:
+    report = evaluate(model, mice, "video-bonus", cache_dir=cache)
+    metric = report.phases["live"].metrics[SINGLE_TRIAL]
+    assert len(metric.per_class) == CLASSES and metric.ceiling_kind == "exact"
+    assert len(metric.per_mouse) == 2
+    seen: list[bool] = []
+    import neurotwin.submit as submit
+
+    original = submit.resolve_truth
+
+    def spy(track: Any, truth: Any, *, per_frame: bool = False) -> Any:
+        seen.append(per_frame)
+        return original(track, truth, per_frame=per_frame)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(submit, "resolve_truth", spy)
+        framed = evaluate(model, mice, "video-bonus", per_frame=True, cache_dir=cache)
+    assert seen == [True]
+    assert framed.phases["live"].metrics[SINGLE_TRIAL].per_class.keys() == metric.per_class.keys()
+
+
+def test_kinds_must_match(mice: list[Path], model: Any, cache: Path, tmp_path: Path) -> None:
+    static = write_static(tmp_path / "static")
+    static_model = create_model("sensorium", recording_infos(static, (12, 18)), hidden_channels=2)
+    with pytest.raises(NeurotwinError, match=r"is a video \(2023\) recording but model 'sens"):
+        predict_tiers(static_model, mice[0], ["oracle"], cache_dir=cache)
+    with pytest.raises(NeurotwinError, match=r"is a static \(2022\) recording but model 'video"):
+        predict_tiers(model, static, ["test"], cache_dir=cache)
+    with pytest.raises(NeurotwinError, match=r"'sensorium' is a static model; track 'video-m"):
+        make_submission(static_model, mice, "video-main", tmp_path / "s", cache_dir=cache)
+    with pytest.raises(NeurotwinError, match=r"'video-gru' is a video model; track 'sensorium"):
+        evaluate(model, static, "sensorium+", cache_dir=cache)
+    with pytest.raises(NeurotwinError, match=r"track 'sensorium\+' scores one recording; 2"):
+        track_predictions(static_model, [static, static], "sensorium+")
+
