@@ -15,8 +15,8 @@ from neurotwin.errors import NeurotwinError
 from neurotwin.models import create_model, recording_infos
 from neurotwin.scoring import score
 from neurotwin.scoring.predictions import VideoPredictions
+from neurotwin.scoring.scorer import resolve_truth
 from neurotwin.scoring.tracks import SINGLE_TRIAL, get_track
-from neurotwin.simulate import simulate_video
 from neurotwin.submit import evaluate, make_submission, predict_tiers, track_predictions
 from tiny import write_static
 
@@ -31,10 +31,6 @@ TINY_GRU: dict[str, Any] = {
         "gru_recurrent_kern": 3,
     }
 }
-#: The tiny preset, smaller still: 12 neurons, 12 x 20 frames, trials of 56-60 frames, and
-#: only two training trials (never trained here).
-SMALL: dict[str, Any] = {"neurons": 12, "height": 12, "width": 20, "min_frames": 56}
-SMALL.update(max_frames=60, train=2, oracle_videos=1, oracle_repeats=2, test_videos=1)
 CLASSES = 5  # out-of-domain classes of the simulator's bonus tiers
 
 
@@ -48,15 +44,13 @@ def _one_thread() -> Any:
 
 
 @pytest.fixture(scope="module")
-def mice(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Two simulated video mice with their truth folders (every tier's responses known)."""
-    root = tmp_path_factory.mktemp("mice")
-    return [Path(r.path) for r in simulate_video(root, "tiny", seed=3, mice=2, **SMALL)]
+def mice(video_mice: list[Path]) -> list[Path]:
+    return video_mice
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
+def cache(video_cache: Path) -> Path:
+    return video_cache
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +104,22 @@ def test_bonus_track_is_scored_per_class_and_per_frame_on_request(
     metric = report.phases["live"].metrics[SINGLE_TRIAL]
     assert len(metric.per_class) == CLASSES and metric.ceiling_kind == "exact"
     assert len(metric.per_mouse) == 2
+    # each class's exact ceiling is what the simulator's noiseless rates score on it
+    truth = resolve_truth(get_track("video-bonus"), [str(p) for p in mice])
+    rates = {}
+    for phase, tier in get_track("video-bonus").tiers.items():
+        rows = [(m, t, r[:, :n]) for m in truth.mice for t, r, n in zip(
+            m.tiers[tier].trial_ids, m.tiers[tier].rates, m.tiers[tier].n_frames, strict=True
+        )]  # fmt: skip
+        rates[phase] = VideoPredictions(
+            mice=np.array([m.name for m, _, _ in rows]),
+            trial_ids=np.array([t for _, t, _ in rows]),
+            neuron_ids={m.name: m.unit_ids for m in truth.mice},
+            values=[r for _, _, r in rows],
+        )
+    perfect = score("video-bonus", truth, rates).phases["live"].metrics[SINGLE_TRIAL]
+    assert perfect.per_class == pytest.approx(metric.per_class_ceiling)
+    assert f"class {next(iter(metric.per_class))}" in report.table()
     seen: list[bool] = []
     import neurotwin.submit as submit
 
@@ -140,3 +150,34 @@ def test_kinds_must_match(mice: list[Path], model: Any, cache: Path, tmp_path: P
     with pytest.raises(NeurotwinError, match=r"track 'sensorium\+' scores one recording; 2"):
         track_predictions(static_model, [static, static], "sensorium+")
 
+
+def test_cli_predicts_submits_and_evaluates_several_mice(
+    mice: list[Path], model: Any, cache: Path, tmp_path: Path, capsys: Any
+) -> None:
+    import json
+
+    from neurotwin.cli import main
+    from neurotwin.models import save_model
+    from neurotwin.scoring.video_parquet import read_video_parquet
+
+    save_model(model, tmp_path / "model.pt")
+    common = ["--model", str(tmp_path / "model.pt"), "--recording", *map(str, mice)]
+    common += ["--cache-dir", str(cache), "--device", "cpu"]
+    assert main(["predict", *common, "--tiers", "live_test_bonus", "--out", str(tmp_path)]) == 0
+    written = read_video_parquet(tmp_path / "predictions_live_test_bonus.parquet.brotli")
+    direct = predict_tiers(model, mice[1], ["live_test_bonus"], cache_dir=cache)
+    expected = direct["live_test_bonus"]
+    assert isinstance(expected, VideoPredictions)
+    rows = np.flatnonzero(written.mice == open_recording(mice[1]).name)
+    assert len(rows) == len(expected.values) and len(written.mice) == 2 * len(rows)
+    for r, values in zip(rows, expected.values, strict=True):
+        np.testing.assert_allclose(written.values[r], values, rtol=1e-6)
+
+    assert main(["submit", *common, "--track", "video-bonus", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "submission_video-bonus.zip").is_file()
+    assert "predictions_live_test_bonus_ood.parquet.brotli" in capsys.readouterr().out
+
+    assert main(["evaluate", *common, "--track", "video-main", "--per-frame", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    live = report["phases"]["live"]["metrics"][SINGLE_TRIAL]
+    assert len(live["per_mouse"]) == 2 and live["ceiling_kind"] == "exact"

@@ -154,6 +154,9 @@ def score_phase(
             score.ceiling_stimulus_only = _mean_ceiling(score, only)
         if track.per_class and name == SINGLE_TRIAL:
             score.per_class = _per_class(aligned, tiers, metric)
+            if exact:  # the noiseless rates scored as a prediction, class by class
+                rates = {k: t.rates for k, t in tiers.items() if t.rates is not None}
+                score.per_class_ceiling = _per_class(rates, tiers, metric)
         scores[name] = _explain(score, tiers)
     extras: dict[str, float] = {}
     if oracle is not None:

@@ -204,10 +204,17 @@ class StaticTask(Task):
         channels_last: bool = False,
         targets: bool = False,
     ) -> Predictions:
-        """Stack the ``(B, n)`` predictions of every batch into ``(N, n)`` (see :class:`Task`)."""
+        """Stack the ``(B, n)`` predictions of every batch into ``(N, n)`` (see :class:`Task`).
+
+        Without a batch: ``(0, n)`` arrays (targets too when asked for), the shape the
+        other processes of a distributed validation gather.
+        """
         index, values, responses = run_batches(
             model, batches, key, device, channels_last=channels_last, targets=targets
         )
+        if not len(index):
+            empty = np.zeros((0, _n_neurons(model, key)), np.float32)
+            return Predictions(index, empty, empty.copy() if targets else None)
         return Predictions(index, values, responses)
 
     def score(self, predictions: Mapping[str, Predictions]) -> tuple[float, dict[str, float]]:
@@ -292,8 +299,9 @@ class VideoTask(Task):
                         responses.append(_scored(batch["responses"].float().numpy(), lengths))
         finally:
             module.train(was_training)
-        if not index:
-            return Predictions(np.zeros(0, np.int64), np.zeros((0, 0, STOP_FRAME - SKIP_FRAMES)))
+        if not index:  # the shape the other processes of a distributed validation gather
+            empty = np.zeros((0, _n_neurons(model, key), STOP_FRAME - SKIP_FRAMES), np.float32)
+            return Predictions(np.zeros(0, np.int64), empty, empty.copy() if targets else None)
         return Predictions(
             np.concatenate(index),
             np.concatenate(values),
@@ -310,6 +318,14 @@ class VideoTask(Task):
             per_neuron[key] = video_correlation(recording.values, recording.targets, n_frames)
         per_recording = {k: mean_over_neurons(v) for k, v in per_neuron.items()}
         return mean_over_neurons(np.concatenate(list(per_neuron.values()))), per_recording
+
+
+def _n_neurons(model: TwinModel, key: str) -> int:
+    """Neurons the model predicts for recording ``key`` (its readout's)."""
+    info = model.infos.get(key)
+    if info is None:
+        raise NeurotwinError(f"model {model.name!r} has no readout for recording {key!r}")
+    return int(info.n_neurons)
 
 
 def _whole_trials(model: Any, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
