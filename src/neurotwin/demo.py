@@ -86,7 +86,8 @@ RECIPES: dict[str, dict[str, Any]] = {
 VIDEO_MODEL = "video-gru"
 VIDEO_TRACKS = ("video-main", "video-bonus")
 #: The video demo's recipe of each preset: ``TrainConfig`` fields (the 2023 kit's AdamW at
-#: learning rate 0.005, batches of 8), plus ``frames`` (the random training windows: 40
+#: learning rate 0.005, batches of 8, and the weight decay of 0.01 that ``TrainConfig``
+#: gives video models), plus ``frames`` (the random training windows: 40
 #: instead of the kit's 80, half the cost of a step on a CPU) and ``model`` (the model's
 #: config: the kit's ``video-gru`` scaled down to 16 channels to train on a CPU within the
 #: budget).
