@@ -23,10 +23,11 @@ from neurotwin.report import (
     frame_correlation_figure,
     rate_traces_figure,
 )
-from neurotwin.scoring.scorer import check_submission, resolve_truth
+from neurotwin.scoring.scorer import check_submission, resolve_truth, score
+from neurotwin.scoring.submission import write_submission
 from neurotwin.scoring.tracks import get_track
 from neurotwin.simulate import simulate_video
-from neurotwin.submit import evaluate, make_submission, track_predictions
+from neurotwin.submit import track_predictions
 from neurotwin.train import TrainConfig, fit
 
 QUICK = os.environ.get("NEUROTWIN_QUICK") == "1"  # the test suite's reduced size
@@ -95,14 +96,17 @@ print(f"best oracle correlation {run.best_correlation:.3f} at epoch {run.best_ep
 # %% [markdown]
 # ## Both tracks, beside their exact ceilings
 #
-# `evaluate` predicts every trial of a track's tiers whole (in pieces of bounded memory,
-# the GRU's state handed from one to the next), cuts them to the frames the 2023 score
-# counts (50 up to 300) and scores them. The simulator's true rates give each score its
-# exact ceiling; the bonus track is scored per out-of-domain class too.
+# `track_predictions` predicts every trial of a track's tiers whole (in pieces of bounded
+# memory, the GRU's state handed from one to the next) and cuts them to the frames the 2023
+# score counts (50 up to 300); `score` scores them against the recording's ground truth
+# (`evaluate` does both in one call). The simulator's true rates give each score its exact
+# ceiling; the bonus track is scored per out-of-domain class too.
 
 # %%
-reports = {track: evaluate(model, mouse.path, track, cache_dir="runs/demo/cache")
-           for track in ("video-main", "video-bonus")}  # fmt: skip
+tracks = ("video-main", "video-bonus")
+predictions = {t: track_predictions(model, mouse.path, t, cache_dir="runs/demo/cache")
+               for t in tracks}  # fmt: skip
+reports = {t: score(t, [mouse.path], predictions[t]) for t in tracks}
 print(reports["video-main"].table())
 
 # %% [markdown]
@@ -122,8 +126,8 @@ class_bars_figure(bonus.per_class, bonus.per_class_ceiling)
 
 # %%
 truth = resolve_truth(get_track("video-main"), [mouse.path])
-predictions = track_predictions(model, mouse.path, "video-main", cache_dir="runs/demo/cache")
-aligned = check_submission("video-main", predictions, truth).phases["live"][recording.name]
+aligned = check_submission("video-main", predictions["video-main"], truth)
+aligned = aligned.phases["live"][recording.name]  # (trials, neurons, scored frames)
 tier = truth.mice[0].tiers["live_test_main"]
 frames_0 = int(tier.n_frames[0])
 neurons = np.argsort(-tier.rates[0].std(axis=1))[:3]  # the three most modulated neurons
@@ -140,11 +144,11 @@ frame_correlation_figure(
 # %% [markdown]
 # ## Submitting
 #
-# `make_submission` writes a track's zip with the competition's upload names, ready for
-# the 2023 leaderboard's format (and for `neurotwin score`). `neurotwin demo --video` does
-# all of the above in one command and writes an HTML report with these figures.
+# `write_submission` writes a track's zip with the competition's upload names, in the
+# 2023 leaderboard's format (and ready for `neurotwin score`); `make_submission` predicts and
+# writes in one call. `neurotwin demo --video` does all of the above in one command and
+# writes an HTML report with these figures.
 
 # %%
-for track in ("video-main", "video-bonus"):
-    print(make_submission(model, mouse.path, track, f"runs/tutorial-video-{PRESET}/{track}.zip",
-                          cache_dir="runs/demo/cache"))  # fmt: skip
+for t in tracks:
+    print(write_submission(t, f"runs/tutorial-video-{PRESET}/{t}.zip", predictions[t]))
