@@ -181,3 +181,19 @@ def test_cli_predicts_submits_and_evaluates_several_mice(
     report = json.loads(capsys.readouterr().out)
     live = report["phases"]["live"]["metrics"][SINGLE_TRIAL]
     assert len(live["per_mouse"]) == 2 and live["ceiling_kind"] == "exact"
+
+
+def test_cli_predict_writes_one_folder_per_static_recording(tmp_path: Path) -> None:
+    from neurotwin.cli import main
+    from neurotwin.models import save_model
+    from tiny import STATIC_NAME
+
+    other = STATIC_NAME.replace("11-2-3", "11-2-4")
+    paths = [write_static(tmp_path / "a"), write_static(tmp_path / "b", name=other, seed=1)]
+    infos = recording_infos([str(p) for p in paths], (12, 18))
+    save_model(create_model("sensorium", infos, hidden_channels=2), tmp_path / "model.pt")
+    args = ["predict", "--model", str(tmp_path / "model.pt"), "--recording", *map(str, paths)]
+    assert main([*args, "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c")]) == 0
+    for path in paths:
+        for tier in ("test", "final_test"):
+            assert (tmp_path / "out" / path.name / f"predictions_{tier}.csv").is_file()
