@@ -8,6 +8,12 @@ still load and score what the JSON says. Runs are resumable under ``--work``. Pr
 
     python benchmarks/pretrain.py [--models sensorium sensorium+] [--epochs 12]
 
+``--models video-gru`` makes the video demo's weights: the demo video mouse
+(:data:`neurotwin.demo.VIDEO_SIMULATION`, seed 0), the video demo's recipe
+(:data:`neurotwin.demo.VIDEO_RECIPES`: model config, training windows, AdamW), scored on both
+2023 tracks (``video-main``, then ``video-bonus`` under ``other_tracks``). ``--epochs`` and
+``--batch-size`` apply to it too when given.
+
 ``--attach-normalization`` trains nothing: it gives the shipped files the demo mouse's input
 normalisation (files made before models saved it) and rewrites them, weights unchanged.
 """
@@ -16,14 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import torch
 
 import neurotwin
+from neurotwin.demo import VIDEO_RECIPES, VIDEO_SIMULATION, VIDEO_TRACKS
 from neurotwin.models import (
     WEIGHTS_DIR,
     TwinModule,
@@ -31,13 +39,17 @@ from neurotwin.models import (
     load_pretrained,
     save_model,
 )
-from neurotwin.simulate import simulate_static
+from neurotwin.scoring.scores import ScoreReport
+from neurotwin.simulate import simulate_static, simulate_video
 from neurotwin.submit import evaluate
 from neurotwin.train import TrainConfig, fit
 
 PRESET, SEED = "demo", 0
 TRACKS = {"sensorium": "sensorium", "sensorium+": "sensorium+",
-          "sensorium-ln": "sensorium", "sensorium+-ln": "sensorium+"}  # fmt: skip
+          "sensorium-ln": "sensorium", "sensorium+-ln": "sensorium+",
+          "video-gru": VIDEO_TRACKS[0]}  # fmt: skip
+#: Models trained on the demo video mouse, and the other tracks they are scored on.
+VIDEO_MODELS = {"video-gru": VIDEO_TRACKS[1:]}
 
 
 def demo_mouse(work: Path) -> Path:
@@ -46,11 +58,41 @@ def demo_mouse(work: Path) -> Path:
     return simulated.path
 
 
+def demo_video_mouse(work: Path) -> Path:
+    """Return the video demo's mouse (``neurotwin demo --video``'s, seed 0)."""
+    data = work / f"data-video-{PRESET}-seed{SEED}"
+    overrides = VIDEO_SIMULATION[PRESET]
+    (simulated,) = simulate_video(data, PRESET, SEED, 1, reuse=True, **overrides)
+    return simulated.path
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def scores(report: ScoreReport) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Each phase's metrics: value, ceiling and fraction of it (the record's ``scores``)."""
+    return {
+        phase: {
+            metric: {
+                k: _finite(v)
+                for k, v in (
+                    ("value", m.value),
+                    ("ceiling", m.ceiling),
+                    ("normalized", m.normalized),
+                )
+            }
+            for metric, m in phase_score.metrics.items()
+        }
+        for phase, phase_score in report.phases.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["sensorium", "sensorium+"])
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=None, help="default 12 (video: the recipe's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 128 (video: 8)")
     parser.add_argument("--compile", action="store_true", help="torch.compile (faster on CPU)")
     parser.add_argument("--work", type=Path, default=Path("runs/pretrain"))
     parser.add_argument(
@@ -67,7 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.run is not None and len(args.models) != 1:
         parser.error("--run takes the run folder of one model: name it with --models")
-    path = demo_mouse(args.work)
+    static = [name for name in args.models if name not in VIDEO_MODELS]
+    path = demo_mouse(args.work) if static or args.attach_normalization else Path()
     if args.attach_normalization:
         for name in args.models:
             model = attach_normalization(load_pretrained(name), path)
@@ -76,22 +119,35 @@ def main() -> None:
         return
     records = {}
     for name in args.models:
-        config = TrainConfig(
-            max_epochs=args.epochs,
-            batch_size=args.batch_size,
-            compile=args.compile,
-            device="cpu",
-            progress=False,
+        video = name in VIDEO_MODELS
+        recipe: dict[str, Any] = dict(VIDEO_RECIPES[PRESET]) if video else {}
+        model_config = dict(recipe.pop("model", {}))
+        if video:
+            model_config["frames"] = recipe.pop("frames")
+            recipe["seed"] = SEED  # as the video demo trains it
+        recipe.update(
+            max_epochs=recipe.get("max_epochs", 12), batch_size=recipe.get("batch_size", 128)
         )
+        if args.epochs is not None:
+            recipe["max_epochs"] = args.epochs
+        if args.batch_size is not None:
+            recipe["batch_size"] = args.batch_size
+        config = TrainConfig(compile=args.compile, device="cpu", progress=False, **recipe)
         start = time.perf_counter()
+        mouse = demo_video_mouse(args.work) if video else path
         run = args.run if args.run is not None else args.work / name
-        result = fit(path, name, run, config, cache_dir=args.work / "cache", log=print)
+        result = fit(
+            mouse, name, run, config, cache_dir=args.work / "cache", log=print, **model_config
+        )
         model = cast(TwinModule, result.model)
-        report = evaluate(model, path, TRACKS[name], cache_dir=args.work / "cache")
+        report = evaluate(model, mouse, TRACKS[name], cache_dir=args.work / "cache")
+        data: dict[str, Any] = {"preset": PRESET, "seed": SEED, "recording": mouse.name}
+        if video:
+            data.update(kind="video", overrides=VIDEO_SIMULATION[PRESET])
         record = {
             "model": name,
             "track": TRACKS[name],
-            "data": {"preset": PRESET, "seed": SEED, "recording": path.name},
+            "data": data,
             "train": config.to_dict(),
             "epochs_trained": len(result.history) - 1,
             "best_epoch": result.best_epoch,
@@ -104,14 +160,14 @@ def main() -> None:
                 "machine": platform.machine(),
                 "wall_seconds": time.perf_counter() - start,
             },
-            "scores": {
-                phase: {
-                    metric: {"value": m.value, "ceiling": m.ceiling, "normalized": m.normalized}
-                    for metric, m in phase_score.metrics.items()
-                }
-                for phase, phase_score in report.phases.items()
-            },
+            "model_config": model_config,
+            "scores": scores(report),
         }
+        if video:
+            record["other_tracks"] = {
+                track: scores(evaluate(model, mouse, track, cache_dir=args.work / "cache"))
+                for track in VIDEO_MODELS[name]
+            }
         WEIGHTS_DIR.mkdir(exist_ok=True)
         save_model(model, WEIGHTS_DIR / f"{name}.pt")
         tmp = WEIGHTS_DIR / f".{name}.json.tmp"

@@ -13,7 +13,8 @@ def register(subparsers: Any) -> None:
     """Add ``demo`` to the command line."""
     p = subparsers.add_parser(
         "demo",
-        help="simulate a mouse, train the sensorium+ baseline, submit, score, write a report",
+        help="simulate a mouse, train the sensorium+ (--video: video-gru) baseline, submit, "
+        "score, write a report",
         description="The main job on the built-in default: simulate the demo mouse (or reuse "
         "it), train the sensorium+ baseline, predict the two test tiers, write the submission "
         "files, score them beside the exact ceilings of the simulation and write an HTML "
@@ -21,7 +22,10 @@ def register(subparsers: Any) -> None:
         "the last epoch that fits. A budget too short for one epoch trains none: the demo "
         "warns, scores the untrained model and says what budget would train one epoch; "
         "the steps besides training (simulating, caching, scoring, the report) are not "
-        "shortened, so a budget shorter than them is overrun, and the summary says so.",
+        "shortened, so a budget shorter than them is overrun, and the summary says so. "
+        "With --video, the same on the 2023 task: simulated video mice, the video-gru "
+        "baseline, both video tracks (video-main, video-bonus) as submission zips, and the "
+        "report's rates over time, out-of-domain classes and correlation against frame index.",
     )
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--preset", default="demo", choices=["tiny", "demo"], help="simulator preset")
@@ -36,6 +40,17 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--no-budget", action="store_true", help="train the preset's epochs whatever they take"
+    )
+    p.add_argument(
+        "--video",
+        action="store_true",
+        help="the 2023 video task: video mice, video-gru, the video-main and video-bonus tracks",
+    )
+    p.add_argument(
+        "--mice",
+        type=int,
+        default=None,
+        help="video: simulated mice sharing the model's core (default: the preset's, 1)",
     )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -56,5 +71,7 @@ def _demo(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
         started=started,
+        video=args.video,
+        mice=args.mice,
     )
     return 0

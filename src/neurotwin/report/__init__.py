@@ -1,5 +1,8 @@
 """One self-contained HTML page about a trained model: scores, learning, neurons, retinotopy.
 
+A video twin's page adds its rates over time, out-of-domain classes and correlation against
+frame index (:class:`VideoSections`).
+
 Build a :class:`ReportData` from plain arrays (the scorer's report, the trainer's metrics,
 the simulator's truth) and hand it to :func:`write_report`. The figure functions work on
 their own too and return :class:`matplotlib.figure.Figure` objects. Importing this package
@@ -33,6 +36,14 @@ if TYPE_CHECKING:
         traces_figure,
     )
     from neurotwin.report.html import render_report, write_report
+    from neurotwin.report.video import (
+        RateTraces,
+        VideoSections,
+        class_bars_figure,
+        correlation_by_frame,
+        frame_correlation_figure,
+        rate_traces_figure,
+    )
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -56,22 +67,34 @@ __getattr__, __dir__ = lazy_exports(
         "traces_figure": "neurotwin.report.figures",
         "render_report": "neurotwin.report.html",
         "write_report": "neurotwin.report.html",
+        "RateTraces": "neurotwin.report.video",
+        "VideoSections": "neurotwin.report.video",
+        "class_bars_figure": "neurotwin.report.video",
+        "correlation_by_frame": "neurotwin.report.video",
+        "frame_correlation_figure": "neurotwin.report.video",
+        "rate_traces_figure": "neurotwin.report.video",
     },
 )
 
 __all__ = [
     "DATA_BOUND",
+    "RateTraces",
     "ReportData",
     "ReportError",
     "ScoreRow",
     "Traces",
+    "VideoSections",
+    "class_bars_figure",
     "ceiling_scatter_figure",
+    "correlation_by_frame",
     "correlation_histogram_figure",
     "example_neurons",
     "figure_png",
+    "frame_correlation_figure",
     "learning_curve_figure",
     "lr_decays",
     "per_neuron_from_score_report",
+    "rate_traces_figure",
     "receptive_field_figure",
     "render_report",
     "rescale_positions",

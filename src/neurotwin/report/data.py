@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neurotwin.errors import NeurotwinError
 from neurotwin.scoring.scores import ScoreReport
 from neurotwin.scoring.tracks import SINGLE_TRIAL
+
+if TYPE_CHECKING:  # the figures' module imports matplotlib: this one stays light
+    from neurotwin.report.video import VideoSections
 
 #: ``ScoreRow.ceiling_kind`` of rows that are bounds computed from the data alone.
 DATA_BOUND = "data bound"
@@ -131,6 +134,10 @@ class ReportData:
         when left out.
     example_image
         ``(h, w)`` one stimulus, drawn under the receptive fields.
+    video
+        A video twin's sections (rates over time, out-of-domain classes, correlation
+        against frame index; :class:`~neurotwin.report.video.VideoSections`), or None
+        for a static twin (the page then has no video sections).
     notes
         Free text shown at the end of the page (one paragraph each).
     """
@@ -146,6 +153,7 @@ class ReportData:
     rf_true: np.ndarray | None = None
     image_hw: tuple[int, int] | None = None
     example_image: np.ndarray | None = None
+    video: VideoSections | None = None
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:

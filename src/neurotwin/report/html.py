@@ -13,7 +13,9 @@ from matplotlib.figure import Figure
 
 from neurotwin import __version__, atomic
 from neurotwin.report import figures as F
+from neurotwin.report import video as V
 from neurotwin.report.data import ReportData, ScoreRow, facts_text
+from neurotwin.report.video import VideoSections
 
 #: Resolution of the embedded figures: enough for a screen, small enough for e-mail.
 DPI = 100
@@ -249,16 +251,104 @@ def _receptive_fields(data: ReportData) -> list[str]:
     return out
 
 
+def _rate_traces(video: VideoSections) -> list[str]:
+    tr = video.rate_traces
+    if tr is None:
+        return [paragraph_html("No rate traces were given.", "note")]
+    fig = V.rate_traces_figure(
+        tr.prediction, tr.labels, tr.true_rate, tr.responses, first_frame=tr.first_frame
+    )
+    truth = (
+        "the black line the simulator's true (noiseless) rate, " if tr.true_rate is not None else ""
+    )
+    return [
+        figure_html(fig, "rates over time"),
+        paragraph_html(
+            "A few neurons over the frames of one test trial: the blue line is the model's "
+            f"predicted rate, {truth}the grey line the recorded single-trial response. The "
+            "scorer skips the first 50 frames (shaded), where the model is still taking in "
+            "the video's start, and frames from 300 on. A good model follows the rises and "
+            "falls of the true rate with the right timing; a prediction that lags it, or "
+            "smooths over fast transients, misses the neuron's temporal filter."
+        ),
+    ]
+
+
+def _classes(video: VideoSections) -> list[str]:
+    if not video.class_scores:
+        return [paragraph_html("No out-of-domain (bonus) scores were given.", "note")]
+    fig = V.class_bars_figure(video.class_scores, video.class_ceilings)
+    return [
+        figure_html(fig, "out-of-domain classes"),
+        paragraph_html(
+            "The single-trial correlation on each out-of-domain stimulus class of the bonus "
+            "track (stimuli unlike the natural training videos)"
+            + (
+                ", beside its exact ceiling (the true rates' correlation with the noisy "
+                "responses) and labelled with the fraction of it reached. "
+                if video.class_ceilings is not None
+                else ". "
+            )
+            + "A class far below its ceiling is one the model does not generalise to; "
+            "classes differ in ceiling because some drive the neurons harder than others."
+        ),
+    ]
+
+
+def _frames(video: VideoSections) -> list[str]:
+    if video.frame_correlation is None:
+        return [paragraph_html("No per-frame correlation was given.", "note")]
+    fig = V.frame_correlation_figure(
+        video.frame_correlation, video.frame_ceiling, first_frame=video.first_frame
+    )
+    return [
+        figure_html(fig, "correlation against frame index"),
+        paragraph_html(
+            "At each scored frame, every neuron's prediction is correlated with its response "
+            "over the test trials and the mean over neurons is drawn"
+            + (
+                "; the orange curve does the same with the true rates, the best any model "
+                "could do at that frame. "
+                if video.frame_ceiling is not None
+                else ". "
+            )
+            + "A model that needs time to build up its recurrent state scores lower on the "
+            "early frames; a curve that falls late in the trial follows slow adaptation "
+            "poorly. The pooled single-trial correlation of the score table is not the mean "
+            "of this curve: it correlates over all frames of all trials at once."
+        ),
+    ]
+
+
+def _video_sections(data: ReportData) -> list[tuple[str, str, list[str]]]:
+    video = data.video
+    if video is None:
+        return []
+    return [
+        ("rate-traces", "Rates over time", _rate_traces(video)),
+        ("ood-classes", "Out-of-domain classes", _classes(video)),
+        ("frame-correlation", "Correlation against frame index", _frames(video)),
+    ]
+
+
 def render_report(data: ReportData) -> str:
-    """Return the report page of ``data`` as one HTML string (no external resources)."""
+    """Return the report page of ``data`` as one HTML string (no external resources).
+
+    A static twin's page has the summary, scores, learning curve, per-neuron accuracy,
+    example neurons and receptive fields; a video twin's (``data.video`` set) shows its
+    rates over time, out-of-domain classes and correlation against frame index in place of
+    the static example neurons (unless ``data.traces`` is given too).
+    """
     sections = [
         ("summary", "Summary", _facts(data)),
         ("scores", "Scores", _scores(data)),
         ("learning-curve", "Learning curve", _learning(data)),
         ("neurons", "Per-neuron accuracy", _accuracy(data)),
-        ("traces", "Example neurons", _traces(data)),
-        ("receptive-fields", "Receptive fields", _receptive_fields(data)),
     ]
+    if data.video is None or data.traces is not None:
+        sections.append(("traces", "Example neurons", _traces(data)))
+    sections += _video_sections(data)
+    sections.append(("receptive-fields", "Receptive fields", _receptive_fields(data)))
     if data.notes:
         sections.append(("notes", "Notes", [paragraph_html(n) for n in data.notes]))
     body = "\n".join(

@@ -1,0 +1,215 @@
+"""Accuracy of the video baselines and their ensemble on simulated 2023 mice, beside the ceilings.
+
+Simulates the ``benchmark`` video preset (several mice; reused when already there), trains
+each named model (``--models``, any registered video model: ``video-gru``, ``video-3d``,
+``video-dwise`` where installed) within its share of ``--budget-minutes`` of wall-clock
+time, then the mean of their predictions (the kit's third baseline, an
+:class:`~neurotwin.models.Ensemble`), and scores each on both 2023 tracks: the single-trial
+correlation of the main and bonus tiers (live and final) beside its exact ceiling and as a
+fraction of it, per mouse and, on the bonus tier, per out-of-domain class; plus seconds per
+epoch and the peak memory of each model's training (each model trains in its own process, so
+the peak is its own). Prints one JSON object. Runs resume under ``--work``: a second call with
+a longer budget trains on.
+
+    python benchmarks/video_accuracy.py [--preset benchmark] [--mice 3] [--budget-minutes 60]
+        [--models video-gru video-3d] [--size kit|small] [--work runs/video-accuracy]
+
+``--size small`` trains the demo's scaled-down cores (16 channels; what a CPU budget of
+minutes can train), ``kit`` the 2023 kit's published settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: The models' configs of ``--size small``: the demo's ``video-gru`` and a 3D core of
+#: the same scale (two layers, so 10 + 4 = 14 frames of temporal context).
+SMALL: dict[str, dict[str, Any]] = {
+    "video-gru": {
+        "core": {"hidden_channels": 16, "layers": 3, "input_kern": 9, "hidden_kern": 5,
+                 "gru_channels": 16, "gru_input_kern": 5, "gru_recurrent_kern": 5}
+    },
+    "video-3d": {"core": {"hidden_channels": [16, 32]}},
+}  # fmt: skip
+TRACKS = ("video-main", "video-bonus")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="benchmark")
+    parser.add_argument("--mice", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--simulation",
+        type=json.loads,
+        default={},
+        help="simulator overrides as JSON (e.g. '{\"neurons\": 500}'); default: the preset",
+    )
+    parser.add_argument("--models", nargs="+", default=["video-gru", "video-3d"])
+    parser.add_argument("--budget-minutes", type=float, default=60.0, help="all models together")
+    parser.add_argument("--size", choices=["kit", "small"], default="small")
+    parser.add_argument("--epochs", type=int, default=200, help="most epochs per model")
+    parser.add_argument("--frames", type=int, default=80, help="training window (kit: 80)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=0.005)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--work", type=Path, default=Path("runs/video-accuracy"))
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: one model
+    return parser.parse_args()
+
+
+def _mice(args: argparse.Namespace) -> list[Path]:
+    from neurotwin.simulate import simulate_video
+
+    data = args.work / f"data-{args.preset}-seed{args.seed}"
+    made = simulate_video(data, args.preset, args.seed, args.mice, reuse=True, **args.simulation)
+    return [m.path for m in made]
+
+
+def _scores(model: Any, paths: list[Path], work: Path) -> dict[str, Any]:
+    """Both tracks' single-trial correlation beside its exact ceiling, per mouse and class."""
+    from neurotwin.scoring.metrics import mean_over_neurons
+    from neurotwin.scoring.tracks import SINGLE_TRIAL, get_track
+    from neurotwin.submit import evaluate
+
+    out: dict[str, Any] = {}
+    for name in TRACKS:
+        track = get_track(name)
+        report = evaluate(model, paths, track, truth=None, cache_dir=work / "cache")
+        phases: dict[str, Any] = {}
+        for phase, part in report.phases.items():
+            m = part.metrics[SINGLE_TRIAL]
+            ceilings = m.ceiling_per_neuron or {}
+            entry: dict[str, Any] = {
+                "value": m.value,
+                "exact_ceiling": m.ceiling,
+                "fraction_of_ceiling": m.normalized,
+                "per_mouse": {
+                    mouse: {
+                        "value": v,
+                        "exact_ceiling": mean_over_neurons(ceilings[mouse])
+                        if mouse in ceilings
+                        else None,
+                    }
+                    for mouse, v in m.per_mouse.items()
+                },
+            }
+            if m.per_class:
+                entry["per_class"] = {
+                    c: {"value": v, "exact_ceiling": m.per_class_ceiling.get(c)}
+                    for c, v in m.per_class.items()
+                }
+            phases[phase] = entry
+        out[name] = phases
+    return out
+
+
+def _train_one(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or resume) one model within its share of the budget and score it."""
+    import torch
+
+    from neurotwin.train import TrainConfig, fit
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    paths = _mice(args)
+    name = args.one
+    config = TrainConfig(
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer="adamw",
+        lr=args.lr,
+        device="cpu",
+        progress=False,
+        time_limit=args.budget_minutes * 60.0 / len(args.models),
+    )
+    model_config = SMALL.get(name, {}) if args.size == "small" else {}
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731 - stdout holds the JSON
+    start = time.perf_counter()
+    result = fit(
+        paths,
+        name,
+        args.work / f"{name}-{args.size}",
+        config,
+        cache_dir=args.work / "cache",
+        frames=args.frames,
+        log=log,
+        **model_config,
+    )
+    train_s = time.perf_counter() - start
+    epochs = [h for h in result.history if h["epoch"] > 0]
+    return {
+        "model": name,
+        "size": args.size,
+        "model_config": model_config,
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "epochs": len(epochs),
+        "stop_reason": result.stop_reason,
+        "best_epoch": result.best_epoch,
+        "best_oracle_correlation": result.best_correlation,
+        "seconds_per_epoch": [round(float(h["seconds"]), 1) for h in epochs],
+        "train_wall_s": round(train_s, 1),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "scores": _scores(result.model, paths, args.work),
+    }
+
+
+def main() -> None:
+    args = _arguments()
+    if args.one is not None:
+        print(json.dumps(_train_one(args)))
+        return
+    started = time.perf_counter()
+    paths = _mice(args)
+    simulate_s = time.perf_counter() - started
+    results: dict[str, Any] = {}
+    for name in args.models:
+        child = [sys.executable, __file__, *sys.argv[1:], "--one", name]
+        done = subprocess.run(child, stdout=subprocess.PIPE, check=True, text=True)
+        results[name] = json.loads(done.stdout.splitlines()[-1])
+
+    from neurotwin.models import Ensemble, load_model
+
+    members = [load_model(args.work / f"{n}-{args.size}" / "model.pt") for n in args.models]
+    if len(members) > 1:
+        start = time.perf_counter()
+        results["ensemble"] = {
+            "members": args.models,
+            "scores": _scores(Ensemble(members), paths, args.work),
+            "score_wall_s": round(time.perf_counter() - start, 1),
+        }
+    main_live = {
+        n: r["scores"]["video-main"]["live"]["fraction_of_ceiling"] for n, r in results.items()
+    }
+    best = max((n for n in args.models), key=lambda n: main_live[n] or 0.0)
+    print(
+        json.dumps(
+            {
+                "preset": args.preset,
+                "simulation_overrides": args.simulation,
+                "mice": [p.name for p in paths],
+                "budget_minutes": args.budget_minutes,
+                "cpus": os.cpu_count(),
+                "load_average_1min": os.getloadavg()[0],
+                "simulate_s": round(simulate_s, 1),
+                "models": results,
+                "main_live_fraction_of_ceiling": main_live,
+                "best_baseline": best,
+                "goal_60_percent_of_ceiling_met": bool((main_live[best] or 0.0) >= 0.6),
+                "wall_s": round(time.perf_counter() - started, 1),
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
