@@ -292,9 +292,10 @@ class PooledCorrelation:
         frames = x.shape[1]
         if frames == 0:
             return
-        x64, y64 = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        mx, my = x64.mean(axis=1), y64.mean(axis=1)
-        xc, yc = x64 - mx[:, None], y64 - my[:, None]
+        xc, yc = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)  # copies
+        mx, my = xc.mean(axis=1), yc.mean(axis=1)
+        xc -= mx[:, None]
+        yc -= my[:, None]
         n = self.n + frames
         dx, dy = mx - self.mean_x, my - self.mean_y
         weight = self.n * frames / n

@@ -9,7 +9,14 @@ almost never repeat, so the attempt is wasted work that Arrow abandons after 1 M
 predictions barely compress at any quality (random ones of 2,000 neurons x 60 trials x 250
 frames: 105.1 MB at quality 1 without the attempt, 106.1 MB with Arrow's defaults), so the
 file is written several times faster for the same decoded table; its bytes differ from
-those Arrow's defaults give (docs/benchmarks.md).
+those Arrow's defaults give (docs/benchmarks.md). Rows are written in row groups of at most
+:data:`ROW_GROUP_VALUES` prediction values (Arrow's default puts up to a million rows,
+a whole submission, in one).
+
+Reading: :func:`scan_video_parquet` checks a file by batches of rows, whatever its row
+groups (a row group's pages are decoded as they are needed), keeping only the rows' ids and
+shapes; :func:`iter_video_rows` reads the predictions of a checked file again, row by row,
+for the scorer; :func:`read_video_parquet` keeps every row in memory.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ VIDEO_COLUMNS = ("mouse", "trial_indices", "prediction", "neuron_ids")
 BROTLI_LEVEL = 1
 #: Columns tried with a dictionary encoding: the names, which repeat.
 DICTIONARY_COLUMNS = ["mouse", "trial_indices"]
+#: Written row groups hold at most this many prediction values (64 MiB as float32; at least
+#: one row), so that a reader that decodes whole row groups stays within bounded memory.
+ROW_GROUP_VALUES = 1 << 24
 
 
 def video_parquet_bytes(predictions: VideoPredictions) -> bytes:
@@ -79,9 +89,11 @@ def video_parquet_bytes(predictions: VideoPredictions) -> bytes:
         }
     )
     sink = io.BytesIO()
+    widest = int((n_neurons * lengths).max()) if len(rows) else 1
     pq.write_table(
         table,
         sink,
+        row_group_size=max(1, ROW_GROUP_VALUES // max(widest, 1)),
         compression="brotli",
         compression_level=BROTLI_LEVEL,
         use_dictionary=DICTIONARY_COLUMNS,
