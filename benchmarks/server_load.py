@@ -10,10 +10,10 @@ failed at the end (goal: 0). With ``--big-mb N`` one upload of N MiB of random b
 then streamed in 8 MiB chunks and timed (it is refused when completed, as it is not a
 submission); the server process's peak resident memory before and after it shows whether
 uploads are held in memory. With ``--valid-video-mb N [N ...]`` a *valid* ``video-main``
-submission of about N MiB is made for each size, in turn (a tiny simulated video mouse whose
-neurons are repeated until the predictions are that large; the truth keeps its responses,
-not the simulator's rates, as a real competition's would), uploaded in 8 MiB chunks, checked
-on completion and scored by one worker: printed per size are its size, the ground truth's
+submission of about N MiB is made for each size, in turn (a ground truth shaped like the 2023
+release: mice of up to 8,000 neurons, trials of 250 scored frames, as many mice as the size
+needs), uploaded in 8 MiB chunks, checked on completion and scored by one worker: printed
+per size are its size, the ground truth's
 arrays in memory, the seconds of each step and the peak resident memory of the server, of
 the child process that checks a large upload and of the worker. The submission is written
 row group by row group (``--one-row-group`` writes all rows in one, as Arrow's defaults do),
@@ -52,7 +52,7 @@ from neurotwin.server.config import load_competition
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.demo import init_competition, write_example
 from neurotwin.server.models import Submission
-from neurotwin.simulate import simulate_static, simulate_video
+from neurotwin.simulate import simulate_static
 
 TRACK = "sensorium+"
 VIDEO_TRACK = "video-main"
@@ -131,23 +131,6 @@ def _big_upload(url: str, mib: int, tmp: Path) -> dict[str, float | int]:
         "mib_per_s": round(mib / seconds, 1),
         "completion_status": status.status_code,
     }
-
-
-def _repeat_neurons(truth: Truth, k: int) -> Truth:
-    """Return ``truth`` with every mouse's neurons repeated ``k`` times (new unit ids).
-
-    Only the responses are kept (a real competition's truth has no noiseless rates).
-    """
-    mice = []
-    for mouse in truth.mice:
-        step = int(mouse.unit_ids.max()) + 1
-        ids = np.concatenate([mouse.unit_ids + j * step for j in range(k)])
-        tiers = {}
-        for name, tier in mouse.tiers.items():
-            tiled = {"responses": np.tile(tier.responses, (1, k, 1)), "rates": None}
-            tiers[name] = TierTruth(**{**tier.__dict__, **tiled, "rates_stimulus_only": None})
-        mice.append(MouseTruth(mouse.name, ids, tiers))
-    return Truth(**{**truth.__dict__, "mice": mice})
 
 
 def _write_video_submission(truth: Truth, dest: Path, one_row_group: bool) -> Path:
@@ -229,16 +212,21 @@ def _truth_mib(truth: Truth) -> float:
 
 
 def _descendants(pid: int) -> list[int]:
-    """Return the ids of a process's children, grandchildren and so on."""
+    """Return the ids of a process's children, grandchildren and so on (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-        except OSError:
-            continue
-        out += [int(k) for k in kids]
-        todo += [int(k) for k in kids]
+        kids = [c for c, parent in parents.items() if parent == p]
+        out += kids
+        todo += kids
     return out
 
 
@@ -356,16 +344,33 @@ def _values_bytes(truth: Truth) -> int:
 
 
 def _video_truth(tmp: Path, mib: int) -> Path:
-    """Write a video-main truth whose valid submission is about ``mib`` MiB."""
-    sim = tmp / "sim-video"
-    if not sim.exists():
-        simulate_video(sim, "tiny", seed=0, competition=True)
-    (path,) = [p for p in sim.iterdir() if p.is_dir() and not p.name.endswith(".truth")]
-    truth = make_truth(VIDEO_TRACK, [path], simulator=[Path(f"{path}.truth")])
-    one = write_example(truth, VIDEO_TRACK, tmp / "one", noise=1.0)
-    k = max(1, round(mib * 2**20 / one.stat().st_size))
-    one.unlink()
-    return save_truth(_repeat_neurons(truth, k), tmp / f"video-{mib}.npz")
+    """Write a video-main truth whose valid submission holds about ``mib`` MiB of float32.
+
+    Like the 2023 release: mice of up to 8,000 neurons, trials of 320 frames (250 scored),
+    10 trials per phase, videos shown twice; as many mice as the size needs.
+    """
+    track = get_track(VIDEO_TRACK)
+    rng = np.random.default_rng(0)
+    trials, frames = 10, 250
+    per_neuron = 4 * frames * trials * len(PHASES)
+    neurons = max(1, min(8000, round(mib * 2**20 / per_neuron)))
+    n_mice = max(1, round(mib * 2**20 / (per_neuron * neurons)))
+    mice = []
+    for i in range(n_mice):
+        tiers = {}
+        for j, phase in enumerate(PHASES):
+            responses = rng.gamma(2.0, 1.0, (trials, neurons, frames)).astype(np.float32)
+            tiers[track.tier(phase)] = TierTruth(
+                trial_ids=np.array([f"{j}{k:04d}" for k in range(trials)]),
+                stimulus_ids=(np.arange(trials) // 2).astype(str),
+                responses=responses,
+                n_frames=np.full(trials, frames, np.int64),
+                lengths=np.full(trials, 320, np.int64),
+            )
+        ids = np.arange(neurons, dtype=np.int64)
+        mice.append(MouseTruth(f"dynamic{i}-1-1-Video-" + "0" * 32, ids, tiers))
+    truth = Truth(track.identifier, track.version, "video", mice)
+    return save_truth(truth, tmp / f"video-{mib}.npz")
 
 
 def main() -> None:
@@ -399,6 +404,7 @@ def main() -> None:
     if args.valid_video_mb:
         tracks[VIDEO_TRACK] = str(tmp / "video.npz")
         shutil.copyfile(_video_truth(tmp, 1), tracks[VIDEO_TRACK])
+        os.unlink(tmp / "video-1.npz")
     init_competition(
         folder,
         tracks=tracks,
