@@ -15,10 +15,12 @@ release: mice of up to 8,000 neurons, trials of 250 scored frames, as many mice 
 needs), uploaded in 8 MiB chunks, checked on completion and scored by one worker: printed
 per size are its size, the ground truth's
 arrays in memory, the seconds of each step and the peak resident memory of the server, of
-the child process that checks a large upload and of the worker. The submission is written
-row group by row group (``--one-row-group`` writes all rows in one, as Arrow's defaults do),
-so the benchmark itself never holds it. The competition raises the rate limits so that the
-load is not refused. Everything stays on 127.0.0.1 and every loop is bounded.
+the child process that checks a large upload and of the worker, and the CPU seconds of
+the check's child process and of the worker (wall seconds depend on the machine's load).
+The submission is written row group by row group (``--one-row-group`` writes all rows in
+one, as Arrow's defaults do), so the benchmark itself never holds it. The competition raises
+the rate limits so that the load is not refused. Everything stays on 127.0.0.1 and every
+loop is bounded.
 
 Run: ``python benchmarks/server_load.py [--clients 4] [--uploads 5] [--workers 2]``;
 large submissions: ``python benchmarks/server_load.py --clients 1 --uploads 1 --workers 1
@@ -211,6 +213,12 @@ def _truth_mib(truth: Truth) -> float:
     return round(total / 2**20, 1)
 
 
+def _cpu_s(pid: int) -> float:
+    """Return a process's CPU seconds so far (user and system, from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _descendants(pid: int) -> list[int]:
     """Return the ids of a process's children, grandchildren and so on (from /proc)."""
     parents: dict[int, int] = {}
@@ -235,6 +243,7 @@ class _PeakWatch:
 
     def __init__(self, pid: int) -> None:
         self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.cpu: dict[int, float] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -242,6 +251,7 @@ class _PeakWatch:
             for child in _descendants(self.pid):
                 try:
                     self.peak = max(self.peak, _peak_rss_mib(child))
+                    self.cpu[child] = _cpu_s(child)
                 except OSError:
                     pass
 
@@ -295,10 +305,11 @@ def _valid_video(
         [sys.executable, "-m", "neurotwin", "serve", "worker", str(folder), "--once"],
         stdout=subprocess.DEVNULL,
     )
-    peak = 0
+    peak, cpu = 0, 0.0
     while worker.poll() is None:
         try:
             peak = max(peak, _peak_rss_mib(worker.pid))
+            cpu = _cpu_s(worker.pid)
         except (FileNotFoundError, ProcessLookupError):
             break
         time.sleep(0.2)
@@ -325,9 +336,11 @@ def _valid_video(
         "upload_s": round(t1 - t0, 1),
         "check_s": round(t2 - t1, 1),
         "check_child_peak_rss_mib": check_watch.peak,
+        "check_child_cpu_s": round(max(check_watch.cpu.values(), default=0.0), 1),
         "server_peak_rss_mib_after": _peak_rss_mib(server),
         "score_s": round(t3 - t2, 1),
         "worker_peak_rss_mib": peak,
+        "worker_cpu_s": round(cpu, 1),
     }
 
 
