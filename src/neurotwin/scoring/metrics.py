@@ -361,7 +361,9 @@ class VideoCorrelationToAverage:
     """:func:`video_correlation_to_average` of one tier, fed trial by trial.
 
     Keeps one running sum of the predictions per repeated video (``(n_neurons, frames)``
-    float64, the frames all its repeats share); other trials are not needed.
+    float64, the frames all its repeats share) until its last repeat arrives, then only that
+    video's per-neuron correlation; other trials are not needed. Fed in the truth's trial
+    order (or any order that keeps a video's repeats close), few sums are open at once.
 
     Parameters
     ----------
@@ -378,32 +380,35 @@ class VideoCorrelationToAverage:
         self.videos = _repeated_videos(stimulus_ids, n_frames)
         self.video_of = {int(k): g for g, (trials, _) in enumerate(self.videos) for k in trials}
         self.sums: dict[int, np.ndarray] = {}
+        self.seen: dict[int, int] = {}
+        self.done: dict[int, np.ndarray] = {}
 
     def add(self, k: int, prediction: np.ndarray) -> None:
         """Add trial ``k`` to its video's sum (trials of videos shown once are not needed)."""
         g = self.video_of.get(int(k))
         if g is None:
             return
-        frames = self.videos[g][1]
+        trials, frames = self.videos[g]
         part = np.asarray(prediction[:, :frames], dtype=np.float64)
         if g in self.sums:
             self.sums[g] += part
         else:
             self.sums[g] = part.copy()
+        self.seen[g] = self.seen.get(g, 0) + 1
+        if self.seen[g] == len(trials):  # every repeat is in: correlate, drop the sum
+            self.done[g] = correlation(
+                self.sums.pop(g) / len(trials),
+                self.responses[trials, :, :frames].mean(axis=0, dtype=np.float64),
+                axis=1,
+            )
 
     def result(self) -> np.ndarray:
         """Return the per-neuron mean over videos (NaN for every neuron without repeats)."""
         if not self.videos:
             return np.full(self.responses.shape[1], np.nan)
-        per_video = [
-            correlation(
-                self.sums[g] / len(trials),
-                self.responses[trials, :, :frames].mean(axis=0, dtype=np.float64),
-                axis=1,
-            )
-            for g, (trials, frames) in enumerate(self.videos)
-        ]
-        return np.mean(per_video, axis=0)
+        if len(self.done) < len(self.videos):
+            raise ValueError("not every repeat of every repeated video was added")
+        return np.mean([self.done[g] for g in range(len(self.videos))], axis=0)
 
 
 def feed_trials(accumulator: VideoAccumulator, prediction: np.ndarray) -> np.ndarray:
