@@ -36,3 +36,15 @@ def make_batch(batch_size: int = 3, hw: tuple[int, int] = HW, seed: int = 0) -> 
 
 #: Overrides that keep every model small and fast in tests.
 SMALL = {"hidden_channels": 8}
+
+
+def shipped_models() -> list[str]:
+    """The models neurotwin itself registers, not the stand-ins other test modules register.
+
+    Collection order decides which test modules have been imported, so parametrising over
+    ``list_models()`` alone would depend on which tests run first.
+    """
+    from neurotwin.models import list_models
+    from neurotwin.models.registry import model_entry
+
+    return [n for n in list_models() if model_entry(n).origin.startswith("neurotwin.")]

@@ -91,7 +91,7 @@ def test_a_full_disk_while_caching_is_one_line_and_leaves_nothing(static_path, t
                                                                   monkeypatch, capsys):  # fmt: skip
     import neurotwin.data.cache
 
-    real_resize = neurotwin.data.cache._resize
+    real_resize = neurotwin.data.cache.resize_images
     calls = []
 
     def resize_then_fail(*args, **kwargs):
@@ -101,7 +101,7 @@ def test_a_full_disk_while_caching_is_one_line_and_leaves_nothing(static_path, t
         return real_resize(*args, **kwargs)
 
     monkeypatch.setattr(neurotwin.data.cache, "CHUNK_BYTES", 4096)
-    monkeypatch.setattr(neurotwin.data.cache, "_resize", resize_then_fail)
+    monkeypatch.setattr(neurotwin.data.cache, "resize_images", resize_then_fail)
     cache_dir = tmp_path / "c"
     assert main(["cache", str(static_path), "--cache-dir", str(cache_dir), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()

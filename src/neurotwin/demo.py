@@ -291,7 +291,8 @@ def run_demo(
     steps.done("score")
 
     live = truth.mice[0].tiers[track.tier("live")]
-    data = _report_data(recording, model, trained, report, predictions["live"], live)
+    live_predictions = cast(StaticPredictions, predictions["live"])  # a static track
+    data = _report_data(recording, model, trained, report, live_predictions, live)
     data.facts["budget"] = "none" if budget is None else f"{budget:.0f} s"
     data.facts["time per step"] = {k: f"{v:.1f} s" for k, v in steps.seconds.items()}
     data.notes.insert(0, longer_budget_note(trained))

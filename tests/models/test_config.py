@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from model_helpers import SMALL
+from model_helpers import SMALL, shipped_models
 from neurotwin.errors import NeurotwinError
 from neurotwin.models import (
     ConfigError,
@@ -102,7 +102,7 @@ def test_switching_the_readout_type_resets_its_section(infos: dict) -> None:
         create_model("sensorium", infos, readout_type="gausian")
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", shipped_models())
 def test_configs_round_trip_through_json(name: str) -> None:
     cfg = default_config(name)
     text = json.dumps(config_to_dict(cfg))

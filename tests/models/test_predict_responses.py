@@ -136,9 +136,9 @@ def test_raw_inputs_are_checked_with_clear_errors(recording_path: Path) -> None:
     with pytest.raises(NeurotwinError, match=r"shape \(4, 10, 18\); expected \(N, 16, 24\)"):
         model.predict_responses(images[:, :10, :18], behavior=behavior, pupil_center=pupil)
     # images already at the model's input size are normalised only, not resized again
-    from neurotwin.data.cache import _resize
+    from neurotwin.data.images import resize_images
 
-    small = _resize(images[:, None].astype(np.float32), HW)[:, 0]
+    small = resize_images(images[:, None].astype(np.float32), HW)[:, 0]
     at_model_size = model.predict_responses(small, behavior=behavior, pupil_center=pupil)
     np.testing.assert_allclose(at_model_size, good, rtol=0, atol=1e-5)
     with pytest.raises(NeurotwinError, match=r"reads behavior; pass behavior="):

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from model_helpers import SMALL
+from model_helpers import SMALL, shipped_models
 from neurotwin.models import create_model, list_models, load_model, save_model
 
 torch.manual_seed(0)
 
 #: The static models (the video models have their tests in test_video_models.py).
-STATIC_MODELS = [name for name in list_models() if not name.startswith("video-")]
+STATIC_MODELS = [name for name in shipped_models() if not name.startswith("video-")]
 
 
 def test_the_named_baselines_are_registered() -> None:

@@ -15,8 +15,13 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a model on static or video recordings",
-        description="Train a model (the 2022 kit's recipe by default: Adam, learning rate "
-        "decayed on plateau, early stopping on the validation correlation; AdamW, a cosine "
+        description="Train a model (by default the recipe of the model's kind: for static "
+        "models the 2022 kit's, Adam at learning rate 0.009 on batches of 128; for video "
+        "models the 2023 kit's, AdamW at 0.005 on batches of 8 windows of 80 frames; both "
+        "with the learning rate "
+        "decayed on plateau and early stopping on the validation correlation; the flags "
+        "given replace those values and the run's config.json records the effective ones; "
+        "AdamW, a cosine "
         "schedule with warm-up and an average of the weights on request) on one or more "
         "static or video recordings (video models take random windows of --frames frames and "
         "early-stop on the oracle tier's 2023 single-trial correlation). The run folder holds "
@@ -32,12 +37,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default="sensorium+", help="model name (default: sensorium+)")
     p.add_argument("--out", required=True, help="run folder")
     _add_recipe_flags(p)
-    p.add_argument(
-        "--frames",
-        type=int,
-        default=80,
-        help="video: frames of the random training windows (default 80, the 2023 kit's)",
-    )
     p.add_argument(
         "--compile",
         nargs="?",
@@ -74,17 +73,25 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=_train)
 
 
-#: Recipe fields with a flag of their own below (a duration, a tri-state, an alias).
-_CUSTOM_FLAGS = ("max_epochs", "compile", "time_limit")
+#: Recipe fields with a flag of their own (a duration, a tri-state, aliases).
+_CUSTOM_FLAGS = ("max_epochs", "compile", "time_limit", "window")
 
 
 def _add_recipe_flags(parser: argparse.ArgumentParser) -> None:
     """Add one flag per field of :class:`~neurotwin.train.TrainConfig`, documented from it."""
     from neurotwin.config import add_config_flags, field_docs
-    from neurotwin.train.config import TrainConfig  # imports no torch
+    from neurotwin.train.config import (  # imports no torch
+        ADAMW_WEIGHT_DECAY,
+        VIDEO_RECIPE,
+        TrainConfig,
+    )
 
+    video = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in VIDEO_RECIPE.items())
     group = parser.add_argument_group(
-        "training recipe (TrainConfig; saved in config.json, checked on resume)"
+        "training recipe (TrainConfig; saved in config.json, checked on resume)",
+        "The defaults shown are the 2022 kit's, those of static models; a video model takes "
+        f"the 2023 kit's for every flag not given: {video} --weight-decay "
+        f"{ADAMW_WEIGHT_DECAY} (--recipe given: the defaults shown, whatever the model).",
     )
     first = field_docs(TrainConfig)["max_epochs"].split(" (")[0]
     group.add_argument(
@@ -95,8 +102,17 @@ def _add_recipe_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"{first}; --epochs is an alias (default: {TrainConfig().max_epochs})",
     )
+    window = field_docs(TrainConfig)["window"].split(" (")[0]
+    group.add_argument(
+        "--frames",
+        "--window",
+        dest="window",
+        type=int,
+        default=None,
+        help=f"{window}; --window is an alias (default: {TrainConfig().window})",
+    )
     recipe = add_config_flags(group, TrainConfig, exclude=_CUSTOM_FLAGS)
-    parser.set_defaults(recipe_flags=["max_epochs", *recipe])
+    parser.set_defaults(recipe_flags=["max_epochs", "window", *recipe])
 
 
 def duration(text: str) -> float:
@@ -163,18 +179,17 @@ def _train(args: argparse.Namespace) -> int:
     check_run_folder(args.out)  # before the slow imports and caches
     from neurotwin.config import flag_overrides
     from neurotwin.train import TrainConfig, fit, fit_ensemble
+    from neurotwin.train.fitting import model_kind
 
     changes = flag_overrides(args, args.recipe_flags)
     if args.time_limit is not None:
         changes["time_limit"] = args.time_limit
     changes["compile"] = {None: False, "on": True, "auto": "auto"}[args.compile]
-    config = TrainConfig().replace(**changes)
+    # the flags not given take the recipe of the model's kind; the flags given are kept,
+    # even one equal to a 2022 default (TrainConfig.for_kind cannot tell those apart)
+    config = TrainConfig().replace(**changes).for_kind(model_kind(args.model)).replace(**changes)
     model_config = parse_overrides(args.set)
-    common: dict[str, Any] = {
-        "cache_dir": args.cache_dir,
-        "resume": not args.no_resume,
-        "frames": args.frames,
-    }
+    common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
     if args.ensemble is not None:
         result = fit_ensemble(
             args.paths, args.model, args.out, args.ensemble, config, **common, **model_config

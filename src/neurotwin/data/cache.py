@@ -49,7 +49,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from skimage.transform import resize
 
 from neurotwin import atomic
 from neurotwin.data.cache_folder import (
@@ -69,6 +68,7 @@ from neurotwin.data.cache_folder import (
     stacked_shapes,
     write_meta,
 )
+from neurotwin.data.images import kit_rescale, resize_images
 from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording, first_nan_frame
 from neurotwin.data.validate import check_trial
@@ -395,9 +395,9 @@ def _build(
                         block = np.moveaxis(block, -1, 1)  # (k, H, W, T) -> (k, T, H, W)
                     if block.shape[-2:] != hw:
                         block = (
-                            _kit_rescale(block, hw)
+                            kit_rescale(block, hw)
                             if preprocessing == "kit"
-                            else _resize(block, hw)
+                            else resize_images(block, hw)
                         )
                 elif not static:
                     block = np.swapaxes(block, 1, 2)  # (k, C, T) -> (k, T, C)
@@ -434,33 +434,6 @@ def _build(
     }
     (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
-
-
-def _resize(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """Resize the last two axes of a stack (anti-aliased, bilinear, values preserved)."""
-    shape = (*block.shape[:-2], *hw)
-    return resize(block, shape, order=1, anti_aliasing=True, preserve_range=True).astype(np.float32)
-
-
-def _kit_rescale(block: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """Resize each image of a ``(k, 1, H, W)`` stack as the 2022 kit's ``ScaleInputs`` does.
-
-    The kit calls ``skimage.transform.rescale(image, scale, mode="reflect",
-    anti_aliasing=False, clip=True, preserve_range=True)`` on each ``(1, H, W)`` image;
-    ``rescale`` resizes to ``round(scale * shape)`` (at least 1), which is ``(1, *hw)``.
-    """
-    out = np.empty((*block.shape[:-2], *hw), dtype=np.float32)
-    for i, image in enumerate(block):
-        out[i] = resize(
-            image,
-            (image.shape[0], *hw),
-            order=1,
-            mode="reflect",
-            anti_aliasing=False,
-            clip=True,
-            preserve_range=True,
-        )
-    return out
 
 
 __all__ = [

@@ -14,6 +14,7 @@ every frame holds the same number of samples.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -95,7 +96,11 @@ def response_scale(stats: Mapping[str, np.ndarray], *, per_frame: bool = False) 
         if mean is None:
             mean = np.zeros_like(std)  # no mean: only the within-frame variance is known
         std = collapse_statistics(np.asarray(mean), std, std.shape[0])[1]
-    floor = RESPONSE_STD_FLOOR * np.nanmean(std, axis=0, keepdims=True)
+    with warnings.catch_warnings():
+        # an all-NaN frame (the tail of the per-frame statistics) gets a NaN floor; the
+        # scorer refuses NaN only inside the scored window, with the frame named
+        warnings.simplefilter("ignore", RuntimeWarning)
+        floor = RESPONSE_STD_FLOOR * np.nanmean(std, axis=0, keepdims=True)
     return np.where(std > floor, std, np.broadcast_to(floor, std.shape)).reshape(std.shape)
 
 

@@ -33,13 +33,16 @@ class Ensemble(TwinModule):
     Parameters
     ----------
     members
-        Models with the same keys, neuron counts and unit ids (e.g. one architecture
-        trained with several seeds). They may differ in architecture.
+        Models of one stimulus kind with the same keys, neuron counts and unit ids (e.g.
+        one architecture trained with several seeds). They may differ in architecture;
+        video members may differ in temporal context (their predictions are aligned on
+        the frame they predict, see :meth:`features`).
 
     Raises
     ------
     NeurotwinError
-        No members, or members that disagree on keys, neuron counts or unit ids.
+        No members, or members that disagree on stimulus kind, keys, neuron counts or unit
+        ids.
     """
 
     def __init__(self, members: Sequence[TwinModule]) -> None:
@@ -77,13 +80,22 @@ class Ensemble(TwinModule):
 
     @property
     def temporal_context(self) -> int:
-        """The members' temporal context (they agree)."""
-        return self.member(0).temporal_context
+        """The longest temporal context of a member: frames without an ensemble prediction."""
+        return max(self.member(i).temporal_context for i in range(len(self)))
 
     def features(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
-        """Stack the members' predictions: ``(n_members, B, ..., n_neurons)``."""
+        """Stack the members' predictions: ``(n_members, B, ..., n_neurons)``.
+
+        Video members of different temporal contexts predict windows of different lengths,
+        each ending at the window's last frame; every member's prediction is cut to the
+        last ``T - temporal_context`` frames, so the members are averaged frame by frame.
+        """
         self.check_key(key)
-        return torch.stack([self.member(i)(batch, key) for i in range(len(self))])
+        outputs = [self.member(i)(batch, key) for i in range(len(self))]
+        if outputs[0].ndim == 3:
+            frames = min(out.shape[1] for out in outputs)
+            outputs = [out[:, out.shape[1] - frames :] for out in outputs]
+        return torch.stack(outputs)
 
     def head(
         self, features: torch.Tensor, batch: Mapping[str, torch.Tensor], key: str
@@ -108,13 +120,11 @@ class Ensemble(TwinModule):
 
 
 def _check_same(first: TwinModule, other: TwinModule, number: int) -> None:
-    for what in ("stimulus_kind", "temporal_context"):
-        mine, theirs = getattr(first, what), getattr(other, what)
-        if mine != theirs:
-            raise NeurotwinError(
-                f"ensemble member {number} ({other.name!r}) has {what} {theirs!r}; member 0 "
-                f"({first.name!r}) has {mine!r}"
-            )
+    if first.stimulus_kind != other.stimulus_kind:
+        raise NeurotwinError(
+            f"ensemble member {number} ({other.name!r}) takes {other.stimulus_kind} stimuli; "
+            f"member 0 ({first.name!r}) takes {first.stimulus_kind} stimuli"
+        )
     if set(first.keys) != set(other.keys):
         raise NeurotwinError(
             f"ensemble member {number} ({other.name!r}) predicts recordings "

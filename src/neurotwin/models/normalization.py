@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from neurotwin.data.cache import _kit_rescale, _resize
+from neurotwin.data.images import kit_rescale, resize_images
 from neurotwin.data.normalize import Affine, Normalizer
 from neurotwin.data.problems import RecordingError
 from neurotwin.data.recording import Recording
@@ -240,9 +240,8 @@ def prepare_inputs(
     images = _stimuli(stimuli, normalization.stimulus_hw, image_hw)
     n = len(images)
     if images.shape[-2:] != tuple(image_hw):
-        images = (
-            _kit_rescale(images, image_hw) if preprocessing == "kit" else _resize(images, image_hw)
-        )
+        resized = kit_rescale if preprocessing == "kit" else resize_images
+        images = resized(images, image_hw)
     out = {"images": normalization.transform("images")(images)}
     given = {"behavior": behavior, "pupil_center": pupil_center}
     widths = {"behavior": behavior_dim, "pupil_center": 2}

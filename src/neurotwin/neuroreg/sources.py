@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from neurotwin.data.images import to_uint8
 from neurotwin.neuroreg.errors import NeuroregError
 from neurotwin.neuroreg.target import (
     PREDICT_CHUNK,
@@ -29,16 +30,6 @@ if TYPE_CHECKING:
     from neurotwin.data.recording import Recording
     from neurotwin.models.base import TwinModule
     from neurotwin.simulate.static_mouse import StaticMouse
-
-
-def _resize(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """Resize ``(N, H, W)`` images like the loaders (anti-aliased, bilinear) to uint8."""
-    if images.shape[-2:] == hw:
-        return np.clip(np.rint(images), 0, 255).astype(np.uint8)
-    from skimage.transform import resize
-
-    out = resize(images, (len(images), *hw), order=1, anti_aliasing=True, preserve_range=True)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def twin_predictor(model: TwinModule, recording: Recording) -> Predictor:
@@ -139,7 +130,7 @@ def recording_weights(predict: Predictor, recording: Recording, hw: tuple[int, i
         )
     unique, first = np.unique(ids, return_index=True)
     raw = np.stack([recording.load("images", int(trials[i]))[0] for i in first])
-    predicted_unique = predict(_resize(raw, hw))
+    predicted_unique = predict(to_uint8(raw, hw))
     predicted = predicted_unique[np.searchsorted(unique, ids)]
     return neuron_weights(reliability(responses, ids), prediction_accuracy(predicted, responses))
 

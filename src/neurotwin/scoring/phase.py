@@ -158,6 +158,18 @@ def score_phase(
                 c: m.mean_over_neurons(np.concatenate(list(per.values())))
                 for c, per in per_metric[_CLASS].items()
             }
+            if exact:  # the noiseless rates scored as a prediction, class by class
+                score.per_class_ceiling = {
+                    c: m.mean_over_neurons(
+                        np.concatenate(
+                            [
+                                metric(np.asarray(tiers[k].rates)[idx], sub)
+                                for k, (sub, idx) in per.items()
+                            ]
+                        )
+                    )
+                    for c, per in _class_tiers(tiers).items()
+                }
         scores[name] = _explain(score, tiers)
     extras: dict[str, float] = {}
     if oracle is not None:

@@ -32,6 +32,8 @@ class MetricScore:
         Per mouse, the per-neuron ceiling, or None.
     per_class
         Bonus track: the score on each out-of-domain class.
+    per_class_ceiling
+        Bonus track on simulated data: the exact ceiling on each out-of-domain class.
     selected
         FEVE: per mouse, the neurons that enter the mean (``FEV >= 0.15``).
     ceiling_stimulus_only
@@ -53,6 +55,7 @@ class MetricScore:
     selected: dict[str, np.ndarray] | None = None
     ceiling_stimulus_only: float | None = None
     note: str | None = None
+    per_class_ceiling: dict[str, float] = field(default_factory=dict)
 
     @property
     def normalized(self) -> float | None:
@@ -80,6 +83,8 @@ class MetricScore:
             out["note"] = self.note
         if self.per_class:
             out["per_class"] = {k: _num(v) for k, v in self.per_class.items()}
+        if self.per_class_ceiling:
+            out["per_class_ceiling"] = {k: _num(v) for k, v in self.per_class_ceiling.items()}
         if per_neuron:
             out["per_neuron"] = {k: [_num(x) for x in v] for k, v in self.per_neuron.items()}
         return out
@@ -163,7 +168,10 @@ class ScoreReport:
                     )
                 if len(ms.per_mouse) > 1:
                     lines += [f"  {'':<6}   {m:<24} {fmt(v)}" for m, v in ms.per_mouse.items()]
-                lines += [f"  {'':<6}   class {c:<18} {fmt(v)}" for c, v in ms.per_class.items()]
+                for c, v in ms.per_class.items():
+                    top = ms.per_class_ceiling.get(c)
+                    bound = "" if top is None else f" {fmt(top)} {fmt(_fraction(v, top))}"
+                    lines.append(f"  {'':<6}   class {c:<18} {fmt(v)}{bound}")
                 if ms.note and f"{name}: {ms.note}" not in notes:
                     notes.append(f"{name}: {ms.note}")
             lines += [

@@ -28,6 +28,20 @@ OptimizerName = Literal["adam", "adamw"]
 ScheduleName = Literal["plateau", "cosine"]
 OPTIMIZER_NAMES: tuple[str, ...] = get_args(OptimizerName)
 SCHEDULE_NAMES: tuple[str, ...] = get_args(ScheduleName)
+#: ``"auto"``: fields left at their defaults take the recipe of the model's kind (see
+#: :meth:`TrainConfig.for_kind`); ``"given"``: every field as it is.
+RecipeName = Literal["auto", "given"]
+RECIPE_NAMES: tuple[str, ...] = get_args(RecipeName)
+
+#: The 2023 kit's recipe for video models, where it differs from :class:`TrainConfig`'s
+#: defaults (the 2022 kit's): AdamW at learning rate 0.005 on batches of 8 windows. Its
+#: plateau decay (factor 0.3, patience 5, absolute threshold 1e-6, minimum 1e-4, up to 4
+#: decays, at most 200 epochs) and windows of 80 frames are the defaults already. The
+#: published recipe names no weight decay: AdamW's own default (0.01 in torch), which the
+#: kit gets by naming none, is used.
+VIDEO_RECIPE: dict[str, Any] = {"optimizer": "adamw", "lr": 0.005, "batch_size": 8}
+#: The weight decay of AdamW when none is set (torch's default).
+ADAMW_WEIGHT_DECAY = 0.01
 
 #: Fields that change the course of training: resuming a checkpoint needs them unchanged.
 TRAJECTORY_FIELDS = (
@@ -47,6 +61,7 @@ TRAJECTORY_FIELDS = (
     "schedule",
     "warmup_epochs",
     "ema_decay",
+    "window",
 )
 
 
@@ -135,6 +150,20 @@ class TrainConfig:
     ema_decay
         Keep an exponential moving average of the weights with this decay per step (e.g.
         0.999), validated and saved instead of the weights (None: no average).
+    recipe
+        How the defaults are chosen. ``"auto"``: :func:`~neurotwin.train.fit` (and
+        ``neurotwin train``) give every field still at its default the value of the
+        recipe of the model's kind (:meth:`for_kind`): the 2022 kit's for static models
+        (the defaults above), the 2023 kit's for video models (:data:`VIDEO_RECIPE`:
+        AdamW, learning rate 0.005, batches of 8, weight decay 0.01). ``"given"``: every
+        field as it is. The run's ``config.json`` records the effective values (and
+        ``"given"``). A field set to its 2022 default by hand counts as unset here; pass
+        ``recipe="given"`` to keep it for a video model (the command line keeps every
+        flag given).
+    window
+        Video: frames of the random training windows (the 2023 kit's 80); every training
+        trial must be at least that long (:func:`~neurotwin.train.fit` refuses a longer
+        window).
     """
 
     lr: float = 0.009
@@ -161,9 +190,12 @@ class TrainConfig:
     schedule: ScheduleName = "plateau"
     warmup_epochs: int = 0
     ema_decay: float | None = None
+    # video recipe
+    recipe: RecipeName = "auto"
+    window: int = 80
 
     def __post_init__(self) -> None:
-        positive_int = ("lr_decay_steps", "patience", "max_epochs", "batch_size")
+        positive_int = ("lr_decay_steps", "patience", "max_epochs", "batch_size", "window")
         for name in positive_int:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -233,6 +265,42 @@ class TrainConfig:
             isinstance(ema, bool) or not isinstance(ema, int | float) or not 0 < ema < 1
         ):
             raise NeurotwinError(f"ema_decay must lie in (0, 1) or be None, got {ema!r}")
+        if self.recipe not in RECIPE_NAMES:
+            raise NeurotwinError(
+                f"unknown recipe {self.recipe!r}; known: {', '.join(RECIPE_NAMES)}"
+            )
+
+    def for_kind(self, kind: str) -> TrainConfig:
+        """Return the recipe a model of stimulus ``kind`` trains with (see ``recipe``).
+
+        With ``recipe="auto"``, a video model's fields that are still at their defaults
+        take the 2023 kit's values (:data:`VIDEO_RECIPE`; AdamW's weight decay 0.01 when
+        the optimiser is AdamW and no weight decay is set); a static model keeps the
+        defaults (the 2022 kit's). The result has ``recipe="given"``, so resolving it
+        again changes nothing. A config with ``recipe="given"`` is returned as it is.
+
+        Parameters
+        ----------
+        kind
+            The model's ``stimulus_kind`` (``"static"`` or ``"video"``).
+
+        Returns
+        -------
+        TrainConfig
+            The effective recipe.
+        """
+        if self.recipe != "auto":
+            return self
+        changes: dict[str, Any] = {"recipe": "given"}
+        if kind == "video":
+            defaults = TrainConfig()
+            for name, value in VIDEO_RECIPE.items():
+                if getattr(self, name) == getattr(defaults, name):
+                    changes[name] = value
+            optimizer = changes.get("optimizer", self.optimizer)
+            if optimizer == "adamw" and self.weight_decay == defaults.weight_decay:
+                changes["weight_decay"] = ADAMW_WEIGHT_DECAY
+        return dataclasses.replace(self, **changes)
 
     def replace(self, **changes: Any) -> TrainConfig:
         """Return a copy with some fields changed (unknown names are refused).

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from neurotwin.data.datasets import StaticTrials
+from neurotwin.data.datasets import StaticTrials, VideoClips
 from neurotwin.data.loaders import EpochBatches, batch_loader, epoch_sampler
 from neurotwin.errors import NeurotwinError
 from neurotwin.train import checkpoint as files
@@ -61,18 +61,36 @@ def _like(
     )
 
 
+def _subset(dataset: StaticTrials, indices: np.ndarray) -> StaticTrials:
+    """Return a dataset like ``dataset`` (cache, normaliser, fields, clips) over ``indices``."""
+    if isinstance(dataset, VideoClips):
+        return VideoClips(
+            dataset.cache,
+            indices,
+            dataset.normalizer,
+            dataset.fields,
+            dataset.frames,
+            dataset.random_start,
+            dataset.max_frames,
+        )
+    return StaticTrials(dataset.cache, indices, dataset.normalizer, dataset.fields)
+
+
 def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoader[Any]]]:
     """Pool each recording's train and validation trials and split them again.
 
     The new validation tier has as many trials as the old one; which trials go where is a
     function of ``seed`` (and the recording's position). Datasets share the originals'
-    cache, normaliser and fields; other tiers are kept as they are.
+    cache, normaliser and fields (video: the training windows and the whole validation
+    trials); other tiers are kept as they are.
 
     Parameters
     ----------
     loaders
         ``{tier: {recording_key: DataLoader}}`` with ``train`` and ``validation`` tiers of
-        :class:`~neurotwin.data.StaticTrials`.
+        :class:`~neurotwin.data.StaticTrials` (static) or
+        :class:`~neurotwin.data.datasets.VideoClips` (video: its ``oracle`` trials are the
+        validation tier, as :func:`~neurotwin.train.fit` hands them over).
     seed
         Seed of the split.
 
@@ -84,8 +102,8 @@ def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoad
     Raises
     ------
     NeurotwinError
-        When a recording lacks one of the two tiers or its datasets are not static trials
-        of one cache.
+        When a recording lacks one of the two tiers or its datasets are not trials of one
+        kind and one cache.
     """
     for tier in ("train", "validation"):
         if not loaders.get(tier):
@@ -95,11 +113,13 @@ def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoad
         if key not in loaders["validation"]:
             raise NeurotwinError(f"cannot re-split recording {key!r}: it has no validation tier")
         old_train, old_val = train_loader.dataset, loaders["validation"][key].dataset
+        kind = type(old_train)
         for dataset in (old_train, old_val):
-            if type(dataset) is not StaticTrials:
+            if type(dataset) not in (StaticTrials, VideoClips) or type(dataset) is not kind:
                 raise NeurotwinError(
                     f"cannot re-split recording {key!r}: its datasets are "
-                    f"{type(dataset).__name__}, not StaticTrials"
+                    f"{type(old_train).__name__} and {type(old_val).__name__}, not both "
+                    "StaticTrials or both VideoClips"
                 )
         assert isinstance(old_train, StaticTrials) and isinstance(old_val, StaticTrials)
         if old_train.cache.path != old_val.cache.path or old_train.fields != old_val.fields:
@@ -110,12 +130,8 @@ def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoad
         pool = np.concatenate([old_train.indices, old_val.indices])
         order = np.random.default_rng([seed, stream]).permutation(len(pool))
         n_val = len(old_val)
-        val = StaticTrials(
-            old_train.cache, np.sort(pool[order[:n_val]]), old_train.normalizer, old_train.fields
-        )
-        tra = StaticTrials(
-            old_train.cache, np.sort(pool[order[n_val:]]), old_train.normalizer, old_train.fields
-        )
+        val = _subset(old_val, np.sort(pool[order[:n_val]]))
+        tra = _subset(old_train, np.sort(pool[order[n_val:]]))
         out["train"][key] = _like(train_loader, tra, shuffle=True, seed=seed, stream=stream)
         out["validation"][key] = _like(
             loaders["validation"][key], val, shuffle=False, seed=seed, stream=stream

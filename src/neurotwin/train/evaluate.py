@@ -35,7 +35,8 @@ def gathered_predictions(
 
     Under distributed training the shares of every process are gathered (variable lengths,
     with their trial indices) and put in file-index order, duplicates dropped, so every
-    process ends with the same arrays as a single process would.
+    process ends with the same arrays as a single process would. A process without a
+    batch (fewer batches than processes) sends empty arrays of the task's shape.
 
     Parameters
     ----------
@@ -66,15 +67,13 @@ def gathered_predictions(
         model, batch_loader(dataset, mine), key, device, channels_last=channels_last, targets=True
     )
     if env.distributed:
-        values, targets = result.values, result.targets
-        if targets is None:  # this process had no batch: send empty arrays of the right shape
-            shape = tuple(dataset[[0]]["responses"].shape[1:])
-            values = np.zeros((0, *shape), np.float32)
-            targets = np.zeros((0, *shape), np.float32)
+        # a process without a batch holds empty arrays of the task's shape ((0, n) static,
+        # (0, n, 250) video), which gather with the others' whatever the trials' lengths
+        assert result.targets is not None
         result = Predictions(
             np.concatenate(all_gather_arrays(result.index, device)),
-            np.concatenate(all_gather_arrays(values, device)),
-            np.concatenate(all_gather_arrays(targets, device)),
+            np.concatenate(all_gather_arrays(result.values, device)),
+            np.concatenate(all_gather_arrays(result.targets, device)),
         )
     return result.in_file_order()
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -31,7 +32,7 @@ RecordingLike = PathLike | Recording
 #: Resize factor of the images when no size is given (144 x 256 -> 36 x 64, as the kit).
 DEFAULT_SCALE = 0.25
 #: Frames of the random training windows of video recordings (the 2023 kit's 80).
-DEFAULT_WINDOW = 80
+DEFAULT_WINDOW = TrainConfig.window
 #: The tier video models early-stop on (2023 recordings have no ``validation`` tier).
 VIDEO_VALIDATION = "oracle"
 
@@ -111,7 +112,11 @@ def _check_kinds(recordings: list[Recording], kind: str, name: str) -> None:
 
 
 def _check_window(recordings: list[Recording], model: TwinModel, frames: int) -> None:
-    """Refuse a training window no trial of a recording fills, or without a frame to predict."""
+    """Refuse a training window that a training trial does not fill, or a trial of no frames.
+
+    Every training trial must hold a whole window (none is skipped silently), and no trial
+    of the ``train`` or ``oracle`` tier may be all padding.
+    """
     if frames <= model.temporal_context:
         raise NeurotwinError(
             f"the training window of {frames} frames must be longer than model "
@@ -119,13 +124,57 @@ def _check_window(recordings: list[Recording], model: TwinModel, frames: int) ->
         )
     for recording in recordings:
         assert isinstance(recording, VideoRecording)  # _check_kinds ran first
+        for tier in ("train", VIDEO_VALIDATION):
+            indices = recording.tier_indices(tier)
+            empty = indices[recording.lengths[indices] == 0]
+            if empty.size:
+                where = recording.source.where(f"data/videos/{int(empty[0])}.npy")
+                raise NeurotwinError(
+                    f"{where} (tier {tier!r}): the trial is all padding (its first frame is "
+                    f"NaN), {empty.size} such trial(s) in the tier; every {tier} trial needs "
+                    "frames to train or validate on: give it the tier 'none' or remove it"
+                )
         train = recording.tier_indices("train")
-        longest = int(max(recording.lengths[train], default=0))
+        lengths = recording.lengths[train]
+        longest = int(max(lengths, default=0))
         if longest < frames:
             raise NeurotwinError(
                 f"{recording.location}: no training trial is {frames} frames long (the longest "
                 f"has {longest}); choose a window of at most {longest} frames"
             )
+        shortest = int(np.argmin(lengths))
+        if lengths[shortest] < frames:
+            where = recording.source.where(f"data/videos/{int(train[shortest])}.npy")
+            raise NeurotwinError(
+                f"{where}: the training trial has {int(lengths[shortest])} frames, fewer than "
+                f"the training window of {frames} frames; choose a window of at most "
+                f"{int(lengths[shortest])} frames (fit(frames=...), --frames) so that every "
+                "training trial fills one"
+            )
+
+
+def model_kind(model: str) -> str:
+    """Return the stimulus kind (``"static"`` or ``"video"``) of a registered model.
+
+    Parameters
+    ----------
+    model
+        Registry name (:func:`neurotwin.models.list_models`).
+
+    Returns
+    -------
+    str
+        ``"video"`` for the video twins, else ``"static"``.
+
+    Raises
+    ------
+    NeurotwinError
+        For an unknown name.
+    """
+    from neurotwin import models  # the models package is only needed here
+    from neurotwin.models.video_twin import VideoTwinConfig
+
+    return "video" if isinstance(models.default_config(model), VideoTwinConfig) else "static"
 
 
 def _prepare(
@@ -135,22 +184,25 @@ def _prepare(
     cache_dir: PathLike | None,
     size: tuple[int, int] | None,
     model_config: dict[str, Any],
-    frames: int = DEFAULT_WINDOW,
-) -> tuple[Callable[[], TwinModel], TwinModel, dict[str, dict[str, DataLoader[Any]]]]:
-    """Infos, a factory of models, the first model and loaders with the fields it needs.
+    resume_from: Sequence[Path] = (),
+) -> tuple[Callable[[], TwinModel], TwinModel, dict[str, dict[str, DataLoader[Any]]], TrainConfig]:
+    """Infos, a factory of models, the first model, loaders and the effective recipe.
 
-    Every recording is opened once here and passed on as the open object. Video
-    recordings train on random windows of ``frames`` frames (trials shorter than that are
-    skipped with a warning) and early-stop on their ``oracle`` tier, handed to the trainer
-    as its ``validation`` tier.
+    Every recording is opened once here and passed on as the open object; a checkpoint in
+    a folder of ``resume_from`` must fit the model built. The recipe's
+    defaults are those of the model's kind (:meth:`TrainConfig.for_kind`). Video
+    recordings train on random windows of ``config.window`` frames (every training trial
+    at least that long) and early-stop on their ``oracle`` tier, handed to the trainer as
+    its ``validation`` tier.
     """
     from neurotwin import models  # the models package is only needed here
-    from neurotwin.models.video_twin import VideoTwinConfig
 
     recordings = open_recordings(paths)
     # before building: a model built for the wrong kind fails with a less useful message
-    expected = "video" if isinstance(models.default_config(model), VideoTwinConfig) else "static"
+    expected = model_kind(model)
     _check_kinds(recordings, expected, model)
+    config = config.for_kind(expected)
+    frames = config.window
     hw = model_image_size(recordings, size)
     # open recordings pass through recording_infos' open_recording unread
     infos = models.recording_infos(cast(list[Any], recordings), hw)
@@ -164,6 +216,8 @@ def _prepare(
     video = first.stimulus_kind == "video"
     if video:
         _check_window(recordings, first, frames)
+    for folder in resume_from:
+        _check_resumable(folder, first, recordings)
     env = DistEnv.from_environ()
     if env.distributed and not env.is_main:
         barrier()  # rank 0 builds the caches first, the others then find them
@@ -182,7 +236,60 @@ def _prepare(
         loaders["validation"] = loaders.pop(VIDEO_VALIDATION)
     if env.distributed and env.is_main:
         barrier()
-    return make, first, loaders
+    return make, first, loaders, config
+
+
+def _check_resumable(folder: Path, model: TwinModel, recordings: list[Recording]) -> None:
+    """Refuse to resume a checkpoint whose readouts were built for other neurons.
+
+    Compares the shapes of the per-recording weights (their names hold the recording
+    key) in ``folder/checkpoint.pt`` with the model built for ``recordings``, so that a
+    recording whose neurons changed is named with both counts instead of a torch error.
+    A checkpoint of the same shapes (neurons reordered, say) cannot be told apart.
+    """
+    from neurotwin.train import checkpoint as files
+    from neurotwin.train.twin import module_of
+
+    path = folder / files.CHECKPOINT
+    if not path.exists():
+        return
+    saved = files.load_checkpoint(path).get("model", {})
+    mine = module_of(model).state_dict()
+    for recording in recordings:
+        key = recording.key
+        n = model.infos[key].n_neurons
+        for name, value in mine.items():
+            if key not in name.split("."):
+                continue
+            old = saved.get(name)
+            if old is None:
+                raise NeurotwinError(
+                    f"{path} has no readout for recording {recording.location} (key {key!r}): "
+                    "it was trained on other recordings; start over (resume=False, "
+                    "--no-resume) or use another run folder"
+                )
+            if tuple(old.shape) != tuple(value.shape):
+                differ = [
+                    d
+                    for d, (a, b) in enumerate(zip(old.shape, value.shape, strict=False))
+                    if a != b
+                ]
+                count = (
+                    f"{int(old.shape[differ[0]])} neurons"
+                    if old.ndim == value.ndim and len(differ) == 1 and value.shape[differ[0]] == n
+                    else f"weights {name} of shape {tuple(old.shape)}"
+                )
+                raise NeurotwinError(
+                    f"{path}: its readout of recording key {key!r} was built for {count}, but "
+                    f"{recording.location} has {n} neurons (its meta/neurons/unit_ids.npy); "
+                    "resume with the recording it was trained on, or start over (resume=False, "
+                    "--no-resume)"
+                )
+
+
+def _with_window(config: TrainConfig, frames: int | None) -> TrainConfig:
+    """Return the recipe with ``frames`` as its window, when given (in config.json)."""
+    return config if frames is None else config.replace(window=frames)
 
 
 @contextlib.contextmanager
@@ -205,7 +312,7 @@ def fit(
     *,
     cache_dir: PathLike | None = None,
     image_size: tuple[int, int] | None = None,
-    frames: int = DEFAULT_WINDOW,
+    frames: int | None = None,
     resume: bool = True,
     log: Log | None = print,
     **model_config: Any,
@@ -222,16 +329,20 @@ def fit(
     out
         Run folder (see :func:`~neurotwin.train.train`); None writes nothing.
     train
-        The recipe (:class:`TrainConfig` defaults when None).
+        The recipe (:class:`TrainConfig` defaults when None); with ``recipe="auto"`` (the
+        default) its fields left at their defaults take the recipe of the model's kind:
+        the 2022 kit's for static models, the 2023 kit's for video models (AdamW,
+        learning rate 0.005, batches of 8; :meth:`TrainConfig.for_kind`). The run's
+        ``config.json`` records the effective values.
     cache_dir
         Where the recordings' caches live.
     image_size
         ``(height, width)`` of the images the model sees (default: a quarter of the
         recording's, 36 x 64 for SENSORIUM; video frames as recorded).
     frames
-        Video: frames of the random training windows (the 2023 kit's 80); trials shorter
-        than that are skipped with a warning. Video models early-stop on the ``oracle``
-        tier's 2023 single-trial correlation.
+        Video: frames of the random training windows, overriding ``train.window`` (the
+        2023 kit's 80); every training trial must be at least that long. Video models
+        early-stop on the ``oracle`` tier's 2023 single-trial correlation.
     resume
         Continue from ``out/checkpoint.pt`` when it exists.
     log
@@ -247,15 +358,17 @@ def fit(
     Raises
     ------
     NeurotwinError
-        A recording of another stimulus kind than the model's, or (video) a window no
-        training trial fills or not longer than the model's temporal context.
+        A recording of another stimulus kind than the model's, or (video) a window longer
+        than a training trial or not longer than the model's temporal context, or a
+        training or ``oracle`` trial that is all padding.
     """
-    config = train or TrainConfig()
+    config = _with_window(train or TrainConfig(), frames)
     if out is not None:
         check_run_folder(out)
     with _process_group(config):
-        _, net, loaders = _prepare(
-            paths, model, config, cache_dir, image_size, model_config, frames
+        folders = [Path(out)] if out is not None and resume else []
+        _, net, loaders, config = _prepare(
+            paths, model, config, cache_dir, image_size, model_config, folders
         )
         return run_training(net, loaders, config, out, resume, log)
 
@@ -270,7 +383,7 @@ def fit_ensemble(
     resplit: bool = True,
     cache_dir: PathLike | None = None,
     image_size: tuple[int, int] | None = None,
-    frames: int = DEFAULT_WINDOW,
+    frames: int | None = None,
     resume: bool = True,
     log: Log | None = print,
     **model_config: Any,
@@ -288,7 +401,7 @@ def fit_ensemble(
     n_members
         Number of members.
     train
-        The recipe of every member.
+        The recipe of every member (defaults by the model's kind, see :func:`fit`).
     resplit
         Each member on its own train/validation re-split.
     cache_dir
@@ -309,10 +422,11 @@ def fit_ensemble(
     EnsembleResult
         The members and their results.
     """
-    config = train or TrainConfig()
+    config = _with_window(train or TrainConfig(), frames)
     with _process_group(config):
-        make_model, first, loaders = _prepare(
-            paths, model, config, cache_dir, image_size, model_config, frames
+        folders = [Path(out) / f"member-{i}" for i in range(n_members)] if resume else []
+        make_model, first, loaders, config = _prepare(
+            paths, model, config, cache_dir, image_size, model_config, folders
         )
 
         def make(i: int) -> TwinModel:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -204,10 +204,17 @@ class StaticTask(Task):
         channels_last: bool = False,
         targets: bool = False,
     ) -> Predictions:
-        """Stack the ``(B, n)`` predictions of every batch into ``(N, n)`` (see :class:`Task`)."""
+        """Stack the ``(B, n)`` predictions of every batch into ``(N, n)`` (see :class:`Task`).
+
+        Without a batch: ``(0, n)`` arrays (targets too when asked for), the shape the
+        other processes of a distributed validation gather.
+        """
         index, values, responses = run_batches(
             model, batches, key, device, channels_last=channels_last, targets=targets
         )
+        if not len(index):
+            empty = np.zeros((0, _n_neurons(model, key)), np.float32)
+            return Predictions(index, empty, empty.copy() if targets else None)
         return Predictions(index, values, responses)
 
     def score(self, predictions: Mapping[str, Predictions]) -> tuple[float, dict[str, float]]:
@@ -271,9 +278,6 @@ class VideoTask(Task):
         NeurotwinError
             A model whose temporal context reaches into the scored frames (beyond 50).
         """
-        from neurotwin.models.video_inference import predict_batch
-        from neurotwin.models.video_twin import VideoTwin
-
         if model.temporal_context > SKIP_FRAMES:
             raise NeurotwinError(
                 f"model {getattr(model, 'name', '')!r} needs {model.temporal_context} frames "
@@ -287,10 +291,7 @@ class VideoTask(Task):
             with torch.no_grad():
                 for batch in batches:
                     on_device = to_device(batch, device)
-                    if isinstance(module, VideoTwin):
-                        rates = predict_batch(module, on_device, key)
-                    else:  # any other video model: one pass over the padded trials
-                        rates = _front_padded(model(on_device, key), on_device["videos"])
+                    rates = _whole_trials(module, on_device, key)
                     lengths = batch["length"].cpu().numpy()
                     values.append(_scored(rates.float().cpu().numpy(), lengths))
                     index.append(batch["index"].cpu().numpy().astype(np.int64))
@@ -298,8 +299,9 @@ class VideoTask(Task):
                         responses.append(_scored(batch["responses"].float().numpy(), lengths))
         finally:
             module.train(was_training)
-        if not index:
-            return Predictions(np.zeros(0, np.int64), np.zeros((0, 0, STOP_FRAME - SKIP_FRAMES)))
+        if not index:  # the shape the other processes of a distributed validation gather
+            empty = np.zeros((0, _n_neurons(model, key), STOP_FRAME - SKIP_FRAMES), np.float32)
+            return Predictions(np.zeros(0, np.int64), empty, empty.copy() if targets else None)
         return Predictions(
             np.concatenate(index),
             np.concatenate(values),
@@ -316,6 +318,37 @@ class VideoTask(Task):
             per_neuron[key] = video_correlation(recording.values, recording.targets, n_frames)
         per_recording = {k: mean_over_neurons(v) for k, v in per_neuron.items()}
         return mean_over_neurons(np.concatenate(list(per_neuron.values()))), per_recording
+
+
+def _n_neurons(model: TwinModel, key: str) -> int:
+    """Neurons the model predicts for recording ``key`` (its readout's)."""
+    info = model.infos.get(key)
+    if info is None:
+        raise NeurotwinError(f"model {model.name!r} has no readout for recording {key!r}")
+    return int(info.n_neurons)
+
+
+def _whole_trials(model: Any, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+    """``(B, T, n)`` rates of whole zero-padded trials, NaN where a model predicts nothing.
+
+    A video twin runs in pieces of bounded memory; an ensemble averages its members' whole
+    trials frame by frame (in member order, as :class:`~neurotwin.models.Ensemble` does),
+    so members of different temporal contexts align on the frame they predict and the
+    frames before the longest context stay NaN; any other video model runs in one pass.
+    """
+    from neurotwin.models.ensemble import Ensemble
+    from neurotwin.models.video_inference import predict_batch
+    from neurotwin.models.video_twin import VideoTwin
+
+    if isinstance(model, VideoTwin):
+        return predict_batch(model, batch, key)
+    if isinstance(model, Ensemble):
+        parts = [_whole_trials(model.member(i), batch, key) for i in range(len(model))]
+        total = parts[0]
+        for part in parts[1:]:
+            total = total + part
+        return total / len(parts)
+    return _front_padded(model(batch, key), batch["videos"])
 
 
 def _front_padded(rates: torch.Tensor, videos: torch.Tensor) -> torch.Tensor:
