@@ -9,15 +9,22 @@ percentile, start to queued), and the submissions lost: accepted but neither sco
 failed at the end (goal: 0). With ``--big-mb N`` one upload of N MiB of random bytes is
 then streamed in 8 MiB chunks and timed (it is refused when completed, as it is not a
 submission); the server process's peak resident memory before and after it shows whether
-uploads are held in memory. With ``--valid-video-mb N`` a *valid* ``video-main`` submission
-of about N MiB is made (a tiny simulated video mouse whose neurons are repeated until the
-predictions are that large), uploaded in 8 MiB chunks, checked on completion and scored by
-one worker: printed are its size, the seconds of each step and the peak resident memory of
-the server and the worker (the readers hold a whole submission in memory). The competition
-raises the rate limits so that the load is not refused. Everything stays on 127.0.0.1 and
-every loop is bounded.
+uploads are held in memory. With ``--valid-video-mb N [N ...]`` a *valid* ``video-main``
+submission of about N MiB is made for each size, in turn (a ground truth shaped like the 2023
+release: mice of up to 8,000 neurons, trials of 250 scored frames, as many mice as the size
+needs), uploaded in 8 MiB chunks, checked on completion and scored by one worker: printed
+per size are its size, the ground truth's
+arrays in memory, the seconds of each step and the peak resident memory of the server, of
+the child process that checks a large upload and of the worker, and the CPU seconds of
+the check's child process and of the worker (wall seconds depend on the machine's load).
+The submission is written row group by row group (``--one-row-group`` writes all rows in
+one, as Arrow's defaults do), so the benchmark itself never holds it. The competition raises
+the rate limits so that the load is not refused. Everything stays on 127.0.0.1 and every
+loop is bounded.
 
-Run: ``python benchmarks/server_load.py [--clients 4] [--uploads 5] [--workers 2]``
+Run: ``python benchmarks/server_load.py [--clients 4] [--uploads 5] [--workers 2]``;
+large submissions: ``python benchmarks/server_load.py --clients 1 --uploads 1 --workers 1
+--valid-video-mb 64 256 1024``
 """
 
 from __future__ import annotations
@@ -25,13 +32,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -44,7 +54,7 @@ from neurotwin.server.config import load_competition
 from neurotwin.server.db import make_engine, session_factory
 from neurotwin.server.demo import init_competition, write_example
 from neurotwin.server.models import Submission
-from neurotwin.simulate import simulate_static, simulate_video
+from neurotwin.simulate import simulate_static
 
 TRACK = "sensorium+"
 VIDEO_TRACK = "video-main"
@@ -125,34 +135,151 @@ def _big_upload(url: str, mib: int, tmp: Path) -> dict[str, float | int]:
     }
 
 
-def _repeat_neurons(truth: Truth, k: int) -> Truth:
-    """Return ``truth`` with every mouse's neurons repeated ``k`` times (new unit ids)."""
-    mice = []
-    for mouse in truth.mice:
-        step = int(mouse.unit_ids.max()) + 1
-        ids = np.concatenate([mouse.unit_ids + j * step for j in range(k)])
-        tiers = {}
-        for name, tier in mouse.tiers.items():
-            tiled = {
-                f: np.tile(getattr(tier, f), (1, k, 1))
-                for f in ("responses", "rates")
-                if getattr(tier, f) is not None
-            }
-            tiers[name] = TierTruth(**{**tier.__dict__, **tiled})
-        mice.append(MouseTruth(mouse.name, ids, tiers))
-    return Truth(**{**truth.__dict__, "mice": mice})
+def _write_video_submission(truth: Truth, dest: Path, one_row_group: bool) -> Path:
+    """Write a valid video-main zip (truth responses plus noise) row group by row group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from neurotwin.scoring.video_parquet import BROTLI_LEVEL, DICTIONARY_COLUMNS, ROW_GROUP_VALUES
+
+    track = get_track(VIDEO_TRACK)
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_STORED) as zf:
+        for phase in PHASES:
+            with zf.open(track.submission_files[phase], "w", force_zip64=True) as member:
+                sink = pa.PythonFile(member, mode="w")
+                writer = None
+                for mouse in truth.mice:
+                    tier = mouse.tiers[track.tier(phase)]
+                    assert tier.n_frames is not None
+                    row_values = len(mouse.unit_ids) * int(tier.n_frames.max())
+                    step = tier.n_trials if one_row_group else ROW_GROUP_VALUES // row_values
+                    ids = pa.array(mouse.unit_ids.astype(np.int64))
+                    for start in range(0, tier.n_trials, max(1, step)):
+                        ks = list(range(start, min(start + max(1, step), tier.n_trials)))
+                        table = _video_rows(mouse.name, mouse.unit_ids, tier, ks, ids, rng)
+                        if writer is None:
+                            writer = pq.ParquetWriter(
+                                sink,
+                                table.schema,
+                                compression="brotli",
+                                compression_level=BROTLI_LEVEL,
+                                use_dictionary=DICTIONARY_COLUMNS,
+                            )
+                        writer.write_table(table, row_group_size=len(ks))
+                assert writer is not None
+                writer.close()
+                sink.close()
+    return dest
 
 
-def _valid_video(url: str, folder: Path, mib: int, tmp: Path) -> dict[str, object]:
-    """Upload, check and score one valid video submission of about ``mib`` MiB."""
-    truth = load_truth(folder / "truth" / "video.npz")
-    path = write_example(truth, VIDEO_TRACK, tmp / "valid-video", noise=1.0)
+def _video_rows(
+    name: str, unit_ids: np.ndarray, tier: TierTruth, ks: list[int], ids: Any, rng: Any
+) -> Any:
+    """Return the parquet rows of trials ``ks``: responses plus Gaussian noise."""
+    import pyarrow as pa
+
+    frames = [int(tier.n_frames[k]) for k in ks] if tier.n_frames is not None else []
+    n = len(unit_ids)
+    flat = np.concatenate(
+        [
+            (r + rng.standard_normal(r.shape, np.float32)).ravel()
+            for r in (tier.responses[k, :, :f] for k, f in zip(ks, frames, strict=True))
+        ]
+    )
+    inner = np.concatenate([[0], np.cumsum(np.repeat(frames, n))]).astype(np.int64)
+    series = pa.LargeListArray.from_arrays(pa.array(inner), pa.array(flat))
+    outer = pa.array(np.arange(0, n * len(ks) + 1, n, dtype=np.int32))
+    id_offsets = pa.array(np.arange(0, n * len(ks) + 1, n, dtype=np.int32))
+    return pa.table(
+        {
+            "mouse": pa.array([name] * len(ks), pa.string()),
+            "trial_indices": pa.array([str(tier.trial_ids[k]) for k in ks], pa.string()),
+            "prediction": pa.ListArray.from_arrays(outer, series),
+            "neuron_ids": pa.ListArray.from_arrays(id_offsets, pa.concat_arrays([ids] * len(ks))),
+        }
+    )
+
+
+def _truth_mib(truth: Truth) -> float:
+    """Return the MiB of the truth's response (and rate) arrays in memory."""
+    total = sum(
+        a.nbytes
+        for m in truth.mice
+        for t in m.tiers.values()
+        for a in (t.responses, t.rates)
+        if a is not None
+    )
+    return round(total / 2**20, 1)
+
+
+def _cpu_s(pid: int) -> float:
+    """Return a process's CPU seconds so far (user and system, from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """Return the ids of a process's children, grandchildren and so on (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, parent in parents.items() if parent == p]
+        out += kids
+        todo += kids
+    return out
+
+
+class _PeakWatch:
+    """Follow the peak resident memory of a process's descendants while it runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.cpu: dict[int, float] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            for child in _descendants(self.pid):
+                try:
+                    self.peak = max(self.peak, _peak_rss_mib(child))
+                    self.cpu[child] = _cpu_s(child)
+                except OSError:
+                    pass
+
+    def __enter__(self) -> _PeakWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _valid_video(
+    url: str, folder: Path, truth_file: Path, tmp: Path, one_row_group: bool, server: int
+) -> dict[str, object]:
+    """Upload, check and score one valid video submission made for ``truth_file``."""
+    truth = load_truth(truth_file)
+    truth_mib = _truth_mib(truth)
+    path = _write_video_submission(truth, tmp / "valid-video.zip", one_row_group)
+    neurons = int(truth.mice[0].unit_ids.size)
+    values = _values_bytes(truth)
+    del truth
     size = path.stat().st_size
     chunk = 8 << 20
     with httpx.Client(base_url=url, timeout=3600) as http:
         r = http.post(
             "/api/v1/register",
-            json={"email": "video@lab.org", "password": "load test", "team": "video"},
+            json={"email": f"video{size}@lab.org", "password": "load test", "team": f"v{size}"},
         )
         headers = {"Authorization": f"Bearer {r.json()['token']}"}
         t0 = time.perf_counter()
@@ -170,34 +297,50 @@ def _valid_video(url: str, folder: Path, mib: int, tmp: Path) -> dict[str, objec
                 )
                 r.raise_for_status()
         t1 = time.perf_counter()
-        done = http.post(f"/api/v1/uploads/{key}/complete", json={}, headers=headers)
+        with _PeakWatch(server) as check_watch:
+            done = http.post(f"/api/v1/uploads/{key}/complete", json={}, headers=headers)
         t2 = time.perf_counter()
+    path.unlink()
     worker = subprocess.Popen(
         [sys.executable, "-m", "neurotwin", "serve", "worker", str(folder), "--once"],
         stdout=subprocess.DEVNULL,
     )
-    peak = 0
+    peak, cpu = 0, 0.0
     while worker.poll() is None:
         try:
             peak = max(peak, _peak_rss_mib(worker.pid))
+            cpu = _cpu_s(worker.pid)
         except (FileNotFoundError, ProcessLookupError):
             break
         time.sleep(0.2)
     t3 = time.perf_counter()
     with session_factory(make_engine(load_competition(folder).database_url))() as s:
-        status = s.scalar(select(Submission.status).where(Submission.track == VIDEO_TRACK))
-    path.unlink()
+        sub = s.scalars(
+            select(Submission)
+            .where(Submission.track == VIDEO_TRACK)
+            .order_by(Submission.id.desc())
+            .limit(1)
+        ).one()
+        status, error = sub.status, sub.error
     return {
         "bytes": size,
         "mib": round(size / 2**20, 1),
-        "neurons_per_mouse": int(truth.mice[0].unit_ids.size),
-        "prediction_values_mib": round(_values_bytes(truth) / 2**20, 1),
+        "one_row_group": one_row_group,
+        "neurons_per_mouse": neurons,
+        "prediction_values_mib": round(values / 2**20, 1),
+        "truth_arrays_mib": truth_mib,
         "completion_status": done.status_code,
+        "completion_detail": None if done.status_code == 201 else done.text[:300],
         "final_status": status,
+        "error": error,
         "upload_s": round(t1 - t0, 1),
         "check_s": round(t2 - t1, 1),
+        "check_child_peak_rss_mib": check_watch.peak,
+        "check_child_cpu_s": round(max(check_watch.cpu.values(), default=0.0), 1),
+        "server_peak_rss_mib_after": _peak_rss_mib(server),
         "score_s": round(t3 - t2, 1),
         "worker_peak_rss_mib": peak,
+        "worker_cpu_s": round(cpu, 1),
     }
 
 
@@ -214,13 +357,33 @@ def _values_bytes(truth: Truth) -> int:
 
 
 def _video_truth(tmp: Path, mib: int) -> Path:
-    """Write a video-main truth whose valid submission is about ``mib`` MiB."""
-    (mouse,) = simulate_video(tmp / "sim-video", "tiny", seed=0, competition=True)
-    truth = make_truth(VIDEO_TRACK, [mouse.path], simulator=[mouse.truth])
-    one = write_example(truth, VIDEO_TRACK, tmp / "one", noise=1.0)
-    k = max(1, round(mib * 2**20 / one.stat().st_size))
-    one.unlink()
-    return save_truth(_repeat_neurons(truth, k), tmp / "video.npz")
+    """Write a video-main truth whose valid submission holds about ``mib`` MiB of float32.
+
+    Like the 2023 release: mice of up to 8,000 neurons, trials of 320 frames (250 scored),
+    10 trials per phase, videos shown twice; as many mice as the size needs.
+    """
+    track = get_track(VIDEO_TRACK)
+    rng = np.random.default_rng(0)
+    trials, frames = 10, 250
+    per_neuron = 4 * frames * trials * len(PHASES)
+    neurons = max(1, min(8000, round(mib * 2**20 / per_neuron)))
+    n_mice = max(1, round(mib * 2**20 / (per_neuron * neurons)))
+    mice = []
+    for i in range(n_mice):
+        tiers = {}
+        for j, phase in enumerate(PHASES):
+            responses = rng.gamma(2.0, 1.0, (trials, neurons, frames)).astype(np.float32)
+            tiers[track.tier(phase)] = TierTruth(
+                trial_ids=np.array([f"{j}{k:04d}" for k in range(trials)]),
+                stimulus_ids=(np.arange(trials) // 2).astype(str),
+                responses=responses,
+                n_frames=np.full(trials, frames, np.int64),
+                lengths=np.full(trials, 320, np.int64),
+            )
+        ids = np.arange(neurons, dtype=np.int64)
+        mice.append(MouseTruth(f"dynamic{i}-1-1-Video-" + "0" * 32, ids, tiers))
+    truth = Truth(track.identifier, track.version, "video", mice)
+    return save_truth(truth, tmp / f"video-{mib}.npz")
 
 
 def main() -> None:
@@ -234,8 +397,14 @@ def main() -> None:
     parser.add_argument(
         "--valid-video-mb",
         type=int,
-        default=0,
-        help="also upload, check and score one valid video submission of about this size",
+        nargs="+",
+        default=[],
+        help="also upload, check and score a valid video submission of about each size",
+    )
+    parser.add_argument(
+        "--one-row-group",
+        action="store_true",
+        help="write each video submission file as one row group (Arrow's default)",
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="neurotwin-load-"))
@@ -244,13 +413,16 @@ def main() -> None:
     truth_file = save_truth(truth, tmp / "truth.npz")
     folder = tmp / "competition"
     tracks = {TRACK: str(truth_file)}
+    biggest = max(args.valid_video_mb, default=0)
     if args.valid_video_mb:
-        tracks[VIDEO_TRACK] = str(_video_truth(tmp, args.valid_video_mb))
+        tracks[VIDEO_TRACK] = str(tmp / "video.npz")
+        shutil.copyfile(_video_truth(tmp, 1), tracks[VIDEO_TRACK])
+        os.unlink(tmp / "video-1.npz")
     init_competition(
         folder,
         tracks=tracks,
         submissions_per_day=100_000,
-        max_upload_mb=max(1024, args.big_mb + 1, 2 * args.valid_video_mb),
+        max_upload_mb=max(1024, args.big_mb + 1, 2 * biggest),
     )
     config_path = folder / "competition.json"
     config = json.loads(config_path.read_text())
@@ -334,11 +506,23 @@ def main() -> None:
     rss_before_big = _peak_rss_mib(server.pid)
     big = _big_upload(f"http://127.0.0.1:{port}", args.big_mb, tmp) if args.big_mb else None
     rss_after = _peak_rss_mib(server.pid)
-    video = (
-        _valid_video(f"http://127.0.0.1:{port}", folder, args.valid_video_mb, tmp)
-        if args.valid_video_mb
-        else None
-    )
+    video = []
+    for mib in args.valid_video_mb:
+        # the competition's truth file is replaced by one sized for this submission
+        truth_path = folder / "truth" / "video.npz"
+        made = _video_truth(tmp, mib)
+        os.replace(made, truth_path)
+        video.append(
+            _valid_video(
+                f"http://127.0.0.1:{port}",
+                folder,
+                truth_path,
+                tmp,
+                args.one_row_group,
+                server.pid,
+            )
+        )
+        print(json.dumps(video[-1]), file=sys.stderr, flush=True)
     rss_after_video = _peak_rss_mib(server.pid)
     server.terminate()
     server.wait()
@@ -365,7 +549,7 @@ def main() -> None:
                 "big_upload": big,
                 "server_peak_rss_mib_before_big_upload": rss_before_big,
                 "server_peak_rss_mib": rss_after,
-                "valid_video": video,
+                "valid_video": video or None,
                 "server_peak_rss_mib_after_valid_video": rss_after_video,
             },
             indent=2,

@@ -7,11 +7,14 @@ problem found (up to a limit).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from neurotwin.scoring.errors import ProblemList, quote
 from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
 from neurotwin.scoring.truth import MouseTruth, TierTruth, Truth
+from neurotwin.scoring.video_parquet import VideoIndex
 
 
 # ---------------------------------------------------------------------- alignment
@@ -192,6 +195,121 @@ def align_static(
     return predictions.values[rows][:, neurons]
 
 
+@dataclass
+class VideoPlan:
+    """Where one mouse's aligned predictions are in a 2023 file.
+
+    Attributes
+    ----------
+    rows
+        ``(n_trials,)`` the file row predicting each of the truth's trials, in its order.
+    neurons
+        ``(n_neurons,)`` the position in those rows of each of the truth's neurons.
+    n_frames
+        ``(n_trials,)`` the scored frames taken from each row.
+    """
+
+    rows: np.ndarray
+    neurons: np.ndarray
+    n_frames: np.ndarray
+
+    def take(self, k: int, row: np.ndarray) -> np.ndarray:
+        """Return trial ``k``'s ``(n_neurons, n_frames[k])`` predictions from its row."""
+        return row[self.neurons, : int(self.n_frames[k])]
+
+
+def video_index(predictions: VideoPredictions) -> VideoIndex:
+    """Return the index (everything but the values) of predictions held in memory."""
+    frames = [np.shape(v)[1] if np.ndim(v) == 2 else 0 for v in predictions.values]
+    return VideoIndex(
+        mice=predictions.mice,
+        trial_ids=predictions.trial_ids,
+        neuron_ids=predictions.neuron_ids,
+        frames=np.asarray(frames, dtype=np.int64),
+    )
+
+
+def plan_video(
+    index: VideoIndex, truth: Truth, tier: str, name: str, problems: ProblemList
+) -> dict[str, VideoPlan] | None:
+    """Align a 2023 file to the ground truth of one tier from its index, mouse by mouse.
+
+    Parameters
+    ----------
+    index
+        The file's rows without their values (:func:`video_index`,
+        :func:`~neurotwin.scoring.video_parquet.scan_video_parquet`).
+    truth
+        The track's ground truth.
+    tier
+        The scored tier the file predicts.
+    name
+        How messages name the file.
+    problems
+        Where problems are recorded.
+
+    Returns
+    -------
+    dict or None
+        Per mouse name, where its predictions are; None when ``problems`` holds any.
+    """
+    known = {m.name for m in truth.mice}
+    submitted = set(index.mice.tolist())
+    unknown = sorted(submitted - known)
+    if unknown and not (submitted & known):
+        problems.add(
+            name,
+            f"names mice {[quote(u) for u in unknown[:5]]} but the ground truth holds "
+            f"{sorted(known)}: "
+            "a file of another track or release?",
+        )
+        return None
+    for r in np.flatnonzero(~np.isin(index.mice, list(known)))[: problems.limit]:
+        problems.add(f"{name} row {r}", f"mouse {quote(index.mice[r])} is not scored here")
+    out: dict[str, VideoPlan] = {}
+    for mouse in truth.mice:
+        t = mouse.tiers[tier]
+        assert t.n_frames is not None and t.lengths is not None
+        sel = np.flatnonzero(index.mice == mouse.name)
+        if sel.size == 0:
+            problems.add(name, f"mouse {mouse.name} has no predictions")
+            continue
+        neurons = _neuron_order(
+            index.neuron_ids.get(mouse.name, np.zeros(0, np.int64)),
+            mouse.unit_ids,
+            f"{name} neuron_ids of mouse {mouse.name}",
+            problems,
+        )
+        rows, complete = _trial_order(
+            index.trial_ids[sel],
+            t,
+            lambda r, s=sel: f"{name} row {s[r]}",
+            f"{name} mouse {mouse.name}",
+            problems,
+        )
+        if t.ood_class is not None and (rows >= 0).any():
+            _report_missing_classes(rows, t.ood_class, f"{name} mouse {mouse.name}", problems)
+        for k in np.flatnonzero(rows >= 0):
+            r = sel[rows[k]]
+            frames = int(index.frames[r])
+            if frames == 0:
+                problems.add(
+                    f"{name} row {r}", f"trial {str(t.trial_ids[k])!r} has no predicted frames"
+                )
+                continue
+            need, most = int(t.n_frames[k]), max(int(t.lengths[k]) - 50, int(t.n_frames[k]))
+            if not need <= frames <= most:
+                expected = f"{need}" if need == most else f"{need}..{most}"
+                problems.add(
+                    f"{name} row {r}",
+                    f"trial {str(t.trial_ids[k])!r} has {frames} frames per neuron, expected "
+                    f"{expected} (its {int(t.lengths[k])} frames minus the first 50)",
+                )
+        if neurons is not None and complete:
+            out[mouse.name] = VideoPlan(sel[rows], neurons, np.asarray(t.n_frames, np.int64))
+    return None if len(problems) else out
+
+
 def align_video(
     predictions: VideoPredictions,
     truth: Truth,
@@ -199,7 +317,7 @@ def align_video(
     name: str,
     problems: ProblemList,
 ) -> dict[str, np.ndarray] | None:
-    """Align a 2023 file to the ground truth of one tier, mouse by mouse.
+    """Align a 2023 file held in memory to the ground truth of one tier, mouse by mouse.
 
     Parameters
     ----------
@@ -220,65 +338,17 @@ def align_video(
         Per mouse name, ``(n_trials, n_neurons, F)`` scored frames in the truth's order
         (NaN past each trial's scored frames); None on problems.
     """
-    known = {m.name for m in truth.mice}
-    submitted = set(predictions.mice.tolist())
-    unknown = sorted(submitted - known)
-    if unknown and not (submitted & known):
-        problems.add(
-            name,
-            f"names mice {[quote(u) for u in unknown[:5]]} but the ground truth holds "
-            f"{sorted(known)}: "
-            "a file of another track or release?",
-        )
+    plans = plan_video(video_index(predictions), truth, tier, name, problems)
+    if plans is None:
         return None
-    for r in np.flatnonzero(~np.isin(predictions.mice, list(known)))[: problems.limit]:
-        problems.add(f"{name} row {r}", f"mouse {quote(predictions.mice[r])} is not scored here")
     out: dict[str, np.ndarray] = {}
     for mouse in truth.mice:
-        t = mouse.tiers[tier]
-        assert t.n_frames is not None and t.lengths is not None
-        sel = np.flatnonzero(predictions.mice == mouse.name)
-        if sel.size == 0:
-            problems.add(name, f"mouse {mouse.name} has no predictions")
-            continue
-        neurons = _neuron_order(
-            predictions.neuron_ids.get(mouse.name, np.zeros(0, np.int64)),
-            mouse.unit_ids,
-            f"{name} neuron_ids of mouse {mouse.name}",
-            problems,
-        )
-        rows, complete = _trial_order(
-            predictions.trial_ids[sel],
-            t,
-            lambda r, s=sel: f"{name} row {s[r]}",
-            f"{name} mouse {mouse.name}",
-            problems,
-        )
-        if t.ood_class is not None and (rows >= 0).any():
-            _report_missing_classes(rows, t.ood_class, f"{name} mouse {mouse.name}", problems)
-        aligned = np.full(t.responses.shape, np.nan, dtype=np.float32)
-        for k in np.flatnonzero(rows >= 0):
-            r = sel[rows[k]]
-            row = np.asarray(predictions.values[r])
-            if row.ndim != 2 or row.shape[1] == 0:
-                problems.add(
-                    f"{name} row {r}", f"trial {str(t.trial_ids[k])!r} has no predicted frames"
-                )
-                continue
-            need, most = int(t.n_frames[k]), max(int(t.lengths[k]) - 50, int(t.n_frames[k]))
-            if not need <= row.shape[1] <= most:
-                expected = f"{need}" if need == most else f"{need}..{most}"
-                problems.add(
-                    f"{name} row {r}",
-                    f"trial {str(t.trial_ids[k])!r} has {row.shape[1]} frames per neuron, expected "
-                    f"{expected} (its {int(t.lengths[k])} frames minus the first 50)",
-                )
-                continue
-            if neurons is not None:
-                aligned[k, :, :need] = row[neurons, :need]
-        if neurons is not None and complete:
-            out[mouse.name] = aligned
-    return None if len(problems) else out
+        plan = plans[mouse.name]
+        aligned = np.full(mouse.tiers[tier].responses.shape, np.nan, dtype=np.float32)
+        for k, r in enumerate(plan.rows.tolist()):
+            aligned[k, :, : plan.n_frames[k]] = plan.take(k, np.asarray(predictions.values[r]))
+        out[mouse.name] = aligned
+    return out
 
 
 def _report_missing_classes(

@@ -23,12 +23,14 @@ import numpy as np
 
 from neurotwin import atomic
 from neurotwin.scoring import static_csv
-from neurotwin.scoring.align import align_static, align_video
+from neurotwin.scoring.align import align_static, align_video, plan_video
 from neurotwin.scoring.errors import ProblemList
 from neurotwin.scoring.measures import Measure, get_measure
 from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
+from neurotwin.scoring.streamed import ScannedVideo, StreamedVideoPhase
 from neurotwin.scoring.tracks import PHASES, SINGLE_TRIAL, TO_AVERAGE
-from neurotwin.scoring.video_parquet import ReadLimits, read_video_parquet, video_parquet_files
+from neurotwin.scoring.upload import UploadFile
+from neurotwin.scoring.video_parquet import ReadLimits, scan_video_parquet, video_parquet_files
 
 if TYPE_CHECKING:
     from neurotwin.scoring.tracks import Track
@@ -74,9 +76,9 @@ class SubmissionFormat(abc.ABC):
 
     @abc.abstractmethod
     def read(
-        self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
-    ) -> Predictions:
-        """Parse one phase's file (see the release's reader); raises SubmissionError."""
+        self, data: UploadFile, name: str, truth: Truth, tier: str, problems: ProblemList
+    ) -> Predictions | ScannedVideo:
+        """Parse or check one phase's file (see the release's reader); raises SubmissionError."""
 
     @abc.abstractmethod
     def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
@@ -84,8 +86,13 @@ class SubmissionFormat(abc.ABC):
 
     @abc.abstractmethod
     def align(
-        self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
-    ) -> dict[str, np.ndarray] | None:
+        self,
+        pred: Predictions | ScannedVideo,
+        truth: Truth,
+        tier: str,
+        name: str,
+        problems: ProblemList,
+    ) -> Mapping[str, np.ndarray] | None:
         """Align parsed predictions to the truth of ``tier``; per mouse, or None on problems."""
 
 
@@ -93,10 +100,10 @@ class StaticFormat(SubmissionFormat):
     """The 2022 format: a CSV file per phase, one recording, images scored per trial."""
 
     def read(
-        self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
+        self, data: UploadFile, name: str, truth: Truth, tier: str, problems: ProblemList
     ) -> Predictions:
-        """See :meth:`SubmissionFormat.read`."""
-        return static_csv.read_static_csv(data, name, problems)
+        """See :meth:`SubmissionFormat.read`: the whole CSV is parsed (files are small)."""
+        return static_csv.read_static_csv(data.read_bytes(), name, problems)
 
     def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
         """See :meth:`SubmissionFormat.write`."""
@@ -119,8 +126,13 @@ class StaticFormat(SubmissionFormat):
         return dest
 
     def align(
-        self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
-    ) -> dict[str, np.ndarray] | None:
+        self,
+        pred: Predictions | ScannedVideo,
+        truth: Truth,
+        tier: str,
+        name: str,
+        problems: ProblemList,
+    ) -> Mapping[str, np.ndarray] | None:
         """See :meth:`SubmissionFormat.align`."""
         assert isinstance(pred, StaticPredictions)
         mouse = truth.mice[0]
@@ -132,10 +144,12 @@ class VideoFormat(SubmissionFormat):
     """The 2023 format: a parquet file per phase in one zip, one recording per mouse."""
 
     def read(
-        self, data: bytes, name: str, truth: Truth, tier: str, problems: ProblemList
-    ) -> Predictions:
-        """See :meth:`SubmissionFormat.read`."""
-        return read_video_parquet(data, name, ReadLimits.for_tier(truth, tier), problems)
+        self, data: UploadFile, name: str, truth: Truth, tier: str, problems: ProblemList
+    ) -> ScannedVideo:
+        """See :meth:`SubmissionFormat.read`: the file is checked by batches, not kept."""
+        with data.open() as handle:
+            index = scan_video_parquet(handle, name, ReadLimits.for_tier(truth, tier), problems)
+        return ScannedVideo(data, index)
 
     def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
         """See :meth:`SubmissionFormat.write`."""
@@ -150,9 +164,20 @@ class VideoFormat(SubmissionFormat):
         return dest
 
     def align(
-        self, pred: Predictions, truth: Truth, tier: str, name: str, problems: ProblemList
-    ) -> dict[str, np.ndarray] | None:
-        """See :meth:`SubmissionFormat.align`."""
+        self,
+        pred: Predictions | ScannedVideo,
+        truth: Truth,
+        tier: str,
+        name: str,
+        problems: ProblemList,
+    ) -> Mapping[str, np.ndarray] | None:
+        """See :meth:`SubmissionFormat.align`: a checked file stays in its file."""
+        if isinstance(pred, ScannedVideo):
+            plans = plan_video(pred.index, truth, tier, name, problems)
+            if plans is None:
+                return None
+            shapes = {m.name: m.tiers[tier].responses.shape for m in truth.mice}
+            return StreamedVideoPhase(pred.file, len(pred.index.mice), plans, shapes)
         assert isinstance(pred, VideoPredictions)
         return align_video(pred, truth, tier, name, problems)
 

@@ -63,6 +63,11 @@ class Measure:
     selects_neurons
         A metric that returns ``(values, selected)``: its mean runs over the selected
         neurons only (FEVE).
+    accumulator
+        Video metrics: ``accumulator(tier)`` returns a
+        :class:`~neurotwin.scoring.metrics.VideoAccumulator` that computes the metric from
+        trials fed one at a time (``function`` feeds it every trial of an array), so a
+        submission streamed from its file is scored by the same code.
     """
 
     name: str
@@ -72,6 +77,7 @@ class Measure:
     direction: Literal["higher", "lower"] = "higher"
     citation: str = ""
     selects_neurons: bool = False
+    accumulator: Callable[[TierTruth], m.VideoAccumulator] | None = None
 
     def __call__(self, *args: Any) -> Any:
         """Compute the measure (see :attr:`function`)."""
@@ -131,8 +137,16 @@ def _frames(t: TierTruth) -> np.ndarray:
     return t.n_frames
 
 
-def _metric(name: str, description: str, citation: str, function: Callable[..., Any]) -> None:
-    register_measure(Measure(name, "metric", description, function, citation=citation))
+def _metric(
+    name: str,
+    description: str,
+    citation: str,
+    function: Callable[..., Any],
+    accumulator: Callable[[TierTruth], m.VideoAccumulator] | None = None,
+) -> None:
+    register_measure(
+        Measure(name, "metric", description, function, citation=citation, accumulator=accumulator)
+    )
 
 
 _metric(
@@ -152,12 +166,14 @@ _metric(
     "correlation over every scored frame of every trial (frames 50-300), per neuron",
     CITATION_2023,
     lambda p, t: m.video_correlation(p, t.responses, _frames(t)),
+    lambda t: m.VideoCorrelation(t.responses, _frames(t)),
 )
 _metric(
     "video_correlation_to_average",
     "correlation over scored frames with the response averaged over repeats of each video",
     CITATION_2023,
     lambda p, t: m.video_correlation_to_average(p, t.responses, _frames(t), t.stimulus_ids),
+    lambda t: m.VideoCorrelationToAverage(t.responses, _frames(t), t.stimulus_ids),
 )
 register_measure(
     Measure(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -264,50 +264,158 @@ def stack_scored_frames(array: np.ndarray) -> np.ndarray:
     return frames[~np.isnan(frames).any(axis=1)]
 
 
-def _pooled_correlation(
-    x: np.ndarray, y: np.ndarray, n_frames: np.ndarray, eps: float = EPS
-) -> np.ndarray:
-    """Per-neuron correlation over the valid frames of all trials, concatenated.
+class PooledCorrelation:
+    """Per-neuron correlation over the frames of trials that arrive one at a time.
 
-    ``x`` and ``y`` are ``(n_trials, n_neurons, F)``; trial ``k`` holds ``n_frames[k]``
-    valid frames at its start. Two passes over the trials (means, then centred products),
-    each reading only a trial's valid frames, compute exactly the formula of
-    :func:`correlation` on the concatenation without building it.
+    Each trial's frames are centred on the trial's own means and its sums of squares and
+    products are merged into the running ones (Chan, Golub and LeVeque 1979, the pairwise
+    update of means and centred sums), so the result is the formula of :func:`correlation`
+    on all frames concatenated, without holding them: memory is a few ``(n_neurons,)``
+    vectors whatever the number of trials, and trials may come in any order.
+
+    Parameters
+    ----------
+    n_neurons
+        Neurons (rows of every trial).
+    eps
+        Added to each standard deviation, as in :func:`correlation`.
     """
-    return _pooled_pairs(lambda k: (x[k], y[k]), x.shape[0], x.shape[1], x.shape[2], n_frames, eps)
+
+    def __init__(self, n_neurons: int, eps: float = EPS) -> None:
+        self.eps = eps
+        self.n = 0
+        self.mean_x, self.mean_y = np.zeros(n_neurons), np.zeros(n_neurons)
+        self.sxx, self.syy, self.sxy = np.zeros(n_neurons), np.zeros(n_neurons), np.zeros(n_neurons)
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Pool one trial: ``x`` and ``y`` are ``(n_neurons, frames)``."""
+        frames = x.shape[1]
+        if frames == 0:
+            return
+        xc, yc = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)  # copies
+        mx, my = xc.mean(axis=1), yc.mean(axis=1)
+        xc -= mx[:, None]
+        yc -= my[:, None]
+        n = self.n + frames
+        dx, dy = mx - self.mean_x, my - self.mean_y
+        weight = self.n * frames / n
+        self.sxx += np.einsum("ij,ij->i", xc, xc) + dx * dx * weight
+        self.syy += np.einsum("ij,ij->i", yc, yc) + dy * dy * weight
+        self.sxy += np.einsum("ij,ij->i", xc, yc) + dx * dy * weight
+        self.mean_x += dx * (frames / n)
+        self.mean_y += dy * (frames / n)
+        self.n = n
+
+    def result(self) -> np.ndarray:
+        """Return the per-neuron correlation so far (0 without frames; NaN counts as 0)."""
+        if self.n == 0:
+            return np.zeros(len(self.sxx))
+        n, eps = self.n, self.eps
+        with np.errstate(invalid="ignore"):
+            corr = (self.sxy / n) / ((np.sqrt(self.sxx / n) + eps) * (np.sqrt(self.syy / n) + eps))
+        return np.nan_to_num(corr, nan=0.0)
 
 
-def _pooled_pairs(
-    pair: Callable[[int], tuple[np.ndarray, np.ndarray]],
-    n_trials: int,
-    n_neurons: int,
-    width: int,
-    n_frames: np.ndarray,
-    eps: float = EPS,
-) -> np.ndarray:
-    """:func:`_pooled_correlation` of the ``(n_neurons, F)`` pairs ``pair(k)`` of each trial."""
-    frames = np.clip(np.asarray(n_frames, dtype=np.int64), 0, width)
-    total = int(frames.sum())
-    if total == 0:
-        return np.zeros(n_neurons)
-    used = [k for k in range(n_trials) if frames[k] > 0]
-    sums_x, sums_y = np.zeros(n_neurons), np.zeros(n_neurons)
-    for k in used:
-        xk, yk = pair(k)
-        sums_x += xk[:, : frames[k]].sum(axis=1, dtype=np.float64)
-        sums_y += yk[:, : frames[k]].sum(axis=1, dtype=np.float64)
-    mx, my = sums_x[:, None] / total, sums_y[:, None] / total
-    sxx, syy, sxy = np.zeros(n_neurons), np.zeros(n_neurons), np.zeros(n_neurons)
-    for k in used:
-        xk, yk = pair(k)
-        xc = xk[:, : frames[k]] - mx  # float64: mx is
-        yc = yk[:, : frames[k]] - my
-        sxx += np.einsum("ij,ij->i", xc, xc)
-        syy += np.einsum("ij,ij->i", yc, yc)
-        sxy += np.einsum("ij,ij->i", xc, yc)
-    with np.errstate(invalid="ignore"):
-        corr = (sxy / total) / ((np.sqrt(sxx / total) + eps) * (np.sqrt(syy / total) + eps))
-    return np.nan_to_num(corr, nan=0.0)
+class VideoAccumulator(Protocol):
+    """A video metric of one tier, fed one predicted trial at a time (any order).
+
+    ``add(k, prediction)`` takes the truth's trial ``k``: ``(n_neurons, F)`` predictions of
+    its scored frames in the truth's neuron order (at least ``n_frames[k]`` of them);
+    ``result()`` returns the per-neuron values once every trial was added.
+    """
+
+    def add(self, k: int, prediction: np.ndarray) -> None:
+        """Take the prediction of trial ``k``."""
+
+    def result(self) -> np.ndarray:
+        """Return the per-neuron values."""
+
+
+class VideoCorrelation:
+    """:func:`video_correlation` of one tier, fed trial by trial (a :class:`VideoAccumulator`).
+
+    Parameters
+    ----------
+    responses
+        ``(n_trials, n_neurons, F)`` scored frames of the truth.
+    n_frames
+        ``(n_trials,)`` scored frames per trial.
+    """
+
+    def __init__(self, responses: np.ndarray, n_frames: np.ndarray) -> None:
+        self.responses = responses
+        self.frames = np.clip(np.asarray(n_frames, dtype=np.int64), 0, responses.shape[2])
+        self.pooled = PooledCorrelation(responses.shape[1])
+
+    def add(self, k: int, prediction: np.ndarray) -> None:
+        """Pool trial ``k``'s scored frames."""
+        f = int(self.frames[k])
+        self.pooled.add(prediction[:, :f], self.responses[k, :, :f])
+
+    def result(self) -> np.ndarray:
+        """Return the per-neuron correlation over every scored frame added."""
+        return self.pooled.result()
+
+
+class VideoCorrelationToAverage:
+    """:func:`video_correlation_to_average` of one tier, fed trial by trial.
+
+    Keeps one running sum of the predictions per repeated video (``(n_neurons, frames)``
+    float64, the frames all its repeats share) until its last repeat arrives, then only that
+    video's per-neuron correlation; other trials are not needed. Fed in the truth's trial
+    order (or any order that keeps a video's repeats close), few sums are open at once.
+
+    Parameters
+    ----------
+    responses
+        ``(n_trials, n_neurons, F)`` scored frames of the truth.
+    n_frames
+        ``(n_trials,)`` scored frames per trial.
+    stimulus_ids
+        ``(n_trials,)`` the video shown in each trial.
+    """
+
+    def __init__(self, responses: np.ndarray, n_frames: np.ndarray, stimulus_ids: np.ndarray):
+        self.responses = responses
+        self.videos = _repeated_videos(stimulus_ids, n_frames)
+        self.video_of = {int(k): g for g, (trials, _) in enumerate(self.videos) for k in trials}
+        self.sums: dict[int, np.ndarray] = {}
+        self.seen: dict[int, int] = {}
+        self.done: dict[int, np.ndarray] = {}
+
+    def add(self, k: int, prediction: np.ndarray) -> None:
+        """Add trial ``k`` to its video's sum (trials of videos shown once are not needed)."""
+        g = self.video_of.get(int(k))
+        if g is None:
+            return
+        trials, frames = self.videos[g]
+        part = np.asarray(prediction[:, :frames], dtype=np.float64)
+        if g in self.sums:
+            self.sums[g] += part
+        else:
+            self.sums[g] = part.copy()
+        self.seen[g] = self.seen.get(g, 0) + 1
+        if self.seen[g] == len(trials):  # every repeat is in: correlate, drop the sum
+            self.done[g] = correlation(
+                self.sums.pop(g) / len(trials),
+                self.responses[trials, :, :frames].mean(axis=0, dtype=np.float64),
+                axis=1,
+            )
+
+    def result(self) -> np.ndarray:
+        """Return the per-neuron mean over videos (NaN for every neuron without repeats)."""
+        if not self.videos:
+            return np.full(self.responses.shape[1], np.nan)
+        if len(self.done) < len(self.videos):
+            raise ValueError("not every repeat of every repeated video was added")
+        return np.mean([self.done[g] for g in range(len(self.videos))], axis=0)
+
+
+def feed_trials(accumulator: VideoAccumulator, prediction: np.ndarray) -> np.ndarray:
+    """Add every trial of ``(n_trials, n_neurons, F)`` predictions; return the result."""
+    for k in range(prediction.shape[0]):
+        accumulator.add(k, prediction[k])
+    return accumulator.result()
 
 
 def video_correlation(
@@ -331,7 +439,7 @@ def video_correlation(
     """
     if prediction.shape != responses.shape:
         raise ValueError(f"shapes differ: {prediction.shape} and {responses.shape}")
-    return _pooled_correlation(prediction, responses, n_frames)
+    return feed_trials(VideoCorrelation(responses, n_frames), prediction)
 
 
 def _repeated_videos(
@@ -372,18 +480,8 @@ def video_correlation_to_average(
     numpy.ndarray
         ``(n_neurons,)``; NaN for every neuron when no video is repeated.
     """
-    videos = _repeated_videos(stimulus_ids, n_frames)
-    if not videos:
-        return np.full(prediction.shape[1], np.nan)
-    per_video = [
-        correlation(
-            prediction[trials, :, :frames].mean(axis=0, dtype=np.float64),
-            responses[trials, :, :frames].mean(axis=0, dtype=np.float64),
-            axis=1,
-        )
-        for trials, frames in videos
-    ]
-    return np.mean(per_video, axis=0)
+    accumulator = VideoCorrelationToAverage(responses, n_frames, stimulus_ids)
+    return feed_trials(accumulator, prediction)
 
 
 def video_oracle_correlation(
@@ -412,17 +510,10 @@ def video_oracle_correlation(
     if not videos:
         return np.zeros(responses.shape[1])
     # each repeat against the mean of the other repeats, one trial at a time
-    trials = np.concatenate([t for t, _ in videos])
-    lengths = np.concatenate([np.full(len(t), frames) for t, frames in videos])
-    sums = {}
+    pooled = PooledCorrelation(responses.shape[1])
     for group, frames in videos:
         total = responses[group, :, :frames].sum(axis=0, dtype=np.float64)
-        sums.update({int(k): (total, len(group)) for k in group})
-
-    def pair(i: int) -> tuple[np.ndarray, np.ndarray]:
-        k = int(trials[i])
-        total, count = sums[k]
-        own = responses[k, :, : total.shape[1]].astype(np.float64)
-        return own, (total - own) / (count - 1)
-
-    return _pooled_pairs(pair, len(trials), responses.shape[1], responses.shape[2], lengths)
+        for k in group:
+            own = responses[k, :, :frames].astype(np.float64)
+            pooled.add(own, (total - own) / (len(group) - 1))
+    return pooled.result()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -13,8 +14,8 @@ from neurotwin.scoring.ceilings import (
     has_repeats,
     repeated_stimuli,
 )
-from neurotwin.scoring.formats import Metric
 from neurotwin.scoring.measures import get_measure
+from neurotwin.scoring.metrics import VideoAccumulator
 from neurotwin.scoring.scores import MetricScore, PhaseScore
 from neurotwin.scoring.tracks import FEVE, SINGLE_TRIAL, Track
 from neurotwin.scoring.truth import TierTruth, Truth
@@ -119,6 +120,7 @@ def score_phase(
     stimulus_only = track.inputs == ("stimulus",) and all(
         t.rates_stimulus_only is not None for t in tiers.values()
     )
+    per_metric = _metric_values(track, tiers, aligned)
     for name in track.metrics:
         if name == FEVE:
             feve = get_measure(FEVE, "metric")
@@ -137,8 +139,7 @@ def score_phase(
             scores[name] = _explain(score, tiers)
             continue
         metric = track.format.metric(name)
-        per = {k: metric(aligned[k], t) for k, t in tiers.items()}
-        score = _combine(name, per)
+        score = _combine(name, per_metric[name])
         if exact:
             score = _attach_ceiling(
                 score, {k: exact_ceiling(t, metric) for k, t in tiers.items()}, EXACT
@@ -153,10 +154,22 @@ def score_phase(
             only = {k: only_ceiling(t, metric) for k, t in tiers.items()}
             score.ceiling_stimulus_only = _mean_ceiling(score, only)
         if track.per_class and name == SINGLE_TRIAL:
-            score.per_class = _per_class(aligned, tiers, metric)
+            score.per_class = {
+                c: m.mean_over_neurons(np.concatenate(list(per.values())))
+                for c, per in per_metric[_CLASS].items()
+            }
             if exact:  # the noiseless rates scored as a prediction, class by class
-                rates = {k: t.rates for k, t in tiers.items() if t.rates is not None}
-                score.per_class_ceiling = _per_class(rates, tiers, metric)
+                score.per_class_ceiling = {
+                    c: m.mean_over_neurons(
+                        np.concatenate(
+                            [
+                                metric(np.asarray(tiers[k].rates)[idx], sub)
+                                for k, (sub, idx) in per.items()
+                            ]
+                        )
+                    )
+                    for c, per in _class_tiers(tiers).items()
+                }
         scores[name] = _explain(score, tiers)
     extras: dict[str, float] = {}
     if oracle is not None:
@@ -202,16 +215,20 @@ def _explain(score: MetricScore, tiers: Mapping[str, TierTruth]) -> MetricScore:
     return score
 
 
-def _per_class(
-    aligned: Mapping[str, np.ndarray], tiers: Mapping[str, TierTruth], metric: Metric
-) -> dict[str, float]:
-    """Score the trials of each out-of-domain class separately, pooled over mice."""
+#: Key of :func:`_metric_values`'s per-class values of the single-trial metric.
+_CLASS = "per_class"
+
+
+def _class_tiers(
+    tiers: Mapping[str, TierTruth],
+) -> dict[str, dict[str, tuple[TierTruth, np.ndarray]]]:
+    """Per out-of-domain class, per mouse: the class's trials as a tier and their indices."""
     classes = sorted(
         {c for t in tiers.values() if t.ood_class is not None for c in t.ood_class.tolist()}
     )
-    out = {}
+    out: dict[str, dict[str, tuple[TierTruth, np.ndarray]]] = {}
     for c in classes:
-        per = []
+        out[c] = {}
         for k, t in tiers.items():
             if t.ood_class is None or not (t.ood_class == c).any():
                 continue
@@ -222,6 +239,76 @@ def _per_class(
                 responses=t.responses[idx],
                 n_frames=None if t.n_frames is None else t.n_frames[idx],
             )
-            per.append(metric(aligned[k][idx], sub))
-        out[c] = m.mean_over_neurons(np.concatenate(per))
+            out[c][k] = (sub, idx)
+    return out
+
+
+class _Subset:
+    """Feed an accumulator of a subset of a tier's trials from the whole tier's trials."""
+
+    def __init__(self, accumulator: VideoAccumulator, trials: np.ndarray) -> None:
+        self.accumulator = accumulator
+        self.position = {int(k): i for i, k in enumerate(trials.tolist())}
+
+    def add(self, k: int, prediction: np.ndarray) -> None:
+        i = self.position.get(int(k))
+        if i is not None:
+            self.accumulator.add(i, prediction)
+
+    def result(self) -> np.ndarray:
+        return self.accumulator.result()
+
+
+def _metric_values(
+    track: Track, tiers: Mapping[str, TierTruth], aligned: Mapping[str, np.ndarray]
+) -> dict[str, Any]:
+    """Per metric (FEVE aside), per mouse, the per-neuron values of the predictions.
+
+    Video metrics are accumulated trial by trial (:class:`~neurotwin.scoring.metrics.
+    VideoAccumulator`): from the arrays of ``aligned``, or, when ``aligned`` streams its
+    trials from the submission file (a ``feed(sink)`` method, as
+    :class:`~neurotwin.scoring.streamed.StreamedVideoPhase` has), straight from the file
+    without holding the predictions. With ``track.per_class`` the single-trial metric of
+    each out-of-domain class is under ``"per_class"`` (per class, per mouse).
+    """
+    names = [n for n in track.metrics if n != FEVE]
+    measures = {n: track.format.metric(n) for n in names}
+    classes = _class_tiers(tiers) if track.per_class else {}
+    out: dict[str, Any] = {}
+    if not all(measures[n].accumulator is not None for n in names):
+        out = {n: {k: measures[n](aligned[k], t) for k, t in tiers.items()} for n in names}
+        single = measures[SINGLE_TRIAL]
+        out[_CLASS] = {
+            c: {k: single(aligned[k][idx], sub) for k, (sub, idx) in per.items()}
+            for c, per in classes.items()
+        }
+        return out
+    accumulators: dict[str, dict[str, VideoAccumulator]] = {k: {} for k in tiers}
+    for n in names:
+        make = measures[n].accumulator
+        assert make is not None
+        for k, t in tiers.items():
+            accumulators[k][n] = make(t)
+    single_make = measures[SINGLE_TRIAL].accumulator
+    assert single_make is not None
+    for c, per in classes.items():
+        for k, (sub, idx) in per.items():
+            accumulators[k][f"{_CLASS}/{c}"] = _Subset(single_make(sub), idx)
+
+    def sink(mouse: str, k: int, prediction: np.ndarray) -> None:
+        for accumulator in accumulators[mouse].values():
+            accumulator.add(k, prediction)
+
+    feed = getattr(aligned, "feed", None)
+    if callable(feed):
+        feed(sink)
+    else:
+        for mouse in tiers:
+            predicted = aligned[mouse]
+            for trial in range(predicted.shape[0]):
+                sink(mouse, trial, predicted[trial])
+    out = {n: {k: accumulators[k][n].result() for k in tiers} for n in names}
+    out[_CLASS] = {
+        c: {k: accumulators[k][f"{_CLASS}/{c}"].result() for k in per} for c, per in classes.items()
+    }
     return out

@@ -22,10 +22,11 @@ from neurotwin.scoring.phase import score_phase
 from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions, check_in_memory
 from neurotwin.scoring.scores import MetricScore, PhaseScore, ScoreReport
 from neurotwin.scoring.simulator_truth import TRUTH_SUFFIX, recording_of_truth_folder
+from neurotwin.scoring.streamed import ScannedVideo
 from neurotwin.scoring.tracks import PHASES, Track, get_track
 from neurotwin.scoring.truth import Truth, make_truth
 from neurotwin.scoring.truth_file import load_truth
-from neurotwin.scoring.upload import max_upload_bytes, open_upload
+from neurotwin.scoring.upload import UploadFile, max_upload_bytes, open_upload_files
 
 __all__ = [
     "AlignedSubmission",
@@ -138,18 +139,18 @@ def check_submission(
     problems = ProblemList(max_problems)
     notes = list(truth.notes)
     scorable = {p for p in PHASES if all(track.tier(p) in mouse.tiers for mouse in truth.mice)}
-    parsed: dict[str, tuple[str, StaticPredictions | VideoPredictions]] = {}
+    parsed: dict[str, tuple[str, StaticPredictions | VideoPredictions | ScannedVideo]] = {}
     if isinstance(submission, Mapping):
-        parsed = {p: (f"{p} predictions", v) for p, v in submission.items()}
-        for name, pred in parsed.values():
-            check_in_memory(name, pred, problems)
+        for given, held in submission.items():
+            parsed[given] = (f"{given} predictions", held)
+            check_in_memory(f"{given} predictions", held, problems)
     else:
-        files = open_upload(submission, track, max_upload_bytes(truth, track))
-        todo = [(phase, name, data) for phase, (name, data) in files.items() if phase in scorable]
+        files = open_upload_files(submission, track, max_upload_bytes(truth, track))
+        todo = [(phase, data.name, data) for phase, data in files.items() if phase in scorable]
 
         def read(
-            item: tuple[str, str, bytes],
-        ) -> tuple[StaticPredictions | VideoPredictions | None, ProblemList]:
+            item: tuple[str, str, UploadFile],
+        ) -> tuple[StaticPredictions | VideoPredictions | ScannedVideo | None, ProblemList]:
             phase, name, data = item
             found = ProblemList(max_problems)
             try:
@@ -159,7 +160,7 @@ def check_submission(
                     found.add(p.where, p.message)
                 return None, found
 
-        # the phases' files are parsed side by side (the parquet reader releases the GIL);
+        # the phases' files are read side by side (the parquet reader releases the GIL);
         # their problems are listed in phase order, as if read one after the other
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 1))) as pool:
             results = list(pool.map(read, todo))
@@ -191,7 +192,7 @@ def check_submission(
         if phase not in parsed:
             continue
         name, pred = parsed[phase]
-        if not isinstance(pred, fmt.predictions_type):
+        if isinstance(submission, Mapping) and not isinstance(pred, fmt.predictions_type):
             problems.add(name, f"track {track.identifier} takes {fmt.release} predictions")
             continue
         per_mouse = fmt.align(pred, truth, track.tier(phase), name, problems)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import stat
+import tempfile
+import weakref
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from neurotwin.scoring.errors import ProblemList, SubmissionError, quote
 from neurotwin.scoring.tracks import PHASES, Track, get_track, list_tracks
@@ -40,6 +46,133 @@ def _read_file(path: Path, max_bytes: int | None = None) -> bytes:
         raise SubmissionError(
             ProblemList.single(str(path), f"cannot be read ({exc.strerror or exc})")
         ) from exc
+
+
+#: Bytes copied at once while a zip member is checked or extracted.
+COPY_CHUNK = 1 << 20
+
+
+class _Window(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes of a file from ``offset``.
+
+    A stored zip member is read in place through it, without a copy.
+    """
+
+    def __init__(self, path: Path, offset: int, size: int) -> None:
+        self._file = open(path, "rb")
+        self._offset, self._size, self._pos = offset, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self._size - self._pos))
+        self._file.seek(self._offset + self._pos)
+        got = self._file.readinto(view[:n])
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class _Extracted:
+    """A temporary file holding a compressed zip member, deleted with this object."""
+
+    def __init__(self) -> None:
+        fd, name = tempfile.mkstemp(prefix="neurotwin-member-")
+        os.close(fd)
+        self.path = Path(name)
+        self._cleanup = weakref.finalize(self, _unlink, name)
+
+
+def _unlink(name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """One phase's file of an upload, read from disk when needed (never held whole).
+
+    Attributes
+    ----------
+    name
+        How messages name it (``upload.zip!member`` for a zip member).
+    path
+        The file holding its bytes: the upload itself, a file of an uploaded folder, the
+        zip (a stored member, read in place) or a temporary copy of a compressed member.
+    offset
+        Where its bytes start in ``path``.
+    size
+        Its size in bytes.
+    keep
+        What must live as long as this object (the temporary copy).
+    """
+
+    name: str
+    path: Path
+    offset: int
+    size: int
+    keep: object = None
+
+    def open(self) -> BinaryIO:
+        """Return a seekable binary file of its bytes (close it after use)."""
+        if self.offset == 0 and self.path.stat().st_size == self.size:
+            return open(self.path, "rb")
+        return io.BufferedReader(_Window(self.path, self.offset, self.size), COPY_CHUNK)
+
+    def read_bytes(self) -> bytes:
+        """Return its bytes (for the small 2022 files)."""
+        with self.open() as f:
+            return f.read()
+
+
+def _blank(f: BinaryIO) -> bool:
+    """Whether a file holds nothing but whitespace (read until its first other byte)."""
+    for block in iter(lambda: f.read(COPY_CHUNK), b""):
+        if block.strip():
+            return False
+    return True
+
+
+def _member_file(
+    path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, problems: ProblemList
+) -> UploadFile:
+    """Check one zip member (CRC, size) by reading it through; copy it if it is compressed."""
+    name = f"{path}!{info.filename}"
+    extracted = _Extracted() if info.compress_type != zipfile.ZIP_STORED else None
+    total = 0
+    with zf.open(info) as member, contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(extracted.path, "wb")) if extracted else None
+        for block in iter(lambda: member.read(COPY_CHUNK), b""):
+            total += len(block)
+            if total > info.file_size:
+                problems.add(name, "is larger than its header says")
+                break
+            if out is not None:
+                out.write(block)
+    if extracted is not None:
+        return UploadFile(name, extracted.path, 0, min(total, info.file_size), extracted)
+    with open(path, "rb") as f:  # a stored member's bytes follow its local header
+        f.seek(info.header_offset)
+        header = f.read(30)
+    start = info.header_offset + 30 + int.from_bytes(header[26:28], "little")
+    start += int.from_bytes(header[28:30], "little")
+    return UploadFile(name, path, start, info.file_size)
 
 
 # ---------------------------------------------------------------------- opening uploads
@@ -153,7 +286,25 @@ def max_upload_bytes(truth: Truth, track: Track) -> int:
 def open_upload(
     path: str | os.PathLike[str], track: Track, max_bytes: int
 ) -> dict[str, tuple[str, bytes]]:
+    """Find the files of each phase in an upload and read them (see :func:`open_upload_files`).
+
+    Returns
+    -------
+    dict
+        ``{phase: (name, bytes)}`` for each phase found.
+    """
+    files = open_upload_files(path, track, max_bytes)
+    return {phase: (f.name, f.read_bytes()) for phase, f in files.items()}
+
+
+def open_upload_files(
+    path: str | os.PathLike[str], track: Track, max_bytes: int
+) -> dict[str, UploadFile]:
     """Find the files of each phase in an upload: a file, a folder or a zip.
+
+    Nothing is held in memory: a zip member is read through once (its CRC and size
+    checked), then read in place when it is stored, or from a temporary copy when it is
+    compressed.
 
     Parameters
     ----------
@@ -168,7 +319,7 @@ def open_upload(
     Returns
     -------
     dict
-        ``{phase: (name, bytes)}`` for each phase found.
+        ``{phase: UploadFile}`` for each phase found.
 
     Raises
     ------
@@ -179,7 +330,7 @@ def open_upload(
     path = Path(path)
     problems = ProblemList()
     files = track.submission_files
-    out: dict[str, tuple[str, bytes]] = {}
+    out: dict[str, UploadFile] = {}
     if not path.exists():
         what = "is a broken link" if path.is_symlink() else "does not exist"
         raise SubmissionError(ProblemList.single(str(path), what))
@@ -190,7 +341,7 @@ def open_upload(
             if f.is_symlink():
                 problems.add(str(f), "is a link; links inside an upload are not followed")
             elif f.is_file() and phase in out:
-                problems.add(str(f), _twice(phase, out[phase][0]))
+                problems.add(str(f), _twice(phase, out[phase].name))
             elif f.is_file():
                 total += f.stat().st_size
                 if total > max_bytes:
@@ -200,7 +351,7 @@ def open_upload(
                         "track can need; refused before reading",
                     )
                 else:
-                    out[phase] = (str(f), _read_file(f))
+                    out[phase] = _plain_file(f)
         if not out and not len(problems):
             problems.add(str(path), f"holds none of {list(files.values())}")
     elif not path.name.endswith((".csv", ".brotli", ".parquet")) and zipfile.is_zipfile(path):
@@ -214,14 +365,10 @@ def open_upload(
                     assert member_phase is not None
                     if member_phase in out:
                         problems.add(
-                            f"{path}!{info.filename}", _twice(member_phase, out[member_phase][0])
+                            f"{path}!{info.filename}", _twice(member_phase, out[member_phase].name)
                         )
                         continue
-                    with zf.open(info) as member:
-                        data = member.read(info.file_size + 1)
-                    if len(data) > info.file_size:
-                        problems.add(f"{path}!{info.filename}", "is larger than its header says")
-                    out[member_phase] = (f"{path}!{info.filename}", data)
+                    out[member_phase] = _member_file(path, zf, info, problems)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
             raise SubmissionError(
                 ProblemList.single(str(path), f"a member cannot be extracted ({quote(exc, 120)})")
@@ -232,12 +379,36 @@ def open_upload(
             problems.add(str(path), _wrong_name(path.name, track))
         problems.raise_if_any()
         assert file_phase is not None
-        out[file_phase] = (str(path), _read_file(path, max_bytes))
-    for fname, data in out.values():
-        if not data.strip():
-            problems.add(fname, "is empty")
+        out[file_phase] = _plain_file(path, max_bytes)
+    for found in out.values():
+        with found.open() as handle:
+            if _blank(handle):
+                problems.add(found.name, "is empty")
     problems.raise_if_any()
     return out
+
+
+def _plain_file(path: Path, max_bytes: int | None = None) -> UploadFile:
+    """Return a submission file on disk that is not a link, refused beyond ``max_bytes``."""
+    if path.is_symlink():
+        raise SubmissionError(ProblemList.single(str(path), "is a link; links are not followed"))
+    try:
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise SubmissionError(
+            ProblemList.single(str(path), f"cannot be read ({exc.strerror or exc})")
+        ) from exc
+    if max_bytes is not None and size > max_bytes:
+        raise SubmissionError(
+            ProblemList.single(
+                str(path),
+                f"holds {size} bytes, far beyond the {max_bytes} this phase can need; "
+                "refused before reading",
+            )
+        )
+    return UploadFile(str(path), path, 0, size)
 
 
 def _twice(phase: str, first: str) -> str:

@@ -9,25 +9,32 @@ almost never repeat, so the attempt is wasted work that Arrow abandons after 1 M
 predictions barely compress at any quality (random ones of 2,000 neurons x 60 trials x 250
 frames: 105.1 MB at quality 1 without the attempt, 106.1 MB with Arrow's defaults), so the
 file is written several times faster for the same decoded table; its bytes differ from
-those Arrow's defaults give (docs/benchmarks.md).
+those Arrow's defaults give (docs/benchmarks.md). Rows are written in row groups of at most
+:data:`ROW_GROUP_VALUES` prediction values (Arrow's default puts up to a million rows,
+a whole submission, in one).
+
+Reading: :func:`scan_video_parquet` checks a file by batches of rows, whatever its row
+groups (a row group's pages are decoded as they are needed), keeping only the rows' ids and
+shapes; :func:`iter_video_rows` reads the predictions of a checked file again, row by row,
+for the scorer; :func:`read_video_parquet` keeps every row in memory.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from neurotwin.errors import NeurotwinError
 from neurotwin.scoring.errors import ProblemList, SubmissionError, quote
 from neurotwin.scoring.predictions import _INT64_MAX, VideoPredictions, _check_finite
 from neurotwin.scoring.truth import Truth
-from neurotwin.scoring.upload import _read_file
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,6 +45,9 @@ VIDEO_COLUMNS = ("mouse", "trial_indices", "prediction", "neuron_ids")
 BROTLI_LEVEL = 1
 #: Columns tried with a dictionary encoding: the names, which repeat.
 DICTIONARY_COLUMNS = ["mouse", "trial_indices"]
+#: Written row groups hold at most this many prediction values (64 MiB as float32; at least
+#: one row), so that a reader that decodes whole row groups stays within bounded memory.
+ROW_GROUP_VALUES = 1 << 24
 
 
 def video_parquet_bytes(predictions: VideoPredictions) -> bytes:
@@ -79,9 +89,11 @@ def video_parquet_bytes(predictions: VideoPredictions) -> bytes:
         }
     )
     sink = io.BytesIO()
+    widest = int((n_neurons * lengths).max()) if len(rows) else 1
     pq.write_table(
         table,
         sink,
+        row_group_size=max(1, ROW_GROUP_VALUES // max(widest, 1)),
         compression="brotli",
         compression_level=BROTLI_LEVEL,
         use_dictionary=DICTIONARY_COLUMNS,
@@ -203,6 +215,324 @@ def _check_parquet_metadata(
     problems.raise_if_any()
 
 
+#: Prediction values decoded at once while a file is streamed (16 MiB as float32): rows are
+#: read in batches of about this many values, whatever the file's row groups.
+BATCH_VALUES = 1 << 22
+#: Bytes read from the file at once while a column chunk is decoded.
+READ_BUFFER = 1 << 20
+
+
+@dataclass
+class VideoIndex:
+    """What alignment needs of a 2023 file: everything but the predicted values.
+
+    Attributes
+    ----------
+    mice
+        ``(n_rows,)`` str ``mouse`` of each row.
+    trial_ids
+        ``(n_rows,)`` str ``trial_indices``.
+    neuron_ids
+        Per mouse, the unit ids of its first row.
+    frames
+        ``(n_rows,)`` int64 frames per neuron of each row (0: the row holds none).
+    """
+
+    mice: np.ndarray
+    trial_ids: np.ndarray
+    neuron_ids: dict[str, np.ndarray]
+    frames: np.ndarray
+
+
+def _parquet_input(data: bytes | os.PathLike[str] | BinaryIO) -> pa.NativeFile:
+    import pyarrow as pa
+
+    if isinstance(data, bytes):
+        return pa.BufferReader(data)
+    if isinstance(data, os.PathLike):
+        return pa.OSFile(os.fspath(data))
+    return pa.PythonFile(data, mode="r")
+
+
+def _open_parquet(
+    data: bytes | os.PathLike[str] | BinaryIO, name: str, limits: ReadLimits | None
+) -> tuple[pq.ParquetFile, int]:
+    """Open a parquet file for reading by batches; return it and the rows per batch."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(_parquet_input(data), buffer_size=READ_BUFFER, pre_buffer=False)
+        columns = [c for c in VIDEO_COLUMNS if c in pf.schema_arrow.names]
+        if limits is not None:
+            _check_parquet_metadata(pf.metadata, columns, limits, name)
+    except SubmissionError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
+        raise SubmissionError(
+            ProblemList.single(name, f"is not a readable parquet file ({quote(exc, 160)})")
+        ) from exc
+    values = sum(
+        pf.metadata.row_group(g).column(c).num_values
+        for g in range(pf.metadata.num_row_groups)
+        for c in range(pf.metadata.num_columns)
+        if pf.metadata.row_group(g).column(c).path_in_schema.startswith("prediction.")
+    )
+    per_row = max(1, values // max(1, pf.metadata.num_rows))
+    return pf, max(1, BATCH_VALUES // per_row)
+
+
+def _batches(pf: pq.ParquetFile, batch_rows: int, columns: list[str], name: str) -> Iterator[Any]:
+    """Yield the file's record batches; a file that cannot be decoded is one problem."""
+    import pyarrow as pa
+
+    try:
+        yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
+    except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
+        raise SubmissionError(
+            ProblemList.single(name, f"is not a readable parquet file ({quote(exc, 160)})")
+        ) from exc
+
+
+def _source(data: bytes | str | os.PathLike[str] | BinaryIO, name: str | None) -> tuple[Any, str]:
+    """Return what :func:`_parquet_input` takes and the file's name; refuse empty files."""
+    if isinstance(data, str | os.PathLike):
+        path = Path(data)
+        name = name or str(data)
+        if path.is_symlink():
+            raise SubmissionError(
+                ProblemList.single(str(path), "is a link; links are not followed")
+            )
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise SubmissionError(
+                ProblemList.single(str(path), f"cannot be read ({exc.strerror or exc})")
+            ) from exc
+        data = path
+    elif isinstance(data, bytes):
+        size = len(data)
+    else:
+        size = data.seek(0, os.SEEK_END)
+        data.seek(0)
+    name = name or "submission"
+    if not size:
+        raise SubmissionError(ProblemList.single(name, "is empty"))
+    return data, name
+
+
+def scan_video_parquet(
+    data: bytes | str | os.PathLike[str] | BinaryIO,
+    name: str | None = None,
+    limits: ReadLimits | None = None,
+    problems: ProblemList | None = None,
+    keep: list[np.ndarray] | None = None,
+) -> VideoIndex:
+    """Check one 2023 parquet submission file batch by batch, keeping only its index.
+
+    The file is decoded in batches of about :data:`BATCH_VALUES` prediction values (pyarrow
+    reads a row group's pages as it goes, so even a file written as one row group is
+    decoded piece by piece): memory stays bounded whatever the file's size, and every
+    problem is still listed, in the order and words of a whole-file read.
+
+    Parameters
+    ----------
+    data
+        The file's bytes, its path, or a seekable binary file.
+    name
+        How messages name the file.
+    limits
+        The most the file may decode to, checked on its metadata before decoding
+        (:meth:`ReadLimits.for_tier`); None reads whatever the file holds.
+    problems
+        Where NaN or infinite predictions are recorded while the index is still returned,
+        so that alignment problems are reported in the same answer; raised by default.
+    keep
+        When given, each row's ``(n_neurons, T - 50)`` float32 predictions are appended
+        to it (empty for a row with problems): :func:`read_video_parquet`.
+
+    Returns
+    -------
+    VideoIndex
+        The rows' mice, trial ids, frames and each mouse's neuron ids.
+
+    Raises
+    ------
+    SubmissionError
+        As :func:`read_video_parquet`.
+    """
+    import pyarrow as pa
+
+    source, name = _source(data, name)
+    pf, batch_rows = _open_parquet(source, name, limits)
+    schema = pf.schema_arrow
+    missing = [c for c in VIDEO_COLUMNS if c not in schema.names]
+    if missing:
+        raise SubmissionError(
+            ProblemList.single(
+                name,
+                f"misses column(s) {missing}; a 2023 submission has columns {list(VIDEO_COLUMNS)}",
+            )
+        )
+    if pf.metadata.num_rows == 0:
+        raise SubmissionError(ProblemList.single(name, "holds no rows"))
+    pred_type = schema.field("prediction").type
+    if not (pa.types.is_list(pred_type) or pa.types.is_large_list(pred_type)) or not (
+        _is_float_list(pred_type.value_type)
+    ):
+        raise SubmissionError(
+            ProblemList.single(
+                name, f"column prediction has type {pred_type}, expected lists of lists of floats"
+            )
+        )
+    rows = _RowChecker(name, problems)
+    for batch in _batches(pf, batch_rows, list(VIDEO_COLUMNS), name):
+        rows.check(batch, keep)
+    return rows.finish()
+
+
+class _RowChecker:
+    """The per-row checks of a 2023 file, batch after batch, problems in whole-file order.
+
+    A whole-file read lists the rows' shape problems (and, without an outside list, their
+    NaN), then the neuron-id problems, then the neuron-count mismatches; NaN go to the
+    outside list first. Each kind is kept apart here and merged in that order at the end.
+    """
+
+    def __init__(self, name: str, outside: ProblemList | None) -> None:
+        self.name = name
+        self.outside = outside
+        self.rows = ProblemList()
+        self.finite = ProblemList(outside.limit) if outside is not None else self.rows
+        self.ids = ProblemList()
+        self.counts = ProblemList()
+        self.ids_ok = True
+        self.beyond_int64 = False
+        self.first_row: dict[str, int] = {}
+        self.neuron_ids: dict[str, np.ndarray] = {}
+        self.mice: list[np.ndarray] = []
+        self.trial_ids: list[np.ndarray] = []
+        self.frames: list[np.ndarray] = []
+        self.offset = 0
+
+    def check(self, batch: pa.RecordBatch, keep: list[np.ndarray] | None) -> None:
+        """Check one batch of rows."""
+        import pyarrow as pa
+
+        name = self.name
+        pred = batch.column("prediction")
+        if pred.null_count or pred.flatten().null_count or pred.flatten().flatten().null_count:
+            raise SubmissionError(
+                ProblemList.single(name, "column prediction holds missing (null) entries")
+            )
+        outer = _offsets(pred)
+        series = pred.flatten()
+        inner = _offsets(series)
+        with np.errstate(over="ignore"):
+            flat = series.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        n_neurons = np.diff(outer)
+        series_len = np.diff(inner)
+        mice = np.asarray([str(m) for m in batch.column("mouse").to_pylist()], dtype=str)
+        trial_ids = np.asarray([str(t) for t in batch.column("trial_indices").to_pylist()], str)
+        frames = np.zeros(batch.num_rows, np.int64)
+        shapes: list[tuple[int, int]] = []
+        for i in range(batch.num_rows):
+            where = f"{name} row {self.offset + i}"
+            lens = series_len[outer[i] : outer[i + 1]]
+            shapes.append((0, 0))
+            if n_neurons[i] == 0 or lens.max() == 0:
+                what = "holds no neurons" if n_neurons[i] == 0 else "holds 0 frames per neuron"
+                self.rows.add(where, f"prediction {what}")
+            elif lens.min() != lens.max():
+                self.rows.add(
+                    where,
+                    f"prediction series differ in length ({lens.min()}..{lens.max()} frames); "
+                    "every neuron needs T - 50 values",
+                )
+            else:
+                start, stop = inner[outer[i]], inner[outer[i + 1]]
+                row = flat[start:stop].reshape(int(n_neurons[i]), int(lens[0]))
+                _check_finite(row[None], lambda _r, w=where: w, self.finite)
+                shapes[i] = row.shape
+                frames[i] = row.shape[1]
+                if keep is not None:
+                    keep.append(row)
+            if keep is not None and not shapes[i][0]:
+                keep.append(np.zeros((0, 0), np.float32))
+        col = batch.column("neuron_ids")
+        if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)) or not (
+            pa.types.is_integer(col.type.value_type)
+        ):
+            if self.ids_ok:
+                self.ids.add(
+                    name, f"column neuron_ids has type {col.type}, expected lists of integers"
+                )
+            self.ids_ok = False
+        elif not self.beyond_int64:
+            self._check_ids(col, mice, shapes)
+        self.mice.append(mice)
+        self.trial_ids.append(trial_ids)
+        self.frames.append(frames)
+        self.offset += batch.num_rows
+
+    def _check_ids(self, col: pa.Array, mice: np.ndarray, shapes: list[tuple[int, int]]) -> None:
+        """Record rows whose neuron ids differ from their mouse's first row, or miscount."""
+        off = _offsets(col)
+        raw = col.flatten().to_numpy(zero_copy_only=False)
+        if raw.dtype.kind == "u" and raw.size and raw.max() > _INT64_MAX:
+            self.beyond_int64 = True
+            return
+        flat = raw.astype(np.int64)
+        for i, m in enumerate(mice.tolist()):
+            r = self.offset + i
+            ids = flat[off[i] : off[i + 1]]
+            if m not in self.neuron_ids:
+                self.neuron_ids[m], self.first_row[m] = ids.copy(), r
+                if len(np.unique(ids)) != len(ids):
+                    self.ids.add(f"{self.name} row {r}", "neuron_ids hold duplicates")
+            elif not np.array_equal(ids, self.neuron_ids[m]):
+                self.ids.add(
+                    f"{self.name} row {r}",
+                    f"neuron_ids differ from row {self.first_row[m]} of mouse {quote(m)}; every "
+                    "row of a mouse must list the same neurons",
+                )
+            n_rows_neurons = shapes[i][0]
+            first = self.neuron_ids[m]
+            if n_rows_neurons and n_rows_neurons != len(first):
+                self.counts.add(
+                    f"{self.name} row {r}",
+                    f"prediction holds {n_rows_neurons} neurons but neuron_ids list {len(first)}",
+                )
+
+    def finish(self) -> VideoIndex:
+        """Raise every problem found, or return the file's index."""
+        if self.beyond_int64:
+            self.ids = ProblemList()
+            self.ids.add(self.name, "column neuron_ids holds ids beyond the int64 range")
+            self.counts = ProblemList()
+        if not self.ids_ok or self.beyond_int64:
+            self.neuron_ids = {}
+        if self.outside is not None:
+            _extend(self.outside, self.finite)
+        problems = ProblemList()
+        for kind in (self.rows, self.ids, self.counts):
+            _extend(problems, kind)
+        problems.raise_if_any()
+        return VideoIndex(
+            mice=np.concatenate(self.mice),
+            trial_ids=np.concatenate(self.trial_ids),
+            neuron_ids=self.neuron_ids,
+            frames=np.concatenate(self.frames),
+        )
+
+
+def _extend(target: ProblemList, source: ProblemList) -> None:
+    """Append ``source``'s problems (and the count it dropped) to ``target``."""
+    for p in source.items:
+        target.add(p.where, p.message)
+    target.dropped += source.dropped
+
+
 def read_video_parquet(
     data: bytes | str | os.PathLike[str],
     name: str | None = None,
@@ -236,90 +566,53 @@ def read_video_parquet(
         types, rows whose neuron series differ in length or hold no frames, NaN or infinite
         predictions, neuron ids that differ between rows of one mouse.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if not isinstance(data, bytes):
-        name = name or str(data)
-        data = _read_file(Path(data))
-    name = name or "submission"
-    if not data:
-        raise SubmissionError(ProblemList.single(name, "is empty"))
-    try:
-        pf = pq.ParquetFile(pa.BufferReader(data))
-        columns = [c for c in VIDEO_COLUMNS if c in pf.schema_arrow.names]
-        if limits is not None:
-            _check_parquet_metadata(pf.metadata, columns, limits, name)
-        table = pf.read(columns=columns)
-    except SubmissionError:
-        raise
-    except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
-        raise SubmissionError(
-            ProblemList.single(name, f"is not a readable parquet file ({quote(exc, 160)})")
-        ) from exc
-    external = problems
-    problems = ProblemList()
-    values_problems = external if external is not None else problems
-    missing = [c for c in VIDEO_COLUMNS if c not in table.column_names]
-    if missing:
-        problems.add(
-            name, f"misses column(s) {missing}; a 2023 submission has columns {list(VIDEO_COLUMNS)}"
-        )
-        problems.raise_if_any()
-    if table.num_rows == 0:
-        raise SubmissionError(ProblemList.single(name, "holds no rows"))
-    pred = table.column("prediction").combine_chunks()
-    if not (pa.types.is_list(pred.type) or pa.types.is_large_list(pred.type)) or not _is_float_list(
-        pred.type.value_type
-    ):
-        raise SubmissionError(
-            ProblemList.single(
-                name, f"column prediction has type {pred.type}, expected lists of lists of floats"
-            )
-        )
-    if pred.null_count or pred.flatten().null_count or pred.flatten().flatten().null_count:
-        problems.add(name, "column prediction holds missing (null) entries")
-        problems.raise_if_any()
-    outer = _offsets(pred)
-    series = pred.flatten()
-    inner = _offsets(series)
-    with np.errstate(over="ignore"):
-        flat = series.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    n_neurons = np.diff(outer)
-    series_len = np.diff(inner)
-    mice = np.asarray([str(m) for m in table.column("mouse").to_pylist()], dtype=str)
-    trial_ids = np.asarray([str(t) for t in table.column("trial_indices").to_pylist()], dtype=str)
     values: list[np.ndarray] = []
-    for r in range(table.num_rows):
-        where = f"{name} row {r}"
-        lens = series_len[outer[r] : outer[r + 1]]
-        if n_neurons[r] == 0 or lens.max() == 0:
-            what = "holds no neurons" if n_neurons[r] == 0 else "holds 0 frames per neuron"
-            problems.add(where, f"prediction {what}")
-            values.append(np.zeros((0, 0), np.float32))
-            continue
-        if lens.min() != lens.max():
-            problems.add(
-                where,
-                f"prediction series differ in length ({lens.min()}..{lens.max()} frames); "
-                "every neuron needs T - 50 values",
-            )
-            values.append(np.zeros((0, 0), np.float32))
-            continue
-        start, stop = inner[outer[r]], inner[outer[r + 1]]
-        row = flat[start:stop].reshape(int(n_neurons[r]), int(lens[0]))
-        _check_finite(row[None], lambda _r, w=where: w, values_problems)
-        values.append(row)
-    neuron_ids = _video_neuron_ids(table, mice, name, problems)
-    for r, (m, row) in enumerate(zip(mice, values, strict=True)):
-        ids = neuron_ids.get(str(m))
-        if ids is not None and row.size and row.shape[0] != len(ids):
-            problems.add(
-                f"{name} row {r}",
-                f"prediction holds {row.shape[0]} neurons but neuron_ids list {len(ids)}",
-            )
-    problems.raise_if_any()
-    return VideoPredictions(mice=mice, trial_ids=trial_ids, neuron_ids=neuron_ids, values=values)
+    index = scan_video_parquet(data, name, limits, problems, keep=values)
+    return VideoPredictions(
+        mice=index.mice, trial_ids=index.trial_ids, neuron_ids=index.neuron_ids, values=values
+    )
+
+
+def iter_video_rows(
+    data: bytes | os.PathLike[str] | BinaryIO, name: str, n_rows: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield each row's predictions of a file that :func:`scan_video_parquet` checked.
+
+    Parameters
+    ----------
+    data
+        The file's bytes, path or a seekable binary file.
+    name
+        How messages name the file.
+    n_rows
+        The rows the check found.
+
+    Yields
+    ------
+    tuple
+        The row's index and its ``(n_neurons, T - 50)`` float32 predictions.
+
+    Raises
+    ------
+    NeurotwinError
+        When the file no longer holds what was checked.
+    """
+    pf, batch_rows = _open_parquet(data, name, None)
+    if pf.metadata.num_rows != n_rows:
+        raise NeurotwinError(f"{name}: the file changed since it was checked")
+    r = 0
+    for batch in _batches(pf, batch_rows, ["prediction"], name):
+        pred = batch.column("prediction")
+        outer = _offsets(pred)
+        series = pred.flatten()
+        inner = _offsets(series)
+        with np.errstate(over="ignore"):
+            flat = series.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        for i in range(batch.num_rows):
+            n = int(outer[i + 1] - outer[i])
+            start, stop = inner[outer[i]], inner[outer[i + 1]]
+            yield r, flat[start:stop].reshape(n, (stop - start) // max(n, 1))
+            r += 1
 
 
 def _is_float_list(value_type: pa.DataType) -> bool:
@@ -333,38 +626,3 @@ def _is_float_list(value_type: pa.DataType) -> bool:
 def _offsets(array: pa.Array) -> np.ndarray:
     offsets = array.offsets.to_numpy().astype(np.int64)
     return offsets - offsets[0]
-
-
-def _video_neuron_ids(
-    table: pa.Table, mice: np.ndarray, name: str, problems: ProblemList
-) -> dict[str, np.ndarray]:
-    """Return each mouse's neuron ids, reporting rows whose ids differ from its first row."""
-    import pyarrow as pa
-
-    col = table.column("neuron_ids").combine_chunks()
-    if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)) or not (
-        pa.types.is_integer(col.type.value_type)
-    ):
-        problems.add(name, f"column neuron_ids has type {col.type}, expected lists of integers")
-        return {}
-    off = _offsets(col)
-    raw = col.flatten().to_numpy(zero_copy_only=False)
-    if raw.dtype.kind == "u" and raw.size and raw.max() > _INT64_MAX:
-        problems.add(name, "column neuron_ids holds ids beyond the int64 range")
-        return {}
-    flat = raw.astype(np.int64)
-    out: dict[str, np.ndarray] = {}
-    first_row: dict[str, int] = {}
-    for r, m in enumerate(mice.tolist()):
-        ids = flat[off[r] : off[r + 1]]
-        if m not in out:
-            out[m], first_row[m] = ids, r
-            if len(np.unique(ids)) != len(ids):
-                problems.add(f"{name} row {r}", "neuron_ids hold duplicates")
-        elif not np.array_equal(ids, out[m]):
-            problems.add(
-                f"{name} row {r}",
-                f"neuron_ids differ from row {first_row[m]} of mouse {quote(m)}; every row of "
-                "a mouse must list the same neurons",
-            )
-    return out

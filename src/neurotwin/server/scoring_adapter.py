@@ -4,7 +4,9 @@ The web application calls :func:`check` before queueing an upload; it runs
 :func:`neurotwin.scoring.check_submission` (format, file names, size, zip safety, alignment
 to the hidden truth: everything but the metrics) and the request answers at once with every
 problem found. The worker calls :func:`score`, which runs
-:func:`neurotwin.scoring.score_aligned` on the aligned predictions. Both go through
+:func:`neurotwin.scoring.score_aligned` on the aligned predictions. A video submission
+is never held in memory by either step: it is checked by batches of rows and scored as its
+trials stream from the file (:mod:`neurotwin.scoring.streamed`). Both go through
 :mod:`neurotwin.scoring` exactly as ``neurotwin score`` does, so a laptop and the server give
 the same numbers; each score records the scorer and the track version that produced it.
 """
@@ -176,9 +178,10 @@ def check_isolated(
 ) -> None:
     """Run :func:`check` in a separate process, so that its memory is not the web process's.
 
-    The readers hold a whole submission in memory (about 20 times a video file's size);
-    a large upload is checked in a child process, which an out-of-memory kill ends without
-    taking the web application with it.
+    A video submission is checked by streaming (the ground truth and a fixed working set),
+    a 2022 CSV is parsed whole; either way a large upload is checked in a child process, so
+    that the ground truth it loads and anything it allocates are not the web process's and
+    an out-of-memory kill ends the check without taking the web application with it.
 
     Raises
     ------

@@ -1,0 +1,230 @@
+"""Video submissions are checked and scored as they stream from the file, by batches of rows."""
+
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from neurotwin.scoring import video_parquet
+from neurotwin.scoring.errors import SubmissionError, quote
+from neurotwin.scoring.metrics import scored_frames
+from neurotwin.scoring.predictions import VideoPredictions
+from neurotwin.scoring.scorer import check_submission, score, score_aligned
+from neurotwin.scoring.streamed import StreamedVideoPhase
+from neurotwin.scoring.tracks import get_track
+from neurotwin.scoring.truth import MouseTruth, TierTruth, Truth
+from neurotwin.stats import correlation
+
+TRACK = get_track("video-main")
+TIERS = {"live": "live_test_main", "final": "final_test_main"}
+
+
+def _truth(n_mice=2, n_neurons=6, n_trials=6, seed=0):
+    """A video-main truth in memory: repeated videos, trials of several lengths."""
+    rng = np.random.default_rng(seed)
+    mice = []
+    for i in range(n_mice):
+        tiers = {}
+        for j, tier in enumerate(TIERS.values()):
+            lengths = rng.integers(120, 330, n_trials)
+            lengths[:2] = 320  # one video shown twice, both longer than 300 frames
+            n_frames = scored_frames(lengths)
+            responses = np.full((n_trials, n_neurons, 250), np.nan, np.float32)
+            for k in range(n_trials):
+                responses[k, :, : n_frames[k]] = rng.gamma(2.0, 1.0, (n_neurons, n_frames[k]))
+            videos = np.array([0, 0, *range(1, n_trials - 1)])
+            videos[-2:] = videos[-3]  # a video shown three times, of different lengths
+            tiers[tier] = TierTruth(
+                trial_ids=np.array([f"{i}{j}{k:03d}" for k in range(n_trials)]),
+                stimulus_ids=videos.astype(str),
+                responses=responses,
+                n_frames=n_frames,
+                lengths=lengths,
+            )
+        name = f"dynamic{i}-1-1-Video-" + "a" * 32
+        mice.append(MouseTruth(name, np.arange(n_neurons, dtype=np.int64) + 100 * i, tiers))
+    return Truth(TRACK.identifier, TRACK.version, "video", mice)
+
+
+def _predictions(truth, tier, seed=1):
+    """Noisy predictions, rows of all mice shuffled, neurons in a shuffled order per mouse."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    ids = {}
+    for mouse in truth.mice:
+        order = rng.permutation(len(mouse.unit_ids))
+        ids[mouse.name] = mouse.unit_ids[order]
+        t = mouse.tiers[tier]
+        for k in range(t.n_trials):
+            f = int(t.n_frames[k])
+            row = t.responses[k, order, :f] + rng.normal(0, 1, (len(order), f)).astype("f4")
+            rows.append((mouse.name, t.trial_ids[k], row))
+    rows = [rows[i] for i in rng.permutation(len(rows))]
+    return VideoPredictions(
+        np.array([r[0] for r in rows]), np.array([r[1] for r in rows]), ids, [r[2] for r in rows]
+    )
+
+
+def _write(tmp_path, predictions, name="sub.zip"):
+    files = video_parquet.video_parquet_files([predictions[p] for p in TIERS])
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:  # deflated: read from a temporary copy
+        for phase, data in zip(TIERS, files, strict=True):
+            zf.writestr(TRACK.submission_files[phase], data)
+    return path, files
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Row groups of 3 rows, read in batches of 2 rows: batches cross row groups."""
+    monkeypatch.setattr(video_parquet, "ROW_GROUP_VALUES", 3 * 6 * 250)
+    monkeypatch.setattr(video_parquet, "BATCH_VALUES", 2 * 6 * 200)
+
+
+def _reference(truth, tier, predictions):
+    """Per mouse, the 2023 metrics computed on whole concatenated arrays (no streaming)."""
+    out = {}
+    for mouse in truth.mice:
+        t = mouse.tiers[tier]
+        order = np.argsort(predictions.neuron_ids[mouse.name])
+        rows = {
+            str(tr): v[order]
+            for m, tr, v in zip(
+                predictions.mice, predictions.trial_ids, predictions.values, strict=True
+            )
+            if m == mouse.name
+        }
+        pred = [rows[str(tr)] for tr in t.trial_ids]
+        x = np.concatenate([p[:, :f] for p, f in zip(pred, t.n_frames, strict=True)], axis=1)
+        y = np.concatenate([r[:, :f] for r, f in zip(t.responses, t.n_frames, strict=True)], 1)
+        single = correlation(x.T, y.T, axis=0)
+        per_video = []
+        for v in np.unique(t.stimulus_ids):
+            ks = np.flatnonzero(t.stimulus_ids == v)
+            if len(ks) < 2:
+                continue
+            f = int(t.n_frames[ks].min())
+            p_mean = np.mean([pred[k][:, :f].astype(np.float64) for k in ks], axis=0)
+            r_mean = t.responses[ks, :, :f].mean(axis=0, dtype=np.float64)
+            per_video.append(correlation(p_mean, r_mean, axis=1))
+        out[mouse.name] = (single, np.mean(per_video, axis=0))
+    return out
+
+
+def test_streamed_scores_equal_whole_array_metrics(tmp_path, small_batches):
+    truth = _truth()
+    predictions = {
+        p: _predictions(truth, tier, seed=i) for i, (p, tier) in enumerate(TIERS.items())
+    }
+    path, files = _write(tmp_path, predictions)
+    for data in files:
+        assert pq.ParquetFile(pa.BufferReader(data)).metadata.num_row_groups >= 4
+    aligned = check_submission(TRACK, path, truth)
+    assert all(isinstance(a, StreamedVideoPhase) for a in aligned.phases.values())
+    report = score_aligned(TRACK, aligned, truth)
+    in_memory = score(TRACK, truth, predictions)
+    for phase, tier in TIERS.items():
+        ref = _reference(truth, tier, predictions[phase])
+        metrics = report.phases[phase].metrics
+        for i, name in enumerate(("single_trial_correlation", "correlation_to_average")):
+            got = metrics[name]
+            for mouse, values in ref.items():
+                np.testing.assert_allclose(got.per_neuron[mouse], values[i], rtol=1e-12)
+            pooled = np.concatenate([v[i] for v in ref.values()]).mean()
+            assert got.value == pytest.approx(pooled, rel=1e-12)
+            assert got.value == pytest.approx(
+                in_memory.phases[phase].metrics[name].value, rel=1e-12
+            )
+    # the aligned arrays are still there for whoever reads them
+    mouse = truth.mice[0]
+    array = aligned.phases["live"][mouse.name]
+    assert array.shape == mouse.tiers["live_test_main"].responses.shape
+    np.testing.assert_array_equal(
+        np.isnan(array), np.isnan(mouse.tiers["live_test_main"].responses)
+    )
+
+
+def test_problems_in_later_row_groups_keep_their_messages(tmp_path, monkeypatch):
+    truth = _truth()
+    tier = TIERS["live"]
+    pred = _predictions(truth, tier)
+    n = len(pred.values)
+    pred.values[n - 2] = pred.values[n - 2].copy()
+    pred.values[n - 2][1, 3] = np.nan  # NaN in the last row group
+    same = int(np.flatnonzero(pred.mice == pred.mice[n - 1])[0])
+    pred.trial_ids[n - 1] = pred.trial_ids[same]  # a duplicate (so a missing trial) at the end
+    monkeypatch.setattr(video_parquet, "ROW_GROUP_VALUES", 3 * 6 * 250)
+    data = video_parquet.video_parquet_bytes(pred)
+    path = tmp_path / TRACK.submission_files["live"]
+    path.write_bytes(data)
+
+    def messages():
+        with pytest.raises(SubmissionError) as err:
+            check_submission(TRACK, path, truth)
+        return [(p.where, p.message) for p in err.value.problems]
+
+    monkeypatch.setattr(video_parquet, "BATCH_VALUES", 1 << 30)  # one batch: the whole file
+    whole = messages()
+    monkeypatch.setattr(video_parquet, "BATCH_VALUES", 6 * 200)  # one row per batch
+    assert messages() == whole
+    text = " ".join(m for _, m in whole)
+    assert any(w.endswith(f"row {n - 2}") and "NaN" in m for w, m in whole)
+    assert "is duplicated" in text and "missing" in text
+    # a read problem late in the file: neuron ids that differ from the mouse's first row
+    mouse = pred.mice[n - 1]
+    first = int(np.flatnonzero(pred.mice == mouse)[0])
+    pred.trial_ids[n - 1] = _predictions(truth, tier).trial_ids[n - 1]
+    pred.values[n - 2][1, 3] = 0.0
+    table = pq.read_table(pa.BufferReader(video_parquet.video_parquet_bytes(pred)))
+    ids = table.column("neuron_ids").to_pylist()
+    ids[n - 1] = ids[n - 1][::-1]
+
+    table = table.set_column(3, "neuron_ids", pa.array(ids, table.schema.field(3).type))
+    pq.write_table(table, path, row_group_size=3, compression="brotli")
+    messages_late = messages()
+    monkeypatch.setattr(video_parquet, "BATCH_VALUES", 1 << 30)
+    assert (
+        messages()
+        == messages_late
+        == [
+            (
+                f"{path} row {n - 1}",
+                f"neuron_ids differ from row {first} of mouse {quote(str(mouse))}; every row of "
+                "a mouse must list the same neurons",
+            )
+        ]
+    )
+
+
+def test_checking_and_streaming_memory_stays_below_the_submission(tmp_path, monkeypatch):
+    truth = _truth(n_mice=1, n_neurons=400, n_trials=24)
+    predictions = {p: _predictions(truth, tier) for p, tier in TIERS.items()}
+    decoded = sum(v.nbytes for p in predictions.values() for v in p.values)
+    monkeypatch.setattr(video_parquet, "ROW_GROUP_VALUES", 400 * 250)
+    monkeypatch.setattr(video_parquet, "BATCH_VALUES", 400 * 250)
+    path, _ = _write(tmp_path, predictions)
+    del predictions
+    feed = StreamedVideoPhase.feed
+    peaks = []
+
+    def traced_feed(self, sink, only=None):
+        tracemalloc.reset_peak()
+        feed(self, sink, only)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+
+    monkeypatch.setattr(StreamedVideoPhase, "feed", traced_feed)
+    tracemalloc.start()
+    try:
+        aligned = check_submission(TRACK, path, truth)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        report = score_aligned(TRACK, aligned, truth)
+    finally:
+        tracemalloc.stop()
+    assert np.isfinite(report.phases["live"].metrics["single_trial_correlation"].value)
+    # checking, then scoring the trials as they stream from the file (both phases), each
+    # stay well below the predictions' size (a whole-file read holds them all, and more)
+    assert len(peaks) == 3
+    assert max(peaks) < decoded / 2, (peaks, decoded)
