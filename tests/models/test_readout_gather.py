@@ -92,14 +92,13 @@ def test_readout_equals_a_gather_of_bilinear_neighbours(
     expected = gathered(x, grid, readout.features, align_corners) + readout.bias
     want = _grads((expected * weights).sum(), readout, inputs)
 
-    tight = dtype == torch.float64
-    tolerance = {"rtol": 1e-10, "atol": 1e-12} if tight else {"rtol": 1e-5, "atol": 1e-5}
-    torch.testing.assert_close(out, expected, **tolerance)
+    rtol, atol = (1e-10, 1e-12) if dtype == torch.float64 else (1e-5, 1e-5)
+    torch.testing.assert_close(out, expected, rtol=rtol, atol=atol)
     assert [g is None for g in got] == [g is None for g in want]
     assert got[-1] is not None and got[-1].abs().sum() > 0  # the gradients are not all zero
     for a, b in zip(got, want, strict=True):
         if a is not None:
-            torch.testing.assert_close(a, b, **tolerance)
+            torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
 
 
 def test_video_readout_folds_time_into_the_batch() -> None:
