@@ -3,7 +3,8 @@
 For every model named by ``--models`` (``sensorium``, ``sensorium+``, ``video-gru``,
 ``video-3d``, ``video-dwise``; a name not registered in this version is skipped with a note),
 in a fresh subprocess each, on the same simulated recording (static models: a static one of
-``--preset``; video models: a video one of ``--video-preset``):
+``--preset``, ``--neurons`` and ``--train`` overriding its size; video models: a video one of
+``--video-preset``):
 
 - ``epoch_seconds``: neurotwin's trainer with ``neurotwin.train.fit``'s loaders and recipe,
   ``--epochs`` epochs, each one training pass plus one validation pass;
@@ -36,6 +37,7 @@ variant runs in a fresh subprocess so its peak memory is its own. Prints JSON.
 
     python benchmarks/train_speed.py [--models sensorium,sensorium+] [--epochs 2]
         [--preset demo] [--video-preset tiny] [--data DIR] [--threads 2] [--compile]
+    python benchmarks/train_speed.py --models sensorium --preset tiny --neurons 8000 --no-kit
     python benchmarks/train_speed.py --time-to-kit [--kit-epochs 25]
 """
 
@@ -451,6 +453,8 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated names")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--preset", default="demo", help="simulator preset (static models)")
+    parser.add_argument("--neurons", type=int, help="static recording: neurons (preset's)")
+    parser.add_argument("--train", type=int, help="static recording: training images")
     parser.add_argument("--video-preset", default="tiny", help="simulator preset (video)")
     parser.add_argument("--data", type=Path, default=None, help="folder to simulate into/reuse")
     parser.add_argument("--seed", type=int, default=0)
@@ -481,6 +485,12 @@ def main() -> None:
     skipped = {name: "not registered in this version" for name in names if name not in registered}
     data: dict[str, Path] = {}
     results: dict[str, Any] = {}
+    overrides = {
+        name: value
+        for name, value in (("neurons", args.neurons), ("train", args.train))
+        if value is not None
+    }
+    sizes = "-".join(f"{name}{value}" for name, value in overrides.items()) or "preset"
     for name in names:
         if name in skipped:
             continue
@@ -489,11 +499,14 @@ def main() -> None:
             data[kind] = (
                 simulated_video(folder / "video", args.video_preset)
                 if kind == "video"
-                else simulated(folder / "static", args.preset)
+                else simulated(folder / f"static-{args.preset}-{sizes}", args.preset, **overrides)
             )
         results[name] = run_variant("model", args, data[kind], model=name)
+        # each model's result as it comes, so that a run cut short keeps the finished ones
+        print(json.dumps({name: results[name]}), file=sys.stderr, flush=True)
     summary: dict[str, Any] = {
         "recordings": {kind: str(path) for kind, path in data.items()},
+        "static_overrides": overrides,
         "epochs": args.epochs,
         "threads": args.threads,
         "batch_size": args.batch_size,
