@@ -26,7 +26,8 @@ loader, from the same initial weights; ``speedup_vs_kit`` is its steady epoch ov
 neurotwin's, next to both validation correlations ("at equal score").
 
 ``--time-to-kit`` instead measures the time to reach the kit's score on a recording of the
-kit's size (``--kit-neurons`` 1,000 neurons, ``--kit-train`` 3,000 training images): the kit's
+kit's size (``--preset`` with ``--kit-neurons`` 1,000 neurons and ``--kit-train`` 3,000
+training images): the kit's
 recipe and neurotwin's trainer each run ``--kit-epochs`` epochs (25) and give their curves
 (cumulative seconds and validation correlation per epoch); the summary gives the first time
 neurotwin's validation correlation reaches the kit's last one, and its fraction of the kit's
@@ -377,7 +378,8 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
 def time_to_kit(args: argparse.Namespace) -> None:
     """Curves of the kit's recipe and neurotwin on a recording of the kit's size."""
     folder = args.data or Path(tempfile.mkdtemp(prefix="neurotwin-train-speed-"))
-    data = simulated(folder, "demo", neurons=args.kit_neurons, train=args.kit_train)
+    sizes = {"neurons": args.kit_neurons, "train": args.kit_train}
+    data = simulated(folder / f"kit-size-{args.preset}", args.preset, **sizes)
     runs = {}
     for name in ("kit_recipe", "neurotwin"):
         runs[name] = run_variant(name, args, data, epochs=args.kit_epochs)
