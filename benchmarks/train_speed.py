@@ -383,6 +383,10 @@ def time_to_kit(args: argparse.Namespace) -> None:
     runs = {}
     for name in ("kit_recipe", "neurotwin"):
         runs[name] = run_variant(name, args, data, epochs=args.kit_epochs)
+    failed = {name: r["error"] for name, r in runs.items() if "error" in r}
+    if failed:
+        print(json.dumps({"recording": str(data), "errors": failed}, indent=2))
+        return
     curves = {
         name: {
             "seconds": np.cumsum(r["epoch_seconds"]).tolist(),
