@@ -47,6 +47,8 @@ TRAJECTORY_FIELDS = (
     "schedule",
     "warmup_epochs",
     "ema_decay",
+    "cutmix_prob",  # dwise recipe
+    "cutmix_alpha",
 )
 
 
@@ -135,6 +137,17 @@ class TrainConfig:
     ema_decay
         Keep an exponential moving average of the weights with this decay per step (e.g.
         0.999), validated and saved instead of the weights (None: no average).
+    cutmix_prob
+        Video: probability of CutMix on a training batch (within its recording; see
+        :mod:`neurotwin.train.cutmix`); 0 turns it off.
+    cutmix_alpha
+        Video: ``alpha`` of the Beta distribution of CutMix's kept share (1: uniform).
+    bf16
+        Train the forward pass under bfloat16 autocast on CUDA (ignored on a CPU);
+        validation runs in float32.
+    channels_last_3d
+        Video: put the model's 3-D convolutions and the videos in channels-last-3d
+        memory format.
     """
 
     lr: float = 0.009
@@ -161,6 +174,25 @@ class TrainConfig:
     schedule: ScheduleName = "plateau"
     warmup_epochs: int = 0
     ema_decay: float | None = None
+    # dwise recipe
+    cutmix_prob: float = 0.0
+    cutmix_alpha: float = 1.0
+    bf16: bool = False
+    channels_last_3d: bool = False
+
+    def _check_dwise_recipe(self) -> None:
+        prob, alpha = self.cutmix_prob, self.cutmix_alpha
+        if isinstance(prob, bool) or not isinstance(prob, int | float) or not 0 <= prob <= 1:
+            raise NeurotwinError(f"cutmix_prob must lie in [0, 1], got {prob!r}")
+        if (
+            isinstance(alpha, bool)
+            or not isinstance(alpha, int | float)
+            or not 0 < alpha < math.inf
+        ):
+            raise NeurotwinError(f"cutmix_alpha must be a positive number, got {alpha!r}")
+        for name in ("bf16", "channels_last_3d"):
+            if not isinstance(getattr(self, name), bool):
+                raise NeurotwinError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
     def __post_init__(self) -> None:
         positive_int = ("lr_decay_steps", "patience", "max_epochs", "batch_size")
@@ -208,6 +240,7 @@ class TrainConfig:
             raise NeurotwinError(f"reserve_validations must be a number >= 0, got {reserve!r}")
         _check_device_syntax(self.device)
         self._check_optimisation()
+        self._check_dwise_recipe()
 
     def _check_optimisation(self) -> None:
         if self.optimizer not in OPTIMIZER_NAMES:
