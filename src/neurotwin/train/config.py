@@ -146,8 +146,9 @@ class TrainConfig:
         Train the forward pass under bfloat16 autocast on CUDA (ignored on a CPU);
         validation runs in float32.
     channels_last_3d
-        Video: put the model's 3-D convolutions and the videos in channels-last-3d
-        memory format.
+        Video, on CUDA: put the model's 3-D convolutions and the videos in channels-last-3d
+        memory format (ignored on a CPU, where it measured 1.3-1.8x slower for
+        ``video-dwise-small``).
     """
 
     lr: float = 0.009

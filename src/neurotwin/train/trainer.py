@@ -231,7 +231,7 @@ class _Run(Checkpointing, TimeBudget, DivergenceChecks, CompileDecision):
         self.module.to(self.device)
         if config.channels_last and self.model.stimulus_kind == "static":
             self.module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        if config.channels_last_3d and self.model.stimulus_kind == "video":
+        if self._channels_last_3d:
             self.module.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
         self.optimizer = make_optimizer(self.module.parameters(), config)
         steps = max(
@@ -467,12 +467,21 @@ class _Run(Checkpointing, TimeBudget, DivergenceChecks, CompileDecision):
         if self.ema is not None:
             self.ema.update()
 
+    @property
+    def _channels_last_3d(self) -> bool:
+        """The dwise recipe's memory format: video models on CUDA (slower on a CPU, measured)."""
+        return (
+            self.config.channels_last_3d
+            and self.model.stimulus_kind == "video"
+            and self.device.type == "cuda"
+        )
+
     def _objective(self, batch: dict[str, torch.Tensor], key: str) -> torch.Tensor:
         config = self.config
         if self.model.stimulus_kind == "video":  # the dwise recipe's video options
             if config.cutmix_prob > 0:
                 batch, _ = cutmix(batch, alpha=config.cutmix_alpha, prob=config.cutmix_prob)
-            if config.channels_last_3d:
+            if self._channels_last_3d:
                 videos = batch["videos"].contiguous(memory_format=torch.channels_last_3d)
                 batch = {**batch, "videos": videos}
         autocast: contextlib.AbstractContextManager[Any] = (
