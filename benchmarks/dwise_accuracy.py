@@ -106,10 +106,10 @@ def tier_scores(model: Any, path: Path, args: argparse.Namespace) -> dict[str, A
             start = time.perf_counter()
             pred = task.predict(model, loaders[tier][key], key, torch.device("cpu"))
             seconds = time.perf_counter() - start
+            assert t.n_frames is not None and t.rates is not None and t.file_indices is not None
             pred = pred.in_file_order()
             order = np.searchsorted(pred.index, t.file_indices)
             values = pred.values[order]
-            assert t.n_frames is not None and t.rates is not None
             score = video_correlation(values, t.responses, t.n_frames)
             ceiling = video_correlation(t.rates, t.responses, t.n_frames)
             entry: dict[str, Any] = {
