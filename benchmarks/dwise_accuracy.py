@@ -72,7 +72,7 @@ def train_model(name: str, path: Path, args: argparse.Namespace) -> Any:
     def log(line: str) -> None:
         print(f"[{name}] {line}", file=sys.stderr, flush=True)
 
-    overrides = (
+    overrides: dict[str, Any] = (
         {"core": {"slide_step": args.slide_step}} if args.slide_step and "dwise" in name else {}
     )
     return fit(
