@@ -59,7 +59,7 @@ def train_model(name: str, path: Path, args: argparse.Namespace) -> Any:
         "device": "cpu",
         "progress": False,
         "num_threads": args.threads,
-        "time_limit": args.budget,
+        "time_limit": args.budget or None,  # 0: no limit (epochs only)
         "batch_size": args.batch_size,
     }
     if name.startswith("video-dwise"):
