@@ -63,7 +63,8 @@ def train_model(name: str, path: Path, args: argparse.Namespace) -> Any:
         "batch_size": args.batch_size,
     }
     if name.startswith("video-dwise"):
-        config = recipe("dwise", max_epochs=args.dwise_epochs, **common)
+        warmup = {} if args.warmup is None else {"warmup_epochs": args.warmup}
+        config = recipe("dwise", max_epochs=args.dwise_epochs, **warmup, **common)
         frames = default_config(name).core.window_frames
     else:
         config = TrainConfig(max_epochs=args.epochs, **common)
@@ -154,6 +155,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=200, help="video-gru's epoch cap")
     parser.add_argument("--dwise-epochs", type=int, default=12, help="video-dwise's cosine")
     parser.add_argument("--live", action="store_true", help="score the live tiers too")
+    parser.add_argument("--warmup", type=int, default=None, help="video-dwise's warm-up epochs")
     parser.add_argument(
         "--slide-step", type=int, default=None, help="video-dwise's sliding step (frames)"
     )
