@@ -63,7 +63,9 @@ def train_model(name: str, path: Path, args: argparse.Namespace) -> Any:
         "batch_size": args.batch_size,
     }
     if name.startswith("video-dwise"):
-        warmup = {} if args.warmup is None else {"warmup_epochs": args.warmup}
+        warmup: dict[str, Any] = {} if args.warmup is None else {"warmup_epochs": args.warmup}
+        if args.ema is not None:
+            warmup["ema_decay"] = args.ema
         config = recipe("dwise", max_epochs=args.dwise_epochs, **warmup, **common)
         frames = default_config(name).core.window_frames
     else:
@@ -156,6 +158,7 @@ def main() -> None:
     parser.add_argument("--dwise-epochs", type=int, default=12, help="video-dwise's cosine")
     parser.add_argument("--live", action="store_true", help="score the live tiers too")
     parser.add_argument("--warmup", type=int, default=None, help="video-dwise's warm-up epochs")
+    parser.add_argument("--ema", type=float, default=None, help="video-dwise's EMA decay")
     parser.add_argument(
         "--slide-step", type=int, default=None, help="video-dwise's sliding step (frames)"
     )
