@@ -286,18 +286,18 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
         patience=99,
         batch_size=args.batch_size,
         num_threads=args.threads,
+        window=args.frames,
     )
-    make, model, loaders = _prepare([args.data], args.model, config, None, None, {}, args.frames)
+    make, model, loaders, config = _prepare([args.data], args.model, config, None, None, {})
     key = next(iter(loaders["train"]))
     result = train(model, loaders, config, out=None, log=None)
     history = [h for h in result.history if h["epoch"] > 0]
 
     torch.manual_seed(args.seed)
     fresh = make()
-    assert isinstance(fresh, torch.nn.Module)
     channels_last = config.channels_last and fresh.stimulus_kind == "static"
     if channels_last:
-        fresh.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        fresh.to(memory_format=torch.channels_last)
     task = task_for_model(fresh, config)
     optimizer = make_optimizer(fresh.parameters(), config)
     train_loader, val_loader = loaders["train"][key], loaders["validation"][key]

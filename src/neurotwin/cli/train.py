@@ -187,7 +187,8 @@ def _train(args: argparse.Namespace) -> int:
     changes["compile"] = {None: False, "on": True, "auto": "auto"}[args.compile]
     # the flags not given take the recipe of the model's kind; the flags given are kept,
     # even one equal to a 2022 default (TrainConfig.for_kind cannot tell those apart)
-    config = TrainConfig().replace(**changes).for_kind(model_kind(args.model)).replace(**changes)
+    kept = {k: v for k, v in changes.items() if k != "recipe"}  # a named recipe is resolved
+    config = TrainConfig().replace(**changes).for_kind(model_kind(args.model)).replace(**kept)
     model_config = parse_overrides(args.set)
     common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
     if args.ensemble is not None:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from neurotwin.models.modulator import GainModulator, ModulatorConfig
     from neurotwin.models.neuralpredictors import load_kit_state_dict
     from neurotwin.models.normalization import InputNormalization
+    from neurotwin.models.pooled_readout import PooledReadout, PooledReadoutConfig
     from neurotwin.models.pretrained import (
         WEIGHTS_DIR,
         list_pretrained,
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     )
     from neurotwin.models.shifter import Shifter, ShifterConfig
     from neurotwin.models.twin import Twin, TwinConfig
+    from neurotwin.models.video_dwise import DwiseConfig, DwiseCoreConfig, DwiseTwin
 
 _EXPORTS = {
     "TwinModule": "neurotwin.models.base",
@@ -127,6 +129,11 @@ _EXPORTS = {
     "ShifterConfig": "neurotwin.models.shifter",
     "Twin": "neurotwin.models.twin",
     "TwinConfig": "neurotwin.models.twin",
+    "PooledReadout": "neurotwin.models.pooled_readout",
+    "PooledReadoutConfig": "neurotwin.models.pooled_readout",
+    "DwiseConfig": "neurotwin.models.video_dwise",
+    "DwiseCoreConfig": "neurotwin.models.video_dwise",
+    "DwiseTwin": "neurotwin.models.video_dwise",
 }
 _getattr, __dir__ = lazy_exports(__name__, _EXPORTS)
 
@@ -141,6 +148,9 @@ __all__ = [
     "ConfigError",
     "Core",
     "DepthSeparableConv2d",
+    "DwiseConfig",
+    "DwiseCoreConfig",
+    "DwiseTwin",
     "Ensemble",
     "EnsembleConfig",
     "FORMAT",
@@ -151,6 +161,8 @@ __all__ = [
     "GaussianReadoutConfig",
     "InputNormalization",
     "ModulatorConfig",
+    "PooledReadout",
+    "PooledReadoutConfig",
     "Readout",
     "RecordingInfo",
     "Shifter",

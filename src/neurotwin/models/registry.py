@@ -44,7 +44,7 @@ T = TypeVar("T")
 #: Names reserved for models that cannot be created from infos alone.
 RESERVED = ("ensemble",)
 #: Modules whose import registers the built-in cores, readouts and models.
-BUILTINS = ("neurotwin.models.baselines",)
+BUILTINS = ("neurotwin.models.baselines", "neurotwin.models.video_dwise")
 
 
 @dataclass(frozen=True)

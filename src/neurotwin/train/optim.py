@@ -247,3 +247,75 @@ class WeightAverage:
         """Restore a saved average (onto the module's devices)."""
         current = self.module.state_dict()
         self.average = {k: v.to(current[k].device, copy=True) for k, v in state.items()}
+
+
+#: Named recipes: the fields of :class:`~neurotwin.train.config.TrainConfig` each sets.
+#: ``"dwise"`` is the SENSORIUM 2023 winner's (``shared/spec/video-models.md``): AdamW
+#: (weight decay 0.05) at 2.4e-3 for batches of 32, 3 epochs of linear warm-up then cosine
+#: decay to a 100th of the rate at epoch 21, an EMA of the weights (decay 0.999) validated
+#: and saved, CutMix within a mouse (alpha 1, probability 0.5), the Poisson loss summed
+#: without the kit's scale, bf16 autocast on CUDA and channels-last-3d. The schedule runs to
+#: the end: patience is the whole run, one decay step stops it.
+RECIPES: dict[str, dict[str, Any]] = {
+    "dwise": {
+        "optimizer": "adamw",
+        "lr": 2.4e-3,
+        "weight_decay": 0.05,
+        "schedule": "cosine",
+        "warmup_epochs": 3,
+        "max_epochs": 21,
+        "min_lr": 2.4e-5,
+        "ema_decay": 0.999,
+        "cutmix_prob": 0.5,
+        "cutmix_alpha": 1.0,
+        "batch_size": 32,
+        "scale_loss": False,
+        "patience": 21,
+        "lr_decay_steps": 1,
+        "bf16": True,
+        "channels_last": False,
+        "channels_last_3d": True,
+    },
+}
+#: The recipe's rate per trial of a batch: the winner scaled 3e-4 per 4 trials linearly.
+DWISE_LR_PER_TRIAL = 7.5e-5
+
+
+def recipe(name: str, **overrides: Any) -> TrainConfig:
+    """Return a named recipe (:data:`RECIPES`) as a config, with some fields changed.
+
+    Parameters
+    ----------
+    name
+        ``"dwise"``.
+    **overrides
+        Fields of :class:`~neurotwin.train.config.TrainConfig` to change. For ``"dwise"``,
+        a ``batch_size`` without an ``lr`` scales the rate linearly (7.5e-5 per trial) and
+        ``min_lr`` with it; a ``max_epochs`` without a ``patience`` keeps the schedule to the
+        end; ``warmup_epochs`` is capped below ``max_epochs``.
+
+    Returns
+    -------
+    TrainConfig
+        The recipe.
+
+    Raises
+    ------
+    NeurotwinError
+        An unknown recipe (listing the known ones) or field.
+    """
+    if name not in RECIPES:
+        raise NeurotwinError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}")
+    values = dict(RECIPES[name])
+    if name == "dwise":
+        if "batch_size" in overrides and "lr" not in overrides:
+            values["lr"] = DWISE_LR_PER_TRIAL * int(overrides["batch_size"])
+        values["min_lr"] = values["lr"] / 100
+        if "lr" in overrides and "min_lr" not in overrides:
+            values["min_lr"] = float(overrides["lr"]) / 100
+        if "max_epochs" in overrides and "patience" not in overrides:
+            values["patience"] = int(overrides["max_epochs"])
+        epochs = int(overrides.get("max_epochs", values["max_epochs"]))
+        if "warmup_epochs" not in overrides:
+            values["warmup_epochs"] = min(values["warmup_epochs"], max(epochs - 1, 0))
+    return TrainConfig().replace(**{**values, **overrides, "recipe": "given"})
