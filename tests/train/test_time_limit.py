@@ -217,3 +217,19 @@ def test_a_first_epoch_estimated_too_long_is_not_started(tiny_loaders, clock, mo
     # with room for the estimate it trains: epochs of 7 s end at 8 and 15 s
     longer = train(make_standin(tiny_loaders), tiny_loaders, config.replace(time_limit=12.0))
     assert len(longer.history) == 2 and longer.stop_reason == "time_limit"
+
+
+def test_the_first_epoch_of_a_video_model_is_estimated_from_frames(video_path):
+    """Training clips are a few frames of a trial: trial counts alone overestimated 8-10x."""
+    from neurotwin.data import LoaderConfig, make_loaders
+    from neurotwin.data.recording import open_recording
+    from neurotwin.train.budget import _frames
+
+    recording = open_recording(video_path)
+    config = LoaderConfig(batch_size=2, frames=5, tiers=("train", "oracle"))
+    loaders = make_loaders(recording, config, progress=False)
+    lengths = recording.lengths
+    train_set = loaders["train"][recording.key].dataset
+    oracle = recording.tier_indices("oracle")
+    assert _frames(loaders["train"]) == 5 * len(train_set) > 0
+    assert _frames(loaders["oracle"]) == int(lengths[oracle].sum()) > 5 * len(oracle)

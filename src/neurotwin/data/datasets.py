@@ -68,6 +68,10 @@ class StaticTrials(Dataset[Batch]):
     def __len__(self) -> int:
         return len(self.indices)
 
+    def frames_per_pass(self) -> int:
+        """Return the stimulus frames one pass over the dataset feeds a model (images here)."""
+        return len(self)
+
     def _field(self, field: str, data: np.ndarray) -> torch.Tensor:
         if self.normalizer is not None:
             data = self.normalizer(field, data)
@@ -124,6 +128,15 @@ class VideoClips(StaticTrials):
         self.frames = frames
         self.random_start = random_start
         self.max_frames = max_frames
+
+    def frames_per_pass(self) -> int:
+        """Return the frames one pass feeds a model: clip frames, or the trials' lengths."""
+        if self.frames is not None:
+            return self.frames * len(self)
+        lengths = self.cache.lengths[self.indices]
+        if self.max_frames is not None:
+            lengths = np.minimum(lengths, self.max_frames)
+        return int(lengths.sum())
 
     def __getitem__(self, item: Any) -> Batch:
         positions, single = _positions(item)

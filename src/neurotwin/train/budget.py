@@ -22,8 +22,14 @@ class OutOfTime(Exception):
     """
 
 
-def _trials(loaders: dict[str, Any]) -> int:
-    return sum(len(loader.dataset) for loader in loaders.values())
+def _frames(loaders: dict[str, Any]) -> int:
+    """Stimulus frames one pass over the loaders feeds the model (images: one each)."""
+    total = 0
+    for loader in loaders.values():
+        dataset = loader.dataset
+        count = getattr(dataset, "frames_per_pass", None)
+        total += count() if callable(count) else len(dataset)
+    return total
 
 
 class TimeBudget(RunState):
@@ -34,18 +40,19 @@ class TimeBudget(RunState):
 
         The least an epoch takes is one validation pass. Before the first epoch, which
         nothing has timed yet, its length is estimated from the untrained model's
-        validation pass, a training trial costing about three forward passes (forward and
-        backward; measured 3.4 on 2 CPU cores with the tiny mouse, so the estimate errs
-        short): an epoch whose estimated end passes the limit is not started, since a
-        single batch of a short epoch may already overrun it. Later epochs are forecast
-        after the one before (:meth:`_out_of_time`).
+        validation pass, scaled by the stimulus frames each pass feeds the model (an image
+        each; a video trial's frames, or its training clip's) and a training frame costing
+        about three forward passes (forward and backward; measured 3.4 on 2 CPU cores with
+        the tiny mouse, so the estimate errs short): an epoch whose estimated end passes
+        the limit is not started, since a single batch of a short epoch may already overrun
+        it. Later epochs are forecast after the one before (:meth:`_out_of_time`).
         """
         limit = self._limit()
         if limit is None:
             return None
         now = self.now() - self.started
-        n_train = _trials(self.train_loaders)
-        n_val = max(_trials(self.val_loaders), 1)
+        n_train = _frames(self.train_loaders)
+        n_val = max(_frames(self.val_loaders), 1)
         estimate = self.validation_seconds * (1 + 3 * n_train / n_val)
         least = estimate if self.stopping.epoch == 0 else self.validation_seconds
         if now + least <= limit:
