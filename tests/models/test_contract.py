@@ -88,7 +88,9 @@ def test_ensemble_members_must_agree_on_the_stimulus_kind(infos: dict) -> None:
         def head(self, features, batch, key):
             return features
 
-    with pytest.raises(NeurotwinError, match=r"stimulus_kind 'video'; member 0.*'static'"):
+    with pytest.raises(
+        NeurotwinError, match=r"member 1 .*takes video stimuli; member 0 .*takes static stimuli"
+    ):
         Ensemble([create_model("sensorium", infos, **SMALL), Video(infos)])
 
 
