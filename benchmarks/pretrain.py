@@ -122,8 +122,8 @@ def main() -> None:
         video = name in VIDEO_MODELS
         recipe: dict[str, Any] = dict(VIDEO_RECIPES[PRESET]) if video else {}
         model_config = dict(recipe.pop("model", {}))
+        window = recipe.pop("frames", None)
         if video:
-            model_config["frames"] = recipe.pop("frames")
             recipe["seed"] = SEED  # as the video demo trains it
         recipe.update(
             max_epochs=recipe.get("max_epochs", 12), batch_size=recipe.get("batch_size", 128)
@@ -137,7 +137,14 @@ def main() -> None:
         mouse = demo_video_mouse(args.work) if video else path
         run = args.run if args.run is not None else args.work / name
         result = fit(
-            mouse, name, run, config, cache_dir=args.work / "cache", log=print, **model_config
+            mouse,
+            name,
+            run,
+            config,
+            cache_dir=args.work / "cache",
+            log=print,
+            frames=window,
+            **model_config,
         )
         model = cast(TwinModule, result.model)
         report = evaluate(model, mouse, TRACKS[name], cache_dir=args.work / "cache")
@@ -148,7 +155,9 @@ def main() -> None:
             "model": name,
             "track": TRACKS[name],
             "data": data,
-            "train": config.to_dict(),
+            # the recipe the run trained with, as its folder records it (a reused --run,
+            # e.g. the demo's, may differ from this script's: a time limit, its window)
+            "train": json.loads((run / "config.json").read_text())["train"],
             "epochs_trained": len(result.history) - 1,
             "best_epoch": result.best_epoch,
             "best_validation_correlation": result.best_correlation,
