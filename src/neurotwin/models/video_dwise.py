@@ -42,14 +42,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.models.base import TwinModule
 from neurotwin.models.contract import StimulusKind
 from neurotwin.models.info import RecordingInfo
 from neurotwin.models.pooled_readout import PooledReadout, PooledReadoutConfig
 from neurotwin.models.readouts import FullGaussianReadout, inverse_nonlinearity, readout_centres
 from neurotwin.models.registry import register_builder, register_model
 from neurotwin.models.shifter import Shifter, ShifterConfig
-from neurotwin.models.video_twin import VideoTwinConfig
+from neurotwin.models.video_twin import VideoInputTwin, VideoTwinConfig
 
 #: Readout families of ``video-dwise``.
 ReadoutKind = Literal["pooled", "gaussian"]
@@ -508,7 +507,7 @@ class Cortex(nn.Module):
 
 # ---------------------------------------------------------------------- the twin
 @register_builder(DwiseConfig)
-class DwiseTwin(TwinModule):
+class DwiseTwin(VideoInputTwin):
     """Depthwise-separable 3D video twin of the 2023 winner's class (module docstring).
 
     Parameters
@@ -597,46 +596,6 @@ class DwiseTwin(TwinModule):
         """Step between the windows slid over a longer input (recorded frames)."""
         return int(self.config.core.step)
 
-    # ------------------------------------------------------------------ batches
-    def _field(self, batch: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
-        value = batch.get(name)
-        if value is None:
-            present = ", ".join(batch) or "nothing"
-            raise NeurotwinError(
-                f"model {self.name or type(self).__name__!r} needs {name!r} in every batch "
-                f"(present: {present}); it reads {', '.join(self.required_fields)}"
-            )
-        return value
-
-    def _series(
-        self, batch: Mapping[str, torch.Tensor], name: str, channels: int, frames: int
-    ) -> torch.Tensor:
-        value = self._field(batch, name)
-        if value.ndim != 3 or value.shape[1] != channels or value.shape[2] != frames:
-            raise NeurotwinError(
-                f"batch {name!r} has shape {tuple(value.shape)}, expected (B, {channels}, "
-                f"{frames}): one value per channel and frame of the videos"
-            )
-        return value
-
-    def core_input(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Return the core's input ``(B, channels, T, H, W)``: frames plus constant planes."""
-        videos = self._field(batch, "videos")
-        if videos.ndim != 5 or videos.shape[1] != 1:
-            raise NeurotwinError(
-                f"batch 'videos' has shape {tuple(videos.shape)}, expected (B, 1, T, H, W)"
-            )
-        b, _, t, h, w = videos.shape
-        parts = []
-        if self.config.behavior_channels:
-            parts.append(self._series(batch, "behavior", self.behavior_dim, t))
-        if self.config.pupil_channels:
-            parts.append(self._series(batch, "pupil_center", self.eye_dim, t))
-        if not parts:
-            return videos
-        planes = [p.to(videos.dtype)[..., None, None].expand(b, -1, t, h, w) for p in parts]
-        return torch.cat([videos, *planes], dim=1)
-
     # ------------------------------------------------------------------ prediction
     def features(self, batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
         """Core feature maps ``(B, C, T, h, w)`` of one window (at most ``window_frames``)."""
@@ -673,7 +632,7 @@ class DwiseTwin(TwinModule):
         frame; its padded frames repeat its last frame's prediction.
         """
         self.check_key(key)
-        fields = {name: self._field(batch, name) for name in self.required_fields}
+        fields = {name: self.batch_field(batch, name) for name in self.required_fields}
         t = fields["videos"].shape[2]
         rates = self._slide(fields, key)
         length = batch.get("length")

@@ -110,7 +110,71 @@ class Video3dConfig(VideoTwinConfig):
     core: Factorized3dCoreConfig = field(default_factory=Factorized3dCoreConfig)
 
 
-class VideoTwin(TwinModule):
+class VideoInputTwin(TwinModule):
+    """The batch reading every video twin shares: the frames, then behaviour and pupil centre.
+
+    A subclass sets ``config`` (with ``behavior_channels`` and ``pupil_channels``),
+    ``behavior_dim`` and ``eye_dim``; :meth:`core_input` stacks the frames and each frame's
+    behaviour and pupil centre as constant planes, checking every shape.
+    """
+
+    behavior_dim: int
+    eye_dim: int
+
+    def batch_field(self, batch: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
+        """Return a batch's field ``name``, or raise saying what the model reads.
+
+        Raises
+        ------
+        NeurotwinError
+            The field is missing (a static batch given to a video model is named as such).
+        """
+        value = batch.get(name)
+        if value is not None:
+            return value
+        present = ", ".join(batch) or "nothing"
+        if name == "videos" and "images" in batch:
+            raise NeurotwinError(
+                f"model {self.name or type(self).__name__!r} is a video model: it reads "
+                "'videos' (B, 1, T, H, W) but the batch holds 'images' (a static batch); use "
+                "a static model for static recordings, or video loaders"
+            )
+        raise NeurotwinError(
+            f"model {self.name or type(self).__name__!r} needs {name!r} in every batch "
+            f"(present: {present}); it reads {', '.join(self.required_fields)}"
+        )
+
+    def _series(
+        self, batch: Mapping[str, torch.Tensor], name: str, channels: int, frames: int
+    ) -> torch.Tensor:
+        value = self.batch_field(batch, name)
+        if value.ndim != 3 or value.shape[1] != channels or value.shape[2] != frames:
+            raise NeurotwinError(
+                f"batch {name!r} has shape {tuple(value.shape)}, expected (B, {channels}, "
+                f"{frames}): one value per channel and frame of the videos"
+            )
+        return value
+
+    def core_input(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Return the core's input ``(B, channels, T, H, W)``: frames plus constant planes."""
+        videos = self.batch_field(batch, "videos")
+        if videos.ndim != 5 or videos.shape[1] != 1:
+            raise NeurotwinError(
+                f"batch 'videos' has shape {tuple(videos.shape)}, expected (B, 1, T, H, W)"
+            )
+        b, _, t, h, w = videos.shape
+        parts = [videos]
+        if self.config.behavior_channels:
+            parts.append(self._series(batch, "behavior", self.behavior_dim, t).to(videos.dtype))
+        if self.config.pupil_channels:
+            parts.append(self._series(batch, "pupil_center", self.eye_dim, t).to(videos.dtype))
+        if len(parts) == 1:
+            return videos
+        planes = [p[..., None, None].expand(b, -1, t, h, w) for p in parts[1:]]
+        return torch.cat([videos, *planes], dim=1)
+
+
+class VideoTwin(VideoInputTwin):
     """A video core shared across recordings with per-recording readouts (module docstring).
 
     Parameters
@@ -187,59 +251,6 @@ class VideoTwin(TwinModule):
     def temporal_context(self) -> int:
         """Frames at a window's start without a prediction (the core's; ``video-3d``: 18)."""
         return self.core.temporal_context
-
-    # ------------------------------------------------------------------ batches
-    def batch_field(self, batch: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
-        """Return a batch's field ``name``, or raise saying what the model reads.
-
-        Raises
-        ------
-        NeurotwinError
-            The field is missing (a static batch given to a video model is named as such).
-        """
-        value = batch.get(name)
-        if value is not None:
-            return value
-        present = ", ".join(batch) or "nothing"
-        if name == "videos" and "images" in batch:
-            raise NeurotwinError(
-                f"model {self.name or type(self).__name__!r} is a video model: it reads "
-                "'videos' (B, 1, T, H, W) but the batch holds 'images' (a static batch); use "
-                "a static model for static recordings, or video loaders"
-            )
-        raise NeurotwinError(
-            f"model {self.name or type(self).__name__!r} needs {name!r} in every batch "
-            f"(present: {present}); it reads {', '.join(self.required_fields)}"
-        )
-
-    def _series(
-        self, batch: Mapping[str, torch.Tensor], name: str, channels: int, frames: int
-    ) -> torch.Tensor:
-        value = self.batch_field(batch, name)
-        if value.ndim != 3 or value.shape[1] != channels or value.shape[2] != frames:
-            raise NeurotwinError(
-                f"batch {name!r} has shape {tuple(value.shape)}, expected (B, {channels}, "
-                f"{frames}): one value per channel and frame of the videos"
-            )
-        return value
-
-    def core_input(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Return the core's input ``(B, channels, T, H, W)``: frames plus constant planes."""
-        videos = self.batch_field(batch, "videos")
-        if videos.ndim != 5 or videos.shape[1] != 1:
-            raise NeurotwinError(
-                f"batch 'videos' has shape {tuple(videos.shape)}, expected (B, 1, T, H, W)"
-            )
-        b, _, t, h, w = videos.shape
-        parts = [videos]
-        if self.config.behavior_channels:
-            parts.append(self._series(batch, "behavior", self.behavior_dim, t).to(videos.dtype))
-        if self.config.pupil_channels:
-            parts.append(self._series(batch, "pupil_center", self.eye_dim, t).to(videos.dtype))
-        if len(parts) == 1:
-            return videos
-        planes = [p[..., None, None].expand(b, -1, t, h, w) for p in parts[1:]]
-        return torch.cat([videos, *planes], dim=1)
 
     def readout(self, key: str) -> FullGaussianReadout:
         """Return the readout of recording ``key``."""
