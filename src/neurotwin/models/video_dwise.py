@@ -42,7 +42,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurotwin.errors import NeurotwinError
-from neurotwin.models.contract import StimulusKind
 from neurotwin.models.info import RecordingInfo
 from neurotwin.models.pooled_readout import PooledReadout, PooledReadoutConfig
 from neurotwin.models.readouts import FullGaussianReadout, inverse_nonlinearity, readout_centres
@@ -571,21 +570,6 @@ class DwiseTwin(VideoInputTwin):
                 )
 
     # ------------------------------------------------------------------ the model contract
-    @property
-    def stimulus_kind(self) -> StimulusKind:
-        """``"video"``."""
-        return "video"
-
-    @property
-    def required_fields(self) -> tuple[str, ...]:
-        """``videos``, then ``behavior`` and ``pupil_center`` when the settings read them."""
-        fields = ["videos"]
-        if self.config.behavior_channels:
-            fields.append("behavior")
-        if self.config.pupil_channels or self.config.shifter.enabled:
-            fields.append("pupil_center")
-        return tuple(fields)
-
     @property
     def window_frames(self) -> int:
         """Frames of the fixed window the network sees (``window * frame_stride``)."""

@@ -111,15 +111,30 @@ class Video3dConfig(VideoTwinConfig):
 
 
 class VideoInputTwin(TwinModule):
-    """The batch reading every video twin shares: the frames, then behaviour and pupil centre.
+    """What every video twin shares: its kind, the fields it reads and how it reads a batch.
 
-    A subclass sets ``config`` (with ``behavior_channels`` and ``pupil_channels``),
-    ``behavior_dim`` and ``eye_dim``; :meth:`core_input` stacks the frames and each frame's
-    behaviour and pupil centre as constant planes, checking every shape.
+    A subclass sets ``config`` (with ``behavior_channels``, ``pupil_channels`` and
+    ``shifter``), ``behavior_dim`` and ``eye_dim``; :meth:`core_input` stacks the frames and
+    each frame's behaviour and pupil centre as constant planes, checking every shape.
     """
 
     behavior_dim: int
     eye_dim: int
+
+    @property
+    def stimulus_kind(self) -> StimulusKind:
+        """``"video"``."""
+        return "video"
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        """``videos``, then ``behavior`` and ``pupil_center`` when the settings read them."""
+        fields = ["videos"]
+        if self.config.behavior_channels:
+            fields.append("behavior")
+        if self.config.pupil_channels or self.config.shifter.enabled:
+            fields.append("pupil_center")
+        return tuple(fields)
 
     def batch_field(self, batch: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
         """Return a batch's field ``name``, or raise saying what the model reads.
@@ -232,21 +247,6 @@ class VideoTwin(VideoInputTwin):
         )
 
     # ------------------------------------------------------------------ the model contract
-    @property
-    def stimulus_kind(self) -> StimulusKind:
-        """``"video"``."""
-        return "video"
-
-    @property
-    def required_fields(self) -> tuple[str, ...]:
-        """``videos``, then ``behavior`` and ``pupil_center`` when the settings read them."""
-        fields = ["videos"]
-        if self.config.behavior_channels:
-            fields.append("behavior")
-        if self.config.pupil_channels or self.config.shifter.enabled:
-            fields.append("pupil_center")
-        return tuple(fields)
-
     @property
     def temporal_context(self) -> int:
         """Frames at a window's start without a prediction (the core's; ``video-3d``: 18)."""
