@@ -70,3 +70,15 @@ def test_a_bonus_upload_missing_a_class_names_the_class(video_recordings, tmp_pa
     path.write_bytes(video_parquet_bytes(pred))
     with pytest.raises(SubmissionError, match="no trial of stimulus class 'gabor' is predicted"):
         score("video-bonus", truth, path)
+
+
+def test_a_kit_named_file_of_the_other_track_names_this_tracks_kit_names_too(tmp_path):
+    from neurotwin.scoring.upload import open_upload_files
+
+    bonus = tmp_path / "predictions_file_live_test_bonus_ood_track.parquet.brotli"
+    bonus.write_bytes(b"x")
+    with pytest.raises(SubmissionError) as caught:
+        open_upload_files(bonus, get_track("video-main"), 1 << 20)
+    message = str(caught.value)
+    assert "video-bonus" in message and "not of track video-main" in message
+    assert "predictions_file_live_test_main_main_track.parquet.brotli" in message
