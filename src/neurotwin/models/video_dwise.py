@@ -528,22 +528,7 @@ class DwiseTwin(VideoInputTwin):
         super().__init__(infos)
         if not isinstance(config, DwiseConfig):
             raise NeurotwinError(f"video-dwise needs a DwiseConfig, got {type(config).__name__}")
-        config.validate()
-        self.config = config
-        for key in self.infos:
-            if "." in key or not key:
-                raise NeurotwinError(f"recording key {key!r} cannot name a readout")
-        dims = {info.behavior_dim for info in self.infos.values()}
-        if config.behavior_channels and len(dims) > 1:
-            raise NeurotwinError(f"recordings disagree on behaviour channels: {sorted(dims)}")
-        first = next(iter(self.infos.values()))
-        self.behavior_dim = first.behavior_dim
-        self.eye_dim = first.eye_dim
-        in_channels = (
-            1
-            + (self.behavior_dim if config.behavior_channels else 0)
-            + (self.eye_dim if config.pupil_channels else 0)
-        )
+        in_channels = self._set_inputs(config)
         self.core = DwiseCore(config.core, in_channels)
         self.readouts = nn.ModuleDict()
         self.cortex: Cortex | None = None

@@ -37,6 +37,40 @@ def _valid_length(series: Sequence[np.ndarray]) -> int:
     return length
 
 
+def _trial_inputs(
+    model: Any, video: np.ndarray, behavior: np.ndarray | None, pupil_center: np.ndarray | None
+) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+    """Check one trial's arrays against what ``model`` reads.
+
+    Returns the ``(T, H, W)`` float32 video, the ``(channels, T)`` series the model reads and
+    the frames before the first NaN (the padding) of any of them.
+    """
+    video = np.asarray(video, dtype=np.float32)
+    if video.ndim == 4 and video.shape[0] == 1:
+        video = video[0]
+    if video.ndim != 3:
+        raise NeurotwinError(f"a trial's video has shape {video.shape}, expected (T, H, W)")
+    n_frames = video.shape[0]
+    given = {"behavior": behavior, "pupil_center": pupil_center}
+    series: dict[str, np.ndarray] = {}
+    for name in model.required_fields[1:]:
+        value = given[name]
+        if value is None:
+            raise NeurotwinError(
+                f"model {model.name or type(model).__name__!r} reads {name!r}; pass it "
+                f"(shape (channels, {n_frames}))"
+            )
+        array = np.asarray(value, dtype=np.float32)
+        if array.ndim != 2 or array.shape[1] != n_frames:
+            raise NeurotwinError(
+                f"{name} has shape {array.shape}, expected (channels, {n_frames}) to match "
+                f"the video's {n_frames} frames"
+            )
+        series[name] = array
+    length = _valid_length([np.moveaxis(video, 0, -1), *series.values()])
+    return video, series, length
+
+
 def predict_trial(
     model: VideoTwin,
     key: str,
@@ -84,29 +118,7 @@ def predict_trial(
         )
     if chunk_frames < 1:
         raise NeurotwinError(f"chunk_frames must be positive, got {chunk_frames}")
-    video = np.asarray(video, dtype=np.float32)
-    if video.ndim == 4 and video.shape[0] == 1:
-        video = video[0]
-    if video.ndim != 3:
-        raise NeurotwinError(f"a trial's video has shape {video.shape}, expected (T, H, W)")
-    n_frames = video.shape[0]
-    given = {"behavior": behavior, "pupil_center": pupil_center}
-    series: dict[str, np.ndarray] = {}
-    for name in model.required_fields[1:]:
-        value = given[name]
-        if value is None:
-            raise NeurotwinError(
-                f"model {model.name or type(model).__name__!r} reads {name!r}; pass it "
-                f"(shape (channels, {n_frames}))"
-            )
-        array = np.asarray(value, dtype=np.float32)
-        if array.ndim != 2 or array.shape[1] != n_frames:
-            raise NeurotwinError(
-                f"{name} has shape {array.shape}, expected (channels, {n_frames}) to match "
-                f"the video's {n_frames} frames"
-            )
-        series[name] = array
-    length = _valid_length([np.moveaxis(video, 0, -1), *series.values()])
+    video, series, length = _trial_inputs(model, video, behavior, pupil_center)
     context = model.temporal_context
     if length == 0:
         raise NeurotwinError(
@@ -118,7 +130,7 @@ def predict_trial(
             f"context of {context} frames to predict any"
         )
     n = model.check_key(key).n_neurons
-    out = np.full((n_frames, n), np.nan, dtype=np.float32)
+    out = np.full((len(video), n), np.nan, dtype=np.float32)
     param = next(model.parameters())
     was_training = model.training
     model.eval()
@@ -425,35 +437,13 @@ def predict_trial_sliding(
     if step is None:
         step = getattr(model, "slide_step", None) or max(1, window // 2)
     window_starts(window, window, step)  # checks window and step
-    video = np.asarray(video, dtype=np.float32)
-    if video.ndim == 4 and video.shape[0] == 1:
-        video = video[0]
-    if video.ndim != 3:
-        raise NeurotwinError(f"a trial's video has shape {video.shape}, expected (T, H, W)")
-    n_frames = video.shape[0]
-    given = {"behavior": behavior, "pupil_center": pupil_center}
-    series: dict[str, np.ndarray] = {}
-    for name in model.required_fields[1:]:
-        value = given[name]
-        if value is None:
-            raise NeurotwinError(
-                f"model {model.name or type(model).__name__!r} reads {name!r}; pass it "
-                f"(shape (channels, {n_frames}))"
-            )
-        array = np.asarray(value, dtype=np.float32)
-        if array.ndim != 2 or array.shape[1] != n_frames:
-            raise NeurotwinError(
-                f"{name} has shape {array.shape}, expected (channels, {n_frames}) to match "
-                f"the video's {n_frames} frames"
-            )
-        series[name] = array
-    length = _valid_length([np.moveaxis(video, 0, -1), *series.values()])
+    video, series, length = _trial_inputs(model, video, behavior, pupil_center)
     if length == 0:
         raise NeurotwinError(
             "the trial is all padding (its first frame is NaN): nothing to predict"
         )
     n = model.check_key(key).n_neurons
-    out = np.full((n_frames, n), np.nan, dtype=np.float32)
+    out = np.full((len(video), n), np.nan, dtype=np.float32)
     param = next(model.parameters())
     inputs = {"videos": torch.from_numpy(video[None, None, :length]).to(param)}
     for name, values in series.items():

@@ -121,6 +121,32 @@ class VideoInputTwin(TwinModule):
     behavior_dim: int
     eye_dim: int
 
+    def _set_inputs(self, config: Any) -> int:
+        """Validate and keep ``config``, check the recordings agree; return the core's inputs.
+
+        Raises
+        ------
+        NeurotwinError
+            A recording key that cannot name a readout, recordings that disagree on the
+            behaviour channels, or impossible settings.
+        """
+        config.validate()
+        self.config = config
+        for key in self.infos:
+            if "." in key or not key:
+                raise NeurotwinError(f"recording key {key!r} cannot name a readout")
+        dims = {info.behavior_dim for info in self.infos.values()}
+        if config.behavior_channels and len(dims) > 1:
+            raise NeurotwinError(f"recordings disagree on behaviour channels: {sorted(dims)}")
+        first = next(iter(self.infos.values()))
+        self.behavior_dim = first.behavior_dim
+        self.eye_dim = first.eye_dim
+        return (
+            1
+            + (self.behavior_dim if config.behavior_channels else 0)
+            + (self.eye_dim if config.pupil_channels else 0)
+        )
+
     @property
     def stimulus_kind(self) -> StimulusKind:
         """``"video"``."""
@@ -214,22 +240,7 @@ class VideoTwin(VideoInputTwin):
             raise NeurotwinError(
                 f"a video twin needs a config with a core section, got {type(config).__name__}"
             )
-        config.validate()
-        self.config = config
-        for key in self.infos:
-            if "." in key or not key:
-                raise NeurotwinError(f"recording key {key!r} cannot name a readout")
-        dims = {info.behavior_dim for info in self.infos.values()}
-        if config.behavior_channels and len(dims) > 1:
-            raise NeurotwinError(f"recordings disagree on behaviour channels: {sorted(dims)}")
-        first = next(iter(self.infos.values()))
-        self.behavior_dim = first.behavior_dim
-        self.eye_dim = first.eye_dim
-        in_channels = (
-            1
-            + (self.behavior_dim if config.behavior_channels else 0)
-            + (self.eye_dim if config.pupil_channels else 0)
-        )
+        in_channels = self._set_inputs(config)
         self.core: VideoCore = build_video_core(config.core, in_channels)
         self.readouts = nn.ModuleDict()
         for key, info in self.infos.items():
