@@ -97,6 +97,7 @@ def child(method: str, movie: str, out: str, block: int, window: int) -> None:
                 "compression_ratio": summary["compression_ratio"],
                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
                 "peak_rss_gib": usage.ru_maxrss / 2**20,
+                "device": result.info.get("device"),
             }
         )
     )

@@ -182,7 +182,8 @@ class PartTimer:
     ``backward``.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, sync: Any) -> None:
+        self.sync = sync
         self.graph: dict[str, Any] = {}
         self.leaf: dict[str, Any] = {}
         self.stamps: dict[str, float] = {}
@@ -195,13 +196,13 @@ class PartTimer:
 
     def _before(self, part: str) -> Any:
         def hook(module: Any, inputs: Any) -> None:
-            self.stamps[part + "_start"] = time.perf_counter()
+            self.stamps[part + "_start"] = self.sync()
 
         return hook
 
     def _after(self, part: str) -> Any:
         def hook(module: Any, inputs: Any, output: Any) -> Any:
-            self.stamps[part + "_end"] = time.perf_counter()
+            self.stamps[part + "_end"] = self.sync()
             self.graph[part] = output
             self.leaf[part] = output.detach().requires_grad_(True)
             return self.leaf[part]
@@ -214,29 +215,49 @@ class PartTimer:
             handle.remove()
 
 
+def clock(device: Any) -> Any:
+    """Return a clock that first waits for the device's queued work (CUDA runs asynchronously)."""
+    import torch
+
+    def now() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    return now
+
+
 def profiled_step(
-    model: Any, task: Any, batch: dict, key: str, n_train: int, optimizer: Any
+    model: Any,
+    task: Any,
+    batch: dict,
+    key: str,
+    n_train: int,
+    optimizer: Any,
+    sync: Any,
+    autocast: Any,
 ) -> dict[str, float]:
     """Run one training step part by part; return each part's seconds (forward + backward)."""
-    timer = PartTimer(model)
+    timer = PartTimer(model, sync)
     try:
-        start = time.perf_counter()
-        prediction = model(batch, key)
-        forward_end = time.perf_counter()
-        cut = prediction.detach().requires_grad_(True)
+        start = sync()
+        with autocast():
+            prediction = model(batch, key)
+        forward_end = sync()
+        cut = prediction.float().detach().requires_grad_(True)
         loss = task.loss(cut, batch, n_train) + model.regularizer(key)
         loss.backward()
-        loss_end = time.perf_counter()
-        prediction.backward(cut.grad)
-        readout_end = time.perf_counter()
+        loss_end = sync()
+        prediction.float().backward(cut.grad)
+        readout_end = sync()
         if "shifter" in timer.graph:
             timer.graph["shifter"].backward(timer.leaf["shifter"].grad)
-        shifter_end = time.perf_counter()
+        shifter_end = sync()
         timer.graph["core"].backward(timer.leaf["core"].grad)
-        core_end = time.perf_counter()
+        core_end = sync()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        step_end = time.perf_counter()
+        step_end = sync()
     finally:
         timer.remove()
     stamps = timer.stamps
@@ -269,54 +290,79 @@ def random_like(batch: dict) -> dict:
 
 def model_speed(args: argparse.Namespace) -> dict[str, object]:
     """Epochs of neurotwin's trainer, the compute floor and a per-part profile of one model."""
+    import contextlib
+
     import torch
 
     from neurotwin.train import TrainConfig, train
+    from neurotwin.train.config import resolve_device
     from neurotwin.train.fitting import _prepare
     from neurotwin.train.optim import make_optimizer
     from neurotwin.train.prediction import to_device
     from neurotwin.train.tasks import task_for_model
 
+    device = resolve_device(args.device)
     config = TrainConfig(
         max_epochs=args.epochs,
         seed=args.seed,
-        device="cpu",
+        device=args.device,
         compile=args.compile,
         progress=False,
         patience=99,
         batch_size=args.batch_size,
         num_threads=args.threads,
         window=args.frames,
+        bf16=args.bf16,
+        channels_last_3d=args.channels_last_3d,
     )
     make, model, loaders, config = _prepare([args.data], args.model, config, None, None, {})
     key = next(iter(loaders["train"]))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     result = train(model, loaders, config, out=None, log=None)
     history = [h for h in result.history if h["epoch"] > 0]
+    peak_gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
 
     torch.manual_seed(args.seed)
-    fresh = make()
-    channels_last = config.channels_last and fresh.stimulus_kind == "static"
+    fresh = make().to(device)
+    video = fresh.stimulus_kind == "video"
+    channels_last = config.channels_last and not video
+    channels_last_3d = config.channels_last_3d and video and device.type == "cuda"
     if channels_last:
         fresh.to(memory_format=torch.channels_last)
+    if channels_last_3d:
+        fresh.to(memory_format=torch.channels_last_3d)
     task = task_for_model(fresh, config)
     optimizer = make_optimizer(fresh.parameters(), config)
     train_loader, val_loader = loaders["train"][key], loaders["validation"][key]
     n_train, n_val = len(train_loader.dataset), len(val_loader.dataset)  # type: ignore[arg-type]
+    sync = clock(device)
+
+    def autocast() -> Any:  # the trainer's mixed precision: bf16 on CUDA when asked for
+        if config.bf16 and device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def on_device(batch: dict) -> dict:
+        batch = to_device(batch, device, channels_last)
+        if channels_last_3d:
+            batch["videos"] = batch["videos"].contiguous(memory_format=torch.channels_last_3d)
+        return batch
 
     fresh.train()
     parts: dict[str, list[float]] = {}
     batches = iter(train_loader)
     real = []
     for step in range(PROFILE_STEPS + 1):
-        start = time.perf_counter()
+        start = sync()
         try:
             batch = next(batches)
         except StopIteration:
             batches = iter(train_loader)
             batch = next(batches)
-        batch = to_device(batch, torch.device("cpu"), channels_last)
-        data = time.perf_counter() - start
-        seconds = profiled_step(fresh, task, batch, key, n_train, optimizer)
+        batch = on_device(batch)
+        data = sync() - start
+        seconds = profiled_step(fresh, task, batch, key, n_train, optimizer, sync, autocast)
         seconds["data"] = data
         real.append(batch)
         if step:  # the first step warms up
@@ -330,23 +376,25 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
     fake = random_like(full)
     steps = []
     for step in range(PROFILE_STEPS + 1):
-        start = time.perf_counter()
-        prediction = fresh(fake, key)
-        loss = task.loss(prediction, fake, n_train) + fresh.regularizer(key)
+        start = sync()
+        with autocast():
+            prediction = fresh(fake, key)
+        loss = task.loss(prediction.float(), fake, n_train) + fresh.regularizer(key)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step:
-            steps.append(time.perf_counter() - start)
+            steps.append(sync() - start)
     fresh.eval()
-    val_fake = random_like(to_device(next(iter(val_loader)), torch.device("cpu"), channels_last))
+    val_fake = random_like(on_device(next(iter(val_loader))))
     val_steps = []
     with torch.no_grad():
         for step in range(3):
-            start = time.perf_counter()
-            fresh(val_fake, key)
+            start = sync()
+            with autocast():
+                fresh(val_fake, key)
             if step:
-                val_steps.append(time.perf_counter() - start)
+                val_steps.append(sync() - start)
     batch_trials = len(fake["responses"])
     val_trials = len(val_fake["responses"])
     floor = float(np.median(steps)) * n_train / batch_trials
@@ -366,10 +414,15 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
         "batch_shape": {name: list(value.shape) for name, value in fake.items() if name != "index"},
         "train_trials": n_train,
         "validation_trials": n_val,
+        "peak_gpu_memory_mib": peak_gpu,
         "settings": {
+            "device": str(device),
+            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
             "threads": torch.get_num_threads(),
             "batch_size": config.batch_size,
             "channels_last": channels_last,
+            "channels_last_3d": channels_last_3d,
+            "bf16": bool(config.bf16 and device.type == "cuda"),
             "compile": config.compile,
         },
     }
@@ -444,6 +497,9 @@ def run_variant(
     command += ["--frames", str(args.frames)]
     command += ["--model", model] if model else []
     command += ["--compile"] if args.compile else []
+    command += ["--device", args.device]
+    command += ["--bf16"] if args.bf16 else []
+    command += ["--channels-last-3d"] if args.channels_last_3d else []
     out = subprocess.run(command, check=False, capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -468,6 +524,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=BATCH)
     parser.add_argument("--frames", type=int, default=80, help="video training window")
     parser.add_argument("--compile", action="store_true", help="train with torch.compile")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (models only)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
+    parser.add_argument(
+        "--channels-last-3d", action="store_true", help="video models in channels_last_3d on CUDA"
+    )
     parser.add_argument("--no-kit", action="store_true", help="skip the kit's recipe")
     parser.add_argument("--time-to-kit", action="store_true", help="time to the kit's score")
     parser.add_argument("--kit-epochs", type=int, default=25)
@@ -517,6 +578,9 @@ def main() -> None:
         "threads": args.threads,
         "batch_size": args.batch_size,
         "compile": args.compile,
+        "device": args.device,
+        "bf16": args.bf16,
+        "channels_last_3d": args.channels_last_3d,
         "models": results,
         "skipped": skipped,
     }
