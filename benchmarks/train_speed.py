@@ -317,7 +317,8 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
     )
     make, model, loaders, config = _prepare([args.data], args.model, config, None, None, {})
     key = next(iter(loaders["train"]))
-    if device.type == "cuda":
+    if device.type == "cuda":  # the allocator's statistics exist once CUDA is initialised
+        torch.empty(1, device=device)
         torch.cuda.reset_peak_memory_stats(device)
     result = train(model, loaders, config, out=None, log=None)
     history = [h for h in result.history if h["epoch"] > 0]

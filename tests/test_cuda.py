@@ -134,3 +134,21 @@ def test_pmd_on_cuda_finds_the_cpus_components() -> None:
         assert a.spatial.shape == b.spatial.shape
         overlap = np.abs(a.spatial.T @ b.spatial).diagonal()
         np.testing.assert_allclose(overlap, 1, atol=1e-2)
+
+
+def test_pmd_on_cuda_with_several_worker_threads_in_a_fresh_process(tmp_path: Path) -> None:
+    # torch loads its CUDA linear algebra on the first call; worker threads making that first
+    # call at once failed ("lazy wrapper should be called at most once"), so this runs in a
+    # process of its own, where no earlier test has loaded the library.
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from neurotwin.imaging import denoise_movie, simulate_movie\n"
+        "sim = simulate_movie(frames=300, height=48, width=48, neurons=8, snr=1.0)\n"
+        "result = denoise_movie(sim.movie, None, block=(16, 16), device='cuda', workers=4)\n"
+        "assert result.info['device'] == 'cuda' and result.ranks.sum() > 0\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -60,6 +61,7 @@ class _Task:
 def _run_task(task: _Task, settings: FitSettings, device: str) -> tuple[list[int], list[BlockFit]]:
     if device == "cpu":
         _single_thread()
+    _load_cuda_linalg(device)  # also on a dask worker's threads
     return task.indices, fit_blocks(task.data, task.shape, settings, task.thresholds, device)
 
 
@@ -76,6 +78,7 @@ def _thresholds(
     def one(shape: tuple[int, int]) -> tuple[float, float]:
         if device == "cpu":
             _single_thread()
+        _load_cuda_linalg(device)
         return null_thresholds(shape, frames, settings, device)
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -86,6 +89,29 @@ def _device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
+
+
+_CUDA_LINALG_LOCK = threading.Lock()
+_cuda_linalg_loaded: set[str] = set()
+
+
+def _load_cuda_linalg(device: str) -> None:
+    """Load torch's CUDA linear algebra in this thread, before the worker threads use it.
+
+    torch loads that library on the first linear-algebra call on a GPU, and two threads
+    making their first call at once fail ("lazy wrapper should be called at most once",
+    seen with torch 2.11 on an H200).
+    """
+    if not device.startswith("cuda"):
+        return
+    with _CUDA_LINALG_LOCK:
+        if device in _cuda_linalg_loaded:
+            return
+        eye = torch.eye(2, device=device)
+        torch.linalg.qr(eye)
+        torch.linalg.svd(eye)
+        torch.linalg.inv(eye)
+        _cuda_linalg_loaded.add(device)
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
@@ -342,6 +368,7 @@ def denoise_movie(
     if path is not None:
         check_output(path, identity, overwrite)
     device = _device(device)
+    _load_cuda_linalg(device)
     workers = workers or os.cpu_count() or 1
     threads = torch.get_num_threads()
     started = time.perf_counter()
