@@ -45,3 +45,50 @@ def run(rank: int, world_size: int, port: int, tiny: dict[str, Any], folder: str
         "history": [e["validation_correlation"] for e in result.history],
     }
     (Path(folder) / f"rank{rank}.json").write_text(json.dumps(summary))
+
+
+#: video-dwise smaller than its small preset (windows of 4 frames x 2), as in the recipe tests.
+TINY_DWISE: dict[str, Any] = {
+    "core": {
+        "widths": (4, 8),
+        "strides": (2, 1),
+        "expansion": (2, 2),
+        "se_reduction": 2,
+        "window": 4,
+        "frame_stride": 2,
+        "cortex_channels": (8, 16),
+    }
+}
+
+
+def dwise_config() -> TrainConfig:
+    """The dwise recipe (EMA, CutMix, cosine) for two short epochs on one CPU thread."""
+    from neurotwin.train.optim import recipe
+
+    return recipe("dwise", max_epochs=2, batch_size=2, device="cpu", progress=False, seed=5)
+
+
+def run_dwise(
+    rank: int, world_size: int, port: int, paths: list[str], cache: str, folder: str
+) -> None:
+    """Train ``video-dwise`` as one process of ``torchrun --nproc_per_node world_size``."""
+    from neurotwin.train import fit
+
+    os.environ.update(
+        WORLD_SIZE=str(world_size),
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    torch.set_num_threads(1)
+    result = fit(
+        paths, "video-dwise", Path(folder) / "run", dwise_config(), cache_dir=cache, frames=8,
+        log=None, **TINY_DWISE,
+    )  # fmt: skip
+    torch.save(result.model.state_dict(), Path(folder) / f"rank{rank}.pt")
+    summary = {
+        "best_correlation": result.best_correlation,
+        "history": [e["validation_correlation"] for e in result.history],
+    }
+    (Path(folder) / f"rank{rank}.json").write_text(json.dumps(summary))

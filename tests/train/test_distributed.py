@@ -46,3 +46,25 @@ def test_two_processes_train_together_and_score_like_one(tiny_paths, tmp_path):
     assert summaries[0]["best_correlation"] == pytest.approx(single, abs=1e-6)
     # and it is not the score of one process's half (rank 1 sees 1 of 4 trials per recording)
     assert summaries[0]["history"][0] != 0.0
+
+
+def test_video_dwise_trains_in_two_processes_with_its_recipe(video_mice, video_cache, tmp_path):
+    from neurotwin.train.fitting import _prepare
+    from train.ddp_worker import TINY_DWISE, dwise_config, run_dwise
+
+    paths = [str(p) for p in video_mice]
+    # build the caches before the processes read them
+    _prepare(paths, "video-dwise", dwise_config().replace(window=8), video_cache, None, TINY_DWISE)
+    args = (2, _free_port(), paths, str(video_cache), str(tmp_path))
+    mp.spawn(run_dwise, args=args, nprocs=2, join=True)
+
+    weights = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    for name, value in weights[0].items():
+        assert torch.equal(weights[1][name], value), name  # the processes stayed in step
+    summaries = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert summaries[0] == summaries[1]
+    assert len(summaries[0]["history"]) == 3  # epoch 0 and the two epochs of the schedule
+    run_folder = tmp_path / "run"
+    assert json.loads((run_folder / "config.json").read_text())["world_size"] == 2
+    checkpoint = torch.load(run_folder / "checkpoint.pt", weights_only=False)
+    assert checkpoint.get("ema") is not None  # the weight average is saved for a resume

@@ -495,9 +495,17 @@ class _Run(Checkpointing, TimeBudget, DivergenceChecks, CompileDecision):
         return loss + self.model.regularizer(key)
 
     def _broadcast_state(self) -> None:
-        """Make every process hold rank 0's weights and buffers exactly."""
+        """Make every process hold rank 0's weights, buffers and weight average exactly.
+
+        The gradients are averaged, but each process updates its batch-norm statistics from
+        its own batches, and the weight average folds them in: without this, the processes
+        would validate and save slightly different models.
+        """
         for tensor in self.module.state_dict().values():
             dist.broadcast(tensor, src=0)
+        if self.ema is not None:
+            for tensor in self.ema.average.values():
+                dist.broadcast(tensor, src=0)
 
     def _validate(self) -> tuple[float, dict[str, float]]:
         """Score the model (its weight average, when kept) on the validation loaders."""
