@@ -288,6 +288,14 @@ def random_like(batch: dict) -> dict:
     return out
 
 
+def window_of(model: str, frames: int) -> int:
+    """Return the training window: ``frames`` for the baselines, a dwise model's own."""
+    from neurotwin.models import default_config
+
+    core = getattr(default_config(model), "core", None)
+    return int(core.window_frames) if model.startswith("video-dwise") and core else frames
+
+
 def model_speed(args: argparse.Namespace) -> dict[str, object]:
     """Epochs of neurotwin's trainer, the compute floor and a per-part profile of one model."""
     import contextlib
@@ -311,7 +319,7 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
         patience=99,
         batch_size=args.batch_size,
         num_threads=args.threads,
-        window=args.frames,
+        window=window_of(args.model, args.frames),
         bf16=args.bf16,
         channels_last_3d=args.channels_last_3d,
     )
@@ -415,6 +423,7 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
         "batch_shape": {name: list(value.shape) for name, value in fake.items() if name != "index"},
         "train_trials": n_train,
         "validation_trials": n_val,
+        "window_frames": config.window if video else None,
         "peak_gpu_memory_mib": peak_gpu,
         "settings": {
             "device": str(device),
@@ -523,7 +532,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=BATCH)
-    parser.add_argument("--frames", type=int, default=80, help="video training window")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=80,
+        help="the baselines' video training window (dwise: its own)",
+    )
     parser.add_argument("--compile", action="store_true", help="train with torch.compile")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (models only)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
