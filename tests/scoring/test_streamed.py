@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from neurotwin.scoring import video_parquet
+from neurotwin.scoring import streamed, video_parquet
 from neurotwin.scoring.errors import SubmissionError, quote
 from neurotwin.scoring.metrics import scored_frames
 from neurotwin.scoring.predictions import VideoPredictions
@@ -205,6 +205,8 @@ def test_checking_and_streaming_memory_stays_below_the_submission(tmp_path, monk
     decoded = sum(v.nbytes for p in predictions.values() for v in p.values)
     monkeypatch.setattr(video_parquet, "ROW_GROUP_VALUES", 400 * 250)
     monkeypatch.setattr(video_parquet, "BATCH_VALUES", 400 * 250)
+    # a file beyond the budget for keeping decoded rows (this one is far below 512 MiB)
+    monkeypatch.setattr(streamed, "KEEP_BYTES", 0)
     path, _ = _write(tmp_path, predictions)
     del predictions
     feed = StreamedVideoPhase.feed
@@ -216,10 +218,14 @@ def test_checking_and_streaming_memory_stays_below_the_submission(tmp_path, monk
         peaks.append(tracemalloc.get_traced_memory()[1])
 
     monkeypatch.setattr(StreamedVideoPhase, "feed", traced_feed)
+    arrow_before = pa.total_allocated_bytes()
     tracemalloc.start()
     try:
         aligned = check_submission(TRACK, path, truth)
         peaks.append(tracemalloc.get_traced_memory()[1])
+        # nothing decoded outlives the check: Arrow's memory is not traced, ask Arrow
+        assert all(a.rows is None for a in aligned.phases.values())
+        assert pa.total_allocated_bytes() - arrow_before < decoded / 4
         report = score_aligned(TRACK, aligned, truth)
     finally:
         tracemalloc.stop()
