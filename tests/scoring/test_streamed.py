@@ -200,7 +200,9 @@ def test_problems_in_later_row_groups_keep_their_messages(tmp_path, monkeypatch)
 
 
 def test_checking_and_streaming_memory_stays_below_the_submission(tmp_path, monkeypatch):
-    truth = _truth(n_mice=1, n_neurons=400, n_trials=24)
+    # 48 trials (24 before the phases were scored side by side: a feed's peak now includes
+    # the other phase's working set, which does not grow with the trials)
+    truth = _truth(n_mice=1, n_neurons=400, n_trials=48)
     predictions = {p: _predictions(truth, tier) for p, tier in TIERS.items()}
     decoded = sum(v.nbytes for p in predictions.values() for v in p.values)
     monkeypatch.setattr(video_parquet, "ROW_GROUP_VALUES", 400 * 250)
