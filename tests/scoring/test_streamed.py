@@ -335,3 +335,20 @@ def test_written_predictions_are_byte_stream_split_and_read_as_written(tmp_path)
     ours.parent.mkdir()
     ours.write_bytes(data)
     _same_reports(score(TRACK, truth, ours), score(TRACK, truth, plain))
+
+
+def test_arrow_values_are_read_from_their_buffers_like_to_numpy():
+    arrays = [
+        pa.array(np.arange(10, dtype=np.float32)).slice(3, 5),
+        pa.array(np.arange(10, dtype=np.float16)),
+        pa.array(np.arange(10, dtype=np.int32)).slice(1),
+        pa.array(np.array([2**64 - 1, 7], dtype=np.uint64)),
+        pa.array(np.zeros(0, np.float64)),
+        pa.array([1, None, 3], pa.int64()),  # nulls: through to_numpy (NaN)
+        pa.array([[1.0], [2.0, 3.0]], pa.list_(pa.float32())).slice(1).offsets,
+    ]
+    for array in arrays:
+        got = video_parquet._as_numpy(array)
+        expected = array.to_numpy(zero_copy_only=False)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
