@@ -277,6 +277,9 @@ def test_kept_and_streamed_files_score_the_same(tmp_path, monkeypatch, small_bat
     for phase in TIERS:
         for mouse in kept.phases[phase]:
             np.testing.assert_array_equal(kept.phases[phase][mouse], beyond.phases[phase][mouse])
+    live = kept.phases["live"]
+    with pytest.raises(ValueError, match="kept rows for a file of"):
+        StreamedVideoPhase(live.file, live.n_rows, live.plans, live.shapes, live.rows[:-1])
 
 
 def test_neuron_blocks_change_no_value(monkeypatch):
