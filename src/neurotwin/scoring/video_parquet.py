@@ -4,16 +4,16 @@ Columns ``mouse``, ``trial_indices``, ``prediction`` (``n_neurons`` lists of ``T
 floats) and ``neuron_ids``. pyarrow is imported only when a file is written or read.
 
 Writing: brotli at quality :data:`BROTLI_LEVEL` (1) rather than Arrow's default (8), and the
-prediction values plainly encoded without first trying a dictionary (float predictions
+prediction values encoded without first trying a dictionary (float predictions
 almost never repeat, so the attempt is wasted work that Arrow abandons after 1 MiB). Float
 predictions barely compress at any quality (random ones of 2,000 neurons x 60 trials x 250
 frames: 105.1 MB at quality 1 without the attempt, 106.1 MB with Arrow's defaults), so the
 file is written several times faster for the same decoded table; its bytes differ from
 those Arrow's defaults give (docs/benchmarks.md). The prediction values are written with
 parquet's BYTE_STREAM_SPLIT encoding (each float's four bytes in four streams: the sign and
-exponent bytes compress, the low mantissa bytes are stored as they are), which every
-parquet reader of the last years decodes to the same floats: a full-size phase file is 8%
-smaller and decodes in about half the time, since brotli no longer entropy-decodes the
+exponent bytes compress, the low mantissa bytes are stored as they are; pyarrow reads it
+since version 0.17, as do other readers that implement the encoding): a full-size phase file
+is 8% smaller and decodes in about half the time, since brotli no longer entropy-decodes the
 random mantissa bytes (docs/benchmarks.md). Rows are written in row groups of at most
 :data:`ROW_GROUP_VALUES` prediction values (Arrow's default puts up to a million rows,
 a whole submission, in one).
