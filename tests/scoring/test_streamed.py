@@ -8,9 +8,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from neurotwin.scoring import video_parquet
+from neurotwin.scoring import metrics, streamed, video_parquet
+from neurotwin.scoring.align import VideoPlan
+from neurotwin.scoring.ceilings import estimated_ceiling
 from neurotwin.scoring.errors import SubmissionError, quote
-from neurotwin.scoring.metrics import scored_frames
+from neurotwin.scoring.metrics import (
+    scored_frames,
+    video_correlation,
+    video_correlation_to_average,
+    video_oracle_correlation,
+)
 from neurotwin.scoring.predictions import VideoPredictions
 from neurotwin.scoring.scorer import check_submission, score, score_aligned
 from neurotwin.scoring.streamed import StreamedVideoPhase
@@ -200,11 +207,15 @@ def test_problems_in_later_row_groups_keep_their_messages(tmp_path, monkeypatch)
 
 
 def test_checking_and_streaming_memory_stays_below_the_submission(tmp_path, monkeypatch):
-    truth = _truth(n_mice=1, n_neurons=400, n_trials=24)
+    # 48 trials (24 before the phases were scored side by side: a feed's peak now includes
+    # the other phase's working set, which does not grow with the trials)
+    truth = _truth(n_mice=1, n_neurons=400, n_trials=48)
     predictions = {p: _predictions(truth, tier) for p, tier in TIERS.items()}
     decoded = sum(v.nbytes for p in predictions.values() for v in p.values)
     monkeypatch.setattr(video_parquet, "ROW_GROUP_VALUES", 400 * 250)
     monkeypatch.setattr(video_parquet, "BATCH_VALUES", 400 * 250)
+    # a file beyond the budget for keeping decoded rows (this one is far below 512 MiB)
+    monkeypatch.setattr(streamed, "KEEP_BYTES", 0)
     path, _ = _write(tmp_path, predictions)
     del predictions
     feed = StreamedVideoPhase.feed
@@ -216,10 +227,14 @@ def test_checking_and_streaming_memory_stays_below_the_submission(tmp_path, monk
         peaks.append(tracemalloc.get_traced_memory()[1])
 
     monkeypatch.setattr(StreamedVideoPhase, "feed", traced_feed)
+    arrow_before = pa.total_allocated_bytes()
     tracemalloc.start()
     try:
         aligned = check_submission(TRACK, path, truth)
         peaks.append(tracemalloc.get_traced_memory()[1])
+        # nothing decoded outlives the check: Arrow's memory is not traced, ask Arrow
+        assert all(a.rows is None for a in aligned.phases.values())
+        assert pa.total_allocated_bytes() - arrow_before < decoded / 4
         report = score_aligned(TRACK, aligned, truth)
     finally:
         tracemalloc.stop()
@@ -228,3 +243,115 @@ def test_checking_and_streaming_memory_stays_below_the_submission(tmp_path, monk
     # stay well below the predictions' size (a whole-file read holds them all, and more)
     assert len(peaks) == 3
     assert max(peaks) < decoded / 2, (peaks, decoded)
+
+
+def _same_reports(a, b):
+    """Two score reports hold the same numbers, bit for bit (per neuron too)."""
+    assert a.to_dict() == b.to_dict()
+    for phase, got in a.phases.items():
+        for name, metric in got.metrics.items():
+            other = b.phases[phase].metrics[name]
+            for mouse, values in metric.per_neuron.items():
+                np.testing.assert_array_equal(values, other.per_neuron[mouse])
+
+
+def test_kept_and_streamed_files_score_the_same(tmp_path, monkeypatch, small_batches):
+    truth = _truth(n_mice=2, n_neurons=6, n_trials=6)
+    predictions = {p: _predictions(truth, t, seed=i) for i, (p, t) in enumerate(TIERS.items())}
+    path, files = _write(tmp_path, predictions)
+    kept = check_submission(TRACK, path, truth)
+    assert all(a.rows is not None for a in kept.phases.values())  # far below KEEP_BYTES
+    # the budget is per file, from its metadata: exactly the decoded size keeps it
+    sizes = [video_parquet.decoded_bytes(data) for data in files]
+    monkeypatch.setattr(streamed, "KEEP_BYTES", min(sizes))
+    at_budget = check_submission(TRACK, path, truth)
+    assert [a.rows is not None for a in at_budget.phases.values()] == [
+        size == min(sizes) for size in sizes
+    ]
+    monkeypatch.setattr(streamed, "KEEP_BYTES", min(sizes) - 1)
+    beyond = check_submission(TRACK, path, truth)
+    assert all(a.rows is None for a in beyond.phases.values())
+    report = score_aligned(TRACK, kept, truth)
+    _same_reports(report, score_aligned(TRACK, beyond, truth))
+    _same_reports(report, score_aligned(TRACK, at_budget, truth))
+    for phase in TIERS:
+        for mouse in kept.phases[phase]:
+            np.testing.assert_array_equal(kept.phases[phase][mouse], beyond.phases[phase][mouse])
+    live = kept.phases["live"]
+    with pytest.raises(ValueError, match="kept rows for a file of"):
+        StreamedVideoPhase(live.file, live.n_rows, live.plans, live.shapes, live.rows[:-1])
+
+
+def test_neuron_blocks_change_no_value(monkeypatch):
+    truth = _truth(n_mice=1, n_neurons=50, n_trials=9)
+    tier = truth.mice[0].tiers[TIERS["live"]]
+    rng = np.random.default_rng(3)
+    prediction = (tier.responses + rng.normal(0, 1, tier.responses.shape)).astype("f4")
+
+    def values():
+        return [
+            video_correlation(prediction, tier.responses, tier.n_frames),
+            video_correlation_to_average(
+                prediction, tier.responses, tier.n_frames, tier.stimulus_ids
+            ),
+            video_oracle_correlation(tier.responses, tier.n_frames, tier.stimulus_ids),
+            estimated_ceiling(tier),
+        ]
+
+    monkeypatch.setattr(metrics, "BLOCK_VALUES", 1 << 30)  # every neuron in one block
+    whole = values()
+    monkeypatch.setattr(metrics, "BLOCK_VALUES", 3 * 250)  # blocks of 3, the last of 2
+    assert [b.stop - b.start for b in metrics.neuron_blocks(50, 250)] == [3] * 16 + [2]
+    for got, expected in zip(values(), whole, strict=True):
+        assert np.isfinite(got).all()
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_rows_in_the_truths_neuron_order_are_read_in_place():
+    row = np.arange(12, dtype=np.float32).reshape(3, 4)
+    in_order = VideoPlan(np.array([0]), np.arange(3), np.array([2]))
+    shuffled = VideoPlan(np.array([0]), np.array([2, 0, 1]), np.array([2]))
+    assert in_order.in_order and not shuffled.in_order
+    assert np.shares_memory(in_order.take(0, row), row)
+    np.testing.assert_array_equal(in_order.take(0, row), row[:, :2])
+    np.testing.assert_array_equal(shuffled.take(0, row), row[[2, 0, 1], :2])
+
+
+def test_written_predictions_are_byte_stream_split_and_read_as_written(tmp_path):
+    truth = _truth(n_mice=1, n_neurons=6, n_trials=6)
+    pred = _predictions(truth, TIERS["live"])
+    data = video_parquet.video_parquet_bytes(pred)
+    meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+    chunks = {
+        meta.row_group(0).column(c).path_in_schema: meta.row_group(0).column(c).encodings
+        for c in range(meta.num_columns)
+    }
+    assert "BYTE_STREAM_SPLIT" in chunks[video_parquet.SPLIT_COLUMNS[0]]
+    back = video_parquet.read_video_parquet(data)
+    for written, read in zip(pred.values, back.values, strict=True):
+        np.testing.assert_array_equal(written, read)
+    # a file of the same table with Arrow's default encoding (as the 2023 kit wrote them)
+    # scores the same
+    plain = tmp_path / TRACK.submission_files["live"]
+    pq.write_table(pq.read_table(pa.BufferReader(data)), plain, compression="brotli")
+    ours = tmp_path / "ours" / TRACK.submission_files["live"]
+    ours.parent.mkdir()
+    ours.write_bytes(data)
+    _same_reports(score(TRACK, truth, ours), score(TRACK, truth, plain))
+
+
+def test_arrow_values_are_read_from_their_buffers_like_to_numpy():
+    arrays = [
+        pa.array(np.arange(10, dtype=np.float32)).slice(3, 5),
+        pa.array(np.arange(10, dtype=np.float16)),
+        pa.array(np.arange(10, dtype=np.int32)).slice(1),
+        pa.array(np.array([2**64 - 1, 7], dtype=np.uint64)),
+        pa.array(np.zeros(0, np.float64)),
+        pa.array([1, None, 3], pa.int64()),  # nulls: through to_numpy (NaN)
+        pa.array([[1.0], [2.0, 3.0]], pa.list_(pa.float32())).slice(1).offsets,
+    ]
+    for array in arrays:
+        got = video_parquet._as_numpy(array)
+        expected = array.to_numpy(zero_copy_only=False)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)

@@ -7,7 +7,7 @@ problem found (up to a limit).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -212,10 +212,21 @@ class VideoPlan:
     rows: np.ndarray
     neurons: np.ndarray
     n_frames: np.ndarray
+    #: Whether ``neurons`` is the identity: rows are then read in place, not copied.
+    in_order: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.in_order = bool(np.array_equal(self.neurons, np.arange(len(self.neurons))))
 
     def take(self, k: int, row: np.ndarray) -> np.ndarray:
-        """Return trial ``k``'s ``(n_neurons, n_frames[k])`` predictions from its row."""
-        return row[self.neurons, : int(self.n_frames[k])]
+        """Return trial ``k``'s ``(n_neurons, n_frames[k])`` predictions from its row.
+
+        A view of ``row`` when its neurons are in the truth's order, else a copy.
+        """
+        frames = int(self.n_frames[k])
+        if self.in_order and row.shape[0] == len(self.neurons):
+            return row[:, :frames]
+        return row[self.neurons, :frames]
 
 
 def video_index(predictions: VideoPredictions) -> VideoIndex:

@@ -18,6 +18,7 @@ import numpy as np
 from neurotwin.scoring.metrics import (
     _repeated_videos,
     explainable_variance,
+    neuron_blocks,
     oracle_correlation,
     video_oracle_correlation,
 )
@@ -164,29 +165,40 @@ def estimated_ceiling(truth: TierTruth) -> np.ndarray | None:
             np.asarray(truth.responses, dtype=np.float64), truth.stimulus_ids
         )
     else:
-        # trial by trial over each one's scored frames (a prefix): no full-size temporaries
         r = np.asarray(truth.responses)
         n_frames = np.clip(np.asarray(truth.n_frames, dtype=np.int64), 0, r.shape[2])
-        count = int(n_frames.sum())
-        total_var = np.full(r.shape[1], np.nan)
-        if count > 1:
-            used = np.flatnonzero(n_frames > 0)
-            mean = sum(r[k, :, : n_frames[k]].sum(axis=1, dtype=np.float64) for k in used)
-            mean = np.asarray(mean) / count
-            squares = np.zeros(r.shape[1])
-            for k in used:
-                centred = r[k, :, : n_frames[k]] - mean[:, None]
-                squares += np.einsum("ij,ij->i", centred, centred)
-            total_var = squares / (count - 1)
-        noise_sum, noise_n = np.zeros(r.shape[1]), 0
-        for trials, frames in _repeated_videos(truth.stimulus_ids, n_frames):
-            if frames > 0:
-                noise_sum += np.var(r[trials, :, :frames], axis=0, ddof=1, dtype=np.float64).sum(
-                    axis=1
-                )
-                noise_n += frames
-        if noise_n == 0:
+        videos = [(t, f) for t, f in _repeated_videos(truth.stimulus_ids, n_frames) if f > 0]
+        if not videos:
             return None
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fev = 1.0 - (noise_sum / noise_n) / total_var
+        # by blocks of neurons (each neuron's arithmetic is that of the whole tier at once)
+        parts = [_video_fev(r[:, b], n_frames, videos) for b in neuron_blocks(*r.shape[1:])]
+        fev = np.concatenate(parts) if parts else np.zeros(0)
     return np.sqrt(np.clip(np.nan_to_num(fev, nan=0.0), 0.0, 1.0))
+
+
+def _video_fev(
+    r: np.ndarray, n_frames: np.ndarray, videos: list[tuple[np.ndarray, int]]
+) -> np.ndarray:
+    """FEV of the neurons of ``r`` ``(n_trials, neurons, F)``, trial by trial over scored frames.
+
+    ``videos``: the repeated videos' trials and shared frames (at least one, each with
+    frames); the noise variance is averaged over their frames.
+    """
+    count = int(n_frames.sum())
+    total_var = np.full(r.shape[1], np.nan)
+    if count > 1:
+        used = np.flatnonzero(n_frames > 0)
+        mean = sum(r[k, :, : n_frames[k]].sum(axis=1, dtype=np.float64) for k in used)
+        mean = np.asarray(mean) / count
+        squares = np.zeros(r.shape[1])
+        for k in used:
+            centred = r[k, :, : n_frames[k]] - mean[:, None]
+            squares += np.einsum("ij,ij->i", centred, centred)
+        total_var = squares / (count - 1)
+    noise_sum, noise_n = np.zeros(r.shape[1]), 0
+    for trials, frames in videos:
+        noise_sum += np.var(r[trials, :, :frames], axis=0, ddof=1, dtype=np.float64).sum(axis=1)
+        noise_n += frames
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fev: np.ndarray = 1.0 - (noise_sum / noise_n) / total_var
+    return fev

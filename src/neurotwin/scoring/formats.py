@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from neurotwin import atomic
-from neurotwin.scoring import static_csv
+from neurotwin.scoring import static_csv, streamed
 from neurotwin.scoring.align import align_static, align_video, plan_video
 from neurotwin.scoring.errors import ProblemList
 from neurotwin.scoring.measures import Measure, get_measure
@@ -30,7 +30,12 @@ from neurotwin.scoring.predictions import StaticPredictions, VideoPredictions
 from neurotwin.scoring.streamed import ScannedVideo, StreamedVideoPhase
 from neurotwin.scoring.tracks import PHASES, SINGLE_TRIAL, TO_AVERAGE
 from neurotwin.scoring.upload import UploadFile
-from neurotwin.scoring.video_parquet import ReadLimits, scan_video_parquet, video_parquet_files
+from neurotwin.scoring.video_parquet import (
+    ReadLimits,
+    decoded_bytes,
+    scan_video_parquet,
+    video_parquet_files,
+)
 
 if TYPE_CHECKING:
     from neurotwin.scoring.tracks import Track
@@ -146,10 +151,20 @@ class VideoFormat(SubmissionFormat):
     def read(
         self, data: UploadFile, name: str, truth: Truth, tier: str, problems: ProblemList
     ) -> ScannedVideo:
-        """See :meth:`SubmissionFormat.read`: the file is checked by batches, not kept."""
+        """See :meth:`SubmissionFormat.read`: the file is checked by batches.
+
+        Its decoded rows are kept when they take at most
+        :data:`~neurotwin.scoring.streamed.KEEP_BYTES`, so that scoring does not decode the
+        file again; a larger file keeps only its index.
+        """
         with data.open() as handle:
-            index = scan_video_parquet(handle, name, ReadLimits.for_tier(truth, tier), problems)
-        return ScannedVideo(data, index)
+            size = decoded_bytes(handle)
+            rows: list[np.ndarray] | None = (
+                [] if size is not None and size <= streamed.KEEP_BYTES else None
+            )
+            limits = ReadLimits.for_tier(truth, tier)
+            index = scan_video_parquet(handle, name, limits, problems, keep=rows)
+        return ScannedVideo(data, index, rows)
 
     def write(self, track: Track, dest: Path, predictions: Mapping[str, Predictions]) -> Path:
         """See :meth:`SubmissionFormat.write`."""
@@ -177,7 +192,7 @@ class VideoFormat(SubmissionFormat):
             if plans is None:
                 return None
             shapes = {m.name: m.tiers[tier].responses.shape for m in truth.mice}
-            return StreamedVideoPhase(pred.file, len(pred.index.mice), plans, shapes)
+            return StreamedVideoPhase(pred.file, len(pred.index.mice), plans, shapes, pred.rows)
         assert isinstance(pred, VideoPredictions)
         return align_video(pred, truth, tier, name, problems)
 

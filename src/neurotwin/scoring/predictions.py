@@ -68,6 +68,11 @@ def _check_finite(values: np.ndarray, where: object, problems: ProblemList) -> N
     finite value written beyond float32's range reads as infinite) or beyond
     :data:`MAX_MAGNITUDE`.
     """
+    if values.size == 0:
+        return
+    # fast path: two reductions and no temporaries (a NaN makes both comparisons false)
+    if values.min() >= -MAX_MAGNITUDE and values.max() <= MAX_MAGNITUDE:
+        return
     with np.errstate(invalid="ignore"):
         huge = np.abs(values) > MAX_MAGNITUDE
     bad = ~np.isfinite(values) | huge
