@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
 from neurotwin.models import RecordingInfo
 
 HW = (16, 24)
+#: video-dwise smaller than its small preset: windows of 4 frames x stride 2 = 8 frames.
+TINY_DWISE: dict[str, Any] = {
+    "core": {
+        "widths": (4, 8),
+        "strides": (2, 1),
+        "expansion": (2, 2),
+        "se_reduction": 2,
+        "window": 4,
+        "frame_stride": 2,
+        "cortex_channels": (8, 16),
+    }
+}
 
 
 def make_info(

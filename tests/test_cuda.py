@@ -16,25 +16,13 @@ import numpy as np
 import pytest
 import torch
 
+from model_helpers import TINY_DWISE
 from neurotwin.models import load_model
 from neurotwin.train import TrainConfig, fit
 from neurotwin.train.optim import recipe
 from tiny import write_static
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-
-#: video-dwise smaller than its small preset: windows of 4 frames x 2.
-TINY_DWISE = {
-    "core": {
-        "widths": (4, 8),
-        "strides": (2, 1),
-        "expansion": (2, 2),
-        "se_reduction": 2,
-        "window": 4,
-        "frame_stride": 2,
-        "cortex_channels": (8, 16),
-    }
-}
 
 
 def _finite_history(history: list[dict]) -> None:

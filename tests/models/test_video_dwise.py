@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from model_helpers import make_info
+from model_helpers import TINY_DWISE, make_info
 from neurotwin.errors import NeurotwinError
 from neurotwin.models import (
     RecordingInfo,
@@ -29,18 +29,9 @@ from neurotwin.models.video_inference import (
 )
 
 HW = (10, 14)
-#: Smaller than video-dwise-small still: windows of 4 frames x stride 2 = 8 frames.
+#: TINY_DWISE with its windows sliding by 3 frames and no dropout in the pooled readout.
 TINY: dict[str, Any] = {
-    "core": {
-        "widths": (4, 8),
-        "strides": (2, 1),
-        "expansion": (2, 2),
-        "se_reduction": 2,
-        "window": 4,
-        "frame_stride": 2,
-        "slide_step": 3,
-        "cortex_channels": (8, 16),
-    },
+    "core": {**TINY_DWISE["core"], "slide_step": 3},
     "pooled": {"dropout": 0.0},
 }
 VARIANTS = ("pooled", "gaussian")

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from model_helpers import TINY_DWISE
 from neurotwin.data import static_loaders
 from neurotwin.train import TrainConfig, train
 from train.standin import make_standin
@@ -25,8 +26,8 @@ def loaders(tiny: dict[str, Any]) -> Any:
     )
 
 
-def run(rank: int, world_size: int, port: int, tiny: dict[str, Any], folder: str) -> None:
-    """Train like one process of ``torchrun --nproc_per_node world_size`` would."""
+def _as_torchrun_process(rank: int, world_size: int, port: int) -> None:
+    """Set the environment ``torchrun`` gives process ``rank``, on one CPU thread."""
     os.environ.update(
         WORLD_SIZE=str(world_size),
         RANK=str(rank),
@@ -35,6 +36,11 @@ def run(rank: int, world_size: int, port: int, tiny: dict[str, Any], folder: str
         MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
+
+
+def run(rank: int, world_size: int, port: int, tiny: dict[str, Any], folder: str) -> None:
+    """Train like one process of ``torchrun --nproc_per_node world_size`` would."""
+    _as_torchrun_process(rank, world_size, port)
     data = loaders(tiny)
     model = make_standin(data, seed=rank)  # DDP makes every process start from rank 0's weights
     result = train(model, data, CONFIG, Path(folder) / "run", log=None)
@@ -45,20 +51,6 @@ def run(rank: int, world_size: int, port: int, tiny: dict[str, Any], folder: str
         "history": [e["validation_correlation"] for e in result.history],
     }
     (Path(folder) / f"rank{rank}.json").write_text(json.dumps(summary))
-
-
-#: video-dwise smaller than its small preset (windows of 4 frames x 2), as in the recipe tests.
-TINY_DWISE: dict[str, Any] = {
-    "core": {
-        "widths": (4, 8),
-        "strides": (2, 1),
-        "expansion": (2, 2),
-        "se_reduction": 2,
-        "window": 4,
-        "frame_stride": 2,
-        "cortex_channels": (8, 16),
-    }
-}
 
 
 def dwise_config() -> TrainConfig:
@@ -74,14 +66,7 @@ def run_dwise(
     """Train ``video-dwise`` as one process of ``torchrun --nproc_per_node world_size``."""
     from neurotwin.train import fit
 
-    os.environ.update(
-        WORLD_SIZE=str(world_size),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
-    torch.set_num_threads(1)
+    _as_torchrun_process(rank, world_size, port)
     result = fit(
         paths, "video-dwise", Path(folder) / "run", dwise_config(), cache_dir=cache, frames=8,
         log=None, **TINY_DWISE,

@@ -49,8 +49,9 @@ def test_two_processes_train_together_and_score_like_one(tiny_paths, tmp_path):
 
 
 def test_video_dwise_trains_in_two_processes_with_its_recipe(video_mice, video_cache, tmp_path):
+    from model_helpers import TINY_DWISE
     from neurotwin.train.fitting import _prepare
-    from train.ddp_worker import TINY_DWISE, dwise_config, run_dwise
+    from train.ddp_worker import dwise_config, run_dwise
 
     paths = [str(p) for p in video_mice]
     # build the caches before the processes read them

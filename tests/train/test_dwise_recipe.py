@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import torch
 
+from model_helpers import TINY_DWISE
 from neurotwin.data import LoaderConfig, make_loaders
 from neurotwin.errors import NeurotwinError
 from neurotwin.models import create_model, recording_infos
@@ -16,19 +17,6 @@ from neurotwin.train import TrainConfig, train
 from neurotwin.train import trainer as trainer_module
 from neurotwin.train.cutmix import cutmix
 from neurotwin.train.optim import RECIPES, recipe
-
-#: video-dwise smaller than its small preset: windows of 4 frames x 2.
-TINY_DWISE: dict[str, Any] = {
-    "core": {
-        "widths": (4, 8),
-        "strides": (2, 1),
-        "expansion": (2, 2),
-        "se_reduction": 2,
-        "window": 4,
-        "frame_stride": 2,
-        "cortex_channels": (8, 16),
-    }
-}
 
 
 def test_the_dwise_recipe_is_the_winners() -> None:
