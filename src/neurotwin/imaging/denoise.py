@@ -61,7 +61,7 @@ class _Task:
 def _run_task(task: _Task, settings: FitSettings, device: str) -> tuple[list[int], list[BlockFit]]:
     if device == "cpu":
         _single_thread()
-    _load_cuda_linalg(device)  # also on a dask worker's threads
+    _load_cuda_linalg(device)  # on every worker thread, local or dask
     return task.indices, fit_blocks(task.data, task.shape, settings, task.thresholds, device)
 
 
@@ -96,7 +96,7 @@ _cuda_linalg_loaded: set[str] = set()
 
 
 def _load_cuda_linalg(device: str) -> None:
-    """Load torch's CUDA linear algebra in this thread, before the worker threads use it.
+    """Load torch's CUDA linear algebra once per process, under a lock, before a thread uses it.
 
     torch loads that library on the first linear-algebra call on a GPU, and two threads
     making their first call at once fail ("lazy wrapper should be called at most once",
@@ -368,7 +368,6 @@ def denoise_movie(
     if path is not None:
         check_output(path, identity, overwrite)
     device = _device(device)
-    _load_cuda_linalg(device)
     workers = workers or os.cpu_count() or 1
     threads = torch.get_num_threads()
     started = time.perf_counter()
