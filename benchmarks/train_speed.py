@@ -20,10 +20,11 @@ in a fresh subprocess each, on the same simulated recording (static models: a st
 
 For ``sensorium`` the 2022 kit's recipe runs too (``kit_recipe``; skip with ``--no-kit``):
 one ``np.load`` per trial file and a per-sample resize of each image to 36x64 inside the
-dataset, the default (contiguous) memory format, a plain loop (Poisson loss scaled by
-sqrt(n / batch) plus the regulariser, Adam, lr 0.009, batch 128) and a per-sample validation
-loader, from the same initial weights; ``speedup_vs_kit`` is its steady epoch over
-neurotwin's, next to both validation correlations ("at equal score").
+dataset, the default (contiguous) memory format, the readout's ``grid_sample``, glibc's
+default malloc, a plain loop (Poisson loss scaled by sqrt(n / batch) plus the regulariser,
+Adam, lr 0.009, batch 128) and a per-sample validation loader, from the same initial
+weights; ``speedup_vs_kit`` is its steady epoch over neurotwin's, next to both validation
+correlations ("at equal score").
 
 ``--time-to-kit`` instead measures the time to reach the kit's score on a recording of the
 kit's size (``--preset`` with ``--kit-neurons`` 1,000 neurons and ``--kit-train`` 3,000
@@ -33,7 +34,8 @@ recipe and neurotwin's trainer each run ``--kit-epochs`` epochs (25) and give th
 neurotwin's validation correlation reaches the kit's last one, and its fraction of the kit's
 wall time (goal: under 1/3).
 
-The run's settings (threads, batch size, compile, channels_last) are in the JSON. Each
+The run's settings (threads, batch size, compile, channels_last, whether glibc kept freed
+memory: ``--no-keep-freed-memory`` measures neurotwin without it) are in the JSON. Each
 variant runs in a fresh subprocess so its peak memory is its own. Prints JSON.
 
     python benchmarks/train_speed.py [--models sensorium,sensorium+] [--epochs 2]
@@ -87,6 +89,23 @@ def initial_model(path: Path, seed: int) -> object:
     return create_model("sensorium", recording_infos([path], (36, 64)))
 
 
+def use_kit_readout() -> None:
+    """Make the Gaussian readouts of this process read features as the kit did.
+
+    The kit's ``FullGaussian2d`` reads with ``grid_sample`` and weights the ``(B, C, n)``
+    result; neurotwin's readout computes the same function with a fused kernel on the CPU.
+    """
+    import torch.nn.functional as F
+
+    from neurotwin.models import readouts
+
+    def kit_read(x: Any, grid: Any, features: Any, align_corners: bool) -> Any:
+        sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
+        return (sampled.squeeze(-1) * features).sum(dim=1)
+
+    readouts.sample_and_weight = kit_read
+
+
 def kit_recipe(path: Path, epochs: int, seed: int) -> dict[str, object]:
     """Train the kit's way: per-sample files and resizing, contiguous tensors, a plain loop."""
     import torch
@@ -100,6 +119,7 @@ def kit_recipe(path: Path, epochs: int, seed: int) -> dict[str, object]:
 
     recording = open_recording(path)
     key = recording.key
+    use_kit_readout()
     model = initial_model(path, seed)
     img = recording.statistics("images")
     img_mean, img_std = float(np.mean(img["mean"])), float(np.mean(img["std"]))
@@ -152,8 +172,12 @@ def kit_recipe(path: Path, epochs: int, seed: int) -> dict[str, object]:
     return {"epoch_seconds": times, "validation_correlation": scores}
 
 
-def neurotwin_recipe(path: Path, epochs: int, seed: int, compile: bool) -> dict[str, object]:
+def neurotwin_recipe(
+    path: Path, epochs: int, seed: int, compile: bool, keep_memory: bool
+) -> dict[str, object]:
     """Neurotwin's trainer on the cached loaders."""
+    import torch
+
     from neurotwin.data import static_loaders
     from neurotwin.train import TrainConfig, train
 
@@ -162,7 +186,13 @@ def neurotwin_recipe(path: Path, epochs: int, seed: int, compile: bool) -> dict[
     loaders = static_loaders(path, BATCH, tiers=["train", "validation"], progress=False)
     setup = time.perf_counter() - start
     config = TrainConfig(
-        max_epochs=epochs, seed=seed, device="cpu", compile=compile, progress=False, patience=99
+        max_epochs=epochs,
+        seed=seed,
+        device="cpu",
+        compile=compile,
+        progress=False,
+        patience=99,
+        keep_freed_memory=keep_memory,
     )
     result = train(model, loaders, config, out=None, log=None)  # type: ignore[arg-type]
     history = [h for h in result.history if h["epoch"] > 0]
@@ -170,6 +200,7 @@ def neurotwin_recipe(path: Path, epochs: int, seed: int, compile: bool) -> dict[
         "epoch_seconds": [h["seconds"] for h in history],
         "validation_correlation": [h["validation_correlation"] for h in history],
         "cache_setup_seconds": setup,
+        "keep_freed_memory": freed_memory_kept(config, torch.device("cpu")),
     }
 
 
@@ -322,6 +353,7 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
         window=window_of(args.model, args.frames),
         bf16=args.bf16,
         channels_last_3d=args.channels_last_3d,
+        keep_freed_memory=not args.no_keep_freed_memory,
     )
     make, model, loaders, config = _prepare([args.data], args.model, config, None, None, {})
     key = next(iter(loaders["train"]))
@@ -434,8 +466,16 @@ def model_speed(args: argparse.Namespace) -> dict[str, object]:
             "channels_last_3d": channels_last_3d,
             "bf16": bool(config.bf16 and device.type == "cuda"),
             "compile": config.compile,
+            "keep_freed_memory": freed_memory_kept(config, device),
         },
     }
+
+
+def freed_memory_kept(config: Any, device: Any) -> bool:
+    """Whether the trainer made glibc keep freed memory in this process (it asks on a CPU)."""
+    from neurotwin.train.allocator import keep_freed_memory
+
+    return bool(config.keep_freed_memory and device.type == "cpu" and keep_freed_memory())
 
 
 def time_to_kit(args: argparse.Namespace) -> None:
@@ -493,7 +533,8 @@ def variant(args: argparse.Namespace) -> None:
         result = model_speed(args)
     else:
         compile = args.variant == "neurotwin_compiled"
-        result = neurotwin_recipe(args.data, args.epochs, args.seed, compile)
+        keep = not args.no_keep_freed_memory
+        result = neurotwin_recipe(args.data, args.epochs, args.seed, compile, keep)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result))
 
@@ -510,6 +551,7 @@ def run_variant(
     command += ["--device", args.device]
     command += ["--bf16"] if args.bf16 else []
     command += ["--channels-last-3d"] if args.channels_last_3d else []
+    command += ["--no-keep-freed-memory"] if args.no_keep_freed_memory else []
     out = subprocess.run(command, check=False, capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -543,6 +585,11 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA")
     parser.add_argument(
         "--channels-last-3d", action="store_true", help="video models in channels_last_3d on CUDA"
+    )
+    parser.add_argument(
+        "--no-keep-freed-memory",
+        action="store_true",
+        help="neurotwin's trainer with glibc's default malloc (TrainConfig.keep_freed_memory)",
     )
     parser.add_argument("--no-kit", action="store_true", help="skip the kit's recipe")
     parser.add_argument("--time-to-kit", action="store_true", help="time to the kit's score")

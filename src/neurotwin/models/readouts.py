@@ -5,9 +5,11 @@
   ``(x, y)`` in ``[-1, 1]`` (x along the width). In training the position is drawn per
   image from a Gaussian, ``mu + sigma @ z`` with ``z ~ N(0, I)`` and a full 2x2
   ``sigma`` per neuron; in eval mode the mean ``mu`` is used. Positions are clamped to
-  ``[-1, 1]``, then the shifter's offset (eye position) is added. Features are read by
-  bilinear :func:`torch.nn.functional.grid_sample` (``align_corners=True``), all neurons
-  at once, and weighted by per-neuron feature vectors (L1 penalty ``gamma_readout``).
+  ``[-1, 1]``, then the shifter's offset (eye position) is added. Features are read
+  bilinearly as by :func:`torch.nn.functional.grid_sample` (``align_corners=True``, zero
+  padding), all neurons at once, and weighted by per-neuron feature vectors (L1 penalty
+  ``gamma_readout``); on the CPU one fused kernel does both
+  (:mod:`neurotwin.models.readout_kernel`).
   The means ``mu`` come from the neurons' cortical coordinates through a small shared
   network (first two coordinates, centred and divided by their largest absolute value;
   Linear-ELU-Linear-tanh), or are free parameters when the recording has no coordinates
@@ -26,11 +28,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.info import RecordingInfo
+from neurotwin.models.readout_kernel import sample_and_weight
 from neurotwin.models.registry import register_readout
 
 
@@ -256,10 +258,7 @@ class FullGaussianReadout(Readout):
         grid = self.sample_positions(batch)
         if shift is not None:
             grid = grid + shift[:, None, :]
-        sampled = F.grid_sample(
-            x, grid.unsqueeze(2), mode="bilinear", align_corners=self.config.align_corners
-        )  # (B, C, n, 1)
-        out = (sampled.squeeze(-1) * self.features).sum(dim=1)
+        out = sample_and_weight(x, grid, self.features, self.config.align_corners)
         if self.bias is not None:
             out = out + self.bias
         return out

@@ -39,6 +39,7 @@ from neurotwin import __version__
 from neurotwin.data.loaders import Interleaved, batch_loader
 from neurotwin.progress import progress_bar
 from neurotwin.train import checkpoint as files
+from neurotwin.train.allocator import keep_freed_memory
 from neurotwin.train.budget import OutOfTime, TimeBudget
 from neurotwin.train.compiling import CompileDecision, CompiledOrEager, compile_pays
 from neurotwin.train.config import TrainConfig, resolve_device
@@ -168,6 +169,8 @@ def train(
     train_loaders, val_loaders = checked_loaders(model, loaders, config)
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
+    if config.keep_freed_memory and device.type == "cpu":
+        keep_freed_memory()
     say: Log = log if log is not None and env.is_main else _silent  # rank 0 speaks
     task = task or task_for_model(model, config)
     run = _Run(model, train_loaders, val_loaders, task, config, out, env, device, say)

@@ -1,0 +1,308 @@
+"""The Gaussian readout's read-out step as one fused CPU kernel: bilinear sampling + weighting.
+
+Every neuron ``i`` of image ``b`` reads the core's feature vector at one position of the
+``h x w`` grid, bilinearly between its four integer neighbours (zero outside the map), and
+weights it by its own feature vector::
+
+    out[b, i] = sum_c features[c, i] * sum_k weight_k(grid[b, i]) * x[b, c, corner_k(grid[b, i])]
+
+:func:`torch.nn.functional.grid_sample` followed by the weighting computes the same, but
+materialises a ``(B, C, n)`` intermediate, and its backward scatters a ``(B, C, n)``
+gradient; at 8,000 neurons that was half of a training step on the CPU (issue #22). The
+kernel here makes one pass over each image's neighbours instead, in channels-last order
+(each neighbour's ``C`` features are contiguous), and saves nothing for the backward but its
+inputs. Its gradients (features, positions, feature maps) are those of ``grid_sample``'s
+bilinear mode with zero padding; ``tests/models/test_readout_gather.py`` checks both against
+an explicit gather.
+
+The kernels are compiled by numba on first use (cached on disk) and release the GIL; the
+images of a batch are split among ``torch.get_num_threads()`` threads, each with its own
+copy of the features' gradient, summed at the end (so results do not depend on timing).
+CUDA tensors and dtypes other than float32 and float64 use ``grid_sample``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["fused_available", "sample_and_weight"]
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_PID = 0
+_POOL_LOCK = threading.Lock()
+
+
+def fused_available(x: torch.Tensor) -> bool:
+    """Whether :func:`sample_and_weight` runs the fused kernel for features like ``x``."""
+    return x.device.type == "cpu" and x.dtype in _DTYPES
+
+
+_DTYPES = (torch.float32, torch.float64)
+
+
+def sample_and_weight(
+    x: torch.Tensor, grid: torch.Tensor, features: torch.Tensor, align_corners: bool
+) -> torch.Tensor:
+    """Read each neuron's features at its position and weight them; ``(B, n)``.
+
+    Parameters
+    ----------
+    x
+        ``(B, C, h, w)`` feature maps of the core (any memory format; channels-last avoids
+        a copy).
+    grid
+        ``(B, n, 2)`` positions ``(x, y)`` in grid_sample coordinates (``[-1, 1]`` spans the
+        map; outside it the neighbours read zero).
+    features
+        ``(C, n)`` per-neuron feature weights.
+    align_corners
+        grid_sample's convention for the map's corners.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, n)``: ``(grid_sample(x, grid[:, :, None]) * features).sum(1)``, computed by the
+        fused kernel on the CPU (float32, float64) and by ``grid_sample`` otherwise.
+        Differentiable once with respect to all three tensors.
+    """
+    if not (fused_available(x) and grid.dtype == x.dtype and features.dtype == x.dtype):
+        sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
+        return (sampled.squeeze(-1) * features).sum(dim=1)
+    out: torch.Tensor = _FusedReadout.apply(x, grid, features, align_corners)
+    return out
+
+
+class _FusedReadout(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any,
+        x: torch.Tensor,
+        grid: torch.Tensor,
+        features: torch.Tensor,
+        align_corners: bool,
+    ) -> torch.Tensor:
+        maps = _channels_last(x)
+        grid_c = grid.detach().contiguous()
+        weights = features.detach().t().contiguous()  # (n, C)
+        b, n = grid.shape[:2]
+        out = torch.empty(b, n, dtype=x.dtype)
+        _run(
+            _forward_kernel,
+            b,
+            maps.numpy(),
+            grid_c.numpy(),
+            weights.numpy(),
+            out.numpy(),
+            x.shape[2],
+            x.shape[3],
+            align_corners,
+        )
+        ctx.save_for_backward(maps, grid_c, weights)
+        ctx.align_corners = align_corners
+        ctx.map_shape = tuple(x.shape)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
+        maps, grid, weights = ctx.saved_tensors
+        need_x, need_grid, need_features = ctx.needs_input_grad[:3]
+        b, c, h, w = ctx.map_shape
+        n = grid.shape[1]
+        g = grad_out.detach().to(maps.dtype).contiguous()
+        grad_maps = torch.zeros_like(maps) if need_x else maps.new_zeros(1, 1, 1)
+        grad_grid = torch.zeros_like(grid) if need_grid else grid.new_zeros(1, 1, 1)
+        chunks = _chunks(b)
+        partial = maps.new_zeros(len(chunks) if need_features else 1, n, c if need_features else 1)
+        _run(
+            _backward_kernel,
+            b,
+            maps.numpy(),
+            grid.numpy(),
+            weights.numpy(),
+            g.numpy(),
+            grad_maps.numpy(),
+            grad_grid.numpy(),
+            partial.numpy(),
+            h,
+            w,
+            ctx.align_corners,
+            need_x,
+            need_grid,
+            need_features,
+            per_chunk_output=True,
+        )
+        grad_x = grad_maps.reshape(b, h, w, c).permute(0, 3, 1, 2) if need_x else None
+        grad_features = partial.sum(dim=0).t() if need_features else None
+        return grad_x, grad_grid if need_grid else None, grad_features, None
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """``(B, h * w, C)`` contiguous view (a copy only if ``x`` is not channels-last)."""
+    b, c, h, w = x.shape
+    return x.detach().permute(0, 2, 3, 1).contiguous().reshape(b, h * w, c)
+
+
+def _chunks(batch: int) -> list[tuple[int, int]]:
+    """Split ``range(batch)`` into one contiguous chunk per torch thread."""
+    parts = max(1, min(torch.get_num_threads(), batch))
+    size = max(1, math.ceil(batch / parts))
+    return [(start, min(start + size, batch)) for start in range(0, batch, size)] or [(0, 0)]
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """Return this process's pool of ``threads`` threads (a forked child makes its own)."""
+    global _POOL, _POOL_PID
+    with _POOL_LOCK:
+        if _POOL is None or _POOL_PID != os.getpid() or _POOL._max_workers != threads:
+            if _POOL is not None and _POOL_PID == os.getpid():
+                _POOL.shutdown(wait=False)
+            _POOL = ThreadPoolExecutor(threads, thread_name_prefix="neurotwin-readout")
+            _POOL_PID = os.getpid()
+        return _POOL
+
+
+def _run(kernel: Any, batch: int, *args: Any, per_chunk_output: bool = False) -> None:
+    """Call ``kernel(*args, start, stop[, chunk])`` on each chunk of the batch, in threads."""
+    chunks = _chunks(batch)
+    calls = [
+        (*args, start, stop, index) if per_chunk_output else (*args, start, stop)
+        for index, (start, stop) in enumerate(chunks)
+    ]
+    if len(calls) == 1:
+        kernel(*calls[0])
+        return
+    pool = _pool(len(calls))
+    for future in [pool.submit(kernel, *call) for call in calls]:
+        future.result()
+
+
+def _jit(function: Any) -> Any:
+    """Compile ``function`` without the GIL, cached on disk where numba finds a writable place."""
+    fastmath = {"reassoc", "contract"}
+    try:
+        return numba.njit(function, cache=True, nogil=True, fastmath=fastmath)
+    except RuntimeError:  # no writable cache folder (read-only install, no home): compile each run
+        return numba.njit(function, cache=False, nogil=True, fastmath=fastmath)
+
+
+@_jit
+def _corners(gx, gy, h, w, align_corners):  # type: ignore[no-untyped-def]
+    """Pixel coordinates ``(ix, iy)`` of a grid position and d(pixel) / d(grid) per axis."""
+    if align_corners:
+        ix = (gx + 1.0) / 2.0 * (w - 1)
+        iy = (gy + 1.0) / 2.0 * (h - 1)
+        scale_x = (w - 1) / 2.0
+        scale_y = (h - 1) / 2.0
+    else:
+        ix = ((gx + 1.0) * w - 1.0) / 2.0
+        iy = ((gy + 1.0) * h - 1.0) / 2.0
+        scale_x = w / 2.0
+        scale_y = h / 2.0
+    return ix, iy, scale_x, scale_y
+
+
+@_jit
+def _forward_kernel(maps, grid, weights, out, h, w, align_corners, start, stop):  # type: ignore[no-untyped-def]
+    n = grid.shape[1]
+    channels = maps.shape[2]
+    for b in range(start, stop):
+        for i in range(n):
+            ix, iy, _, _ = _corners(grid[b, i, 0], grid[b, i, 1], h, w, align_corners)
+            if not (ix > -1.0 and ix < w and iy > -1.0 and iy < h):
+                out[b, i] = 0.0 if (ix == ix and iy == iy) else np.nan
+                continue
+            x0 = math.floor(ix)
+            y0 = math.floor(iy)
+            tx = ix - x0
+            ty = iy - y0
+            total = 0.0
+            for dy in range(2):
+                y = y0 + dy
+                if y < 0 or y >= h:
+                    continue
+                wy = ty if dy else 1.0 - ty
+                for dx in range(2):
+                    x = x0 + dx
+                    if x < 0 or x >= w:
+                        continue
+                    wx = tx if dx else 1.0 - tx
+                    pixel = y * w + x
+                    dot = 0.0
+                    for c in range(channels):
+                        dot += weights[i, c] * maps[b, pixel, c]
+                    total += wx * wy * dot
+            out[b, i] = total
+
+
+@_jit
+def _backward_kernel(  # type: ignore[no-untyped-def]
+    maps,
+    grid,
+    weights,
+    grad_out,
+    grad_maps,
+    grad_grid,
+    grad_weights,
+    h,
+    w,
+    align_corners,
+    need_maps,
+    need_grid,
+    need_weights,
+    start,
+    stop,
+    chunk,
+):
+    n = grid.shape[1]
+    channels = maps.shape[2]
+    dots = np.zeros(4)
+    for b in range(start, stop):
+        for i in range(n):
+            g = grad_out[b, i]
+            ix, iy, scale_x, scale_y = _corners(grid[b, i, 0], grid[b, i, 1], h, w, align_corners)
+            if not (ix > -1.0 and ix < w and iy > -1.0 and iy < h):
+                continue
+            x0 = math.floor(ix)
+            y0 = math.floor(iy)
+            tx = ix - x0
+            ty = iy - y0
+            for k in range(4):
+                dots[k] = 0.0
+            for dy in range(2):
+                y = y0 + dy
+                if y < 0 or y >= h:
+                    continue
+                wy = ty if dy else 1.0 - ty
+                for dx in range(2):
+                    x = x0 + dx
+                    if x < 0 or x >= w:
+                        continue
+                    wx = tx if dx else 1.0 - tx
+                    pixel = y * w + x
+                    coef = g * wx * wy
+                    if need_grid:
+                        dot = 0.0
+                        for c in range(channels):
+                            dot += weights[i, c] * maps[b, pixel, c]
+                        dots[2 * dy + dx] = dot
+                    if need_maps:
+                        for c in range(channels):
+                            grad_maps[b, pixel, c] += coef * weights[i, c]
+                    if need_weights:
+                        for c in range(channels):
+                            grad_weights[chunk, i, c] += coef * maps[b, pixel, c]
+            if need_grid:
+                d_x = (dots[1] - dots[0]) * (1.0 - ty) + (dots[3] - dots[2]) * ty
+                d_y = (dots[2] - dots[0]) * (1.0 - tx) + (dots[3] - dots[1]) * tx
+                grad_grid[b, i, 0] = g * d_x * scale_x
+                grad_grid[b, i, 1] = g * d_y * scale_y
