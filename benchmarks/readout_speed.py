@@ -30,7 +30,7 @@ Read = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, bool], torch.Tensor]
 def grid_sample_read(
     x: torch.Tensor, grid: torch.Tensor, features: torch.Tensor, align_corners: bool
 ) -> torch.Tensor:
-    """The readout before the kernel: ``grid_sample`` and a weighting over ``(B, C, n)``."""
+    """Read as the readout did before the kernel: ``grid_sample``, then weight ``(B, C, n)``."""
     sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
     return (sampled.squeeze(-1) * features).sum(dim=1)
 
