@@ -41,7 +41,7 @@ def timed(read: Read, tensors: list[torch.Tensor], repeats: int) -> dict[str, fl
     forward, backward = [], []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        out = read(*tensors, True)
+        out = read(tensors[0], tensors[1], tensors[2], True)
         middle = time.perf_counter()
         torch.autograd.grad((out * weights).sum(), tensors)
         forward.append(middle - start)
