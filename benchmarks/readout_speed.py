@@ -6,7 +6,8 @@ Times, in one process on the same tensors, ``(grid_sample(x, grid) * features).s
 feature maps, the positions and the features. Defaults: a training batch of the kit's
 ``sensorium`` at 8,000 neurons (batch 128, 64 channels on the 28 x 56 map, channels-last,
 positions uniform over the map). Medians over ``--repeats`` after one warm-up (which also
-compiles the kernel). Prints JSON.
+compiles the kernel). The process keeps freed memory, as the trainer does on a CPU
+(``--no-keep-freed-memory``: glibc's default). Prints JSON.
 
     python benchmarks/readout_speed.py [--batch 128] [--neurons 8000] [--threads 2]
 """
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from neurotwin.models.readout_kernel import sample_and_weight
+from neurotwin.train.allocator import keep_freed_memory
 
 Read = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, bool], torch.Tensor]
 
@@ -62,8 +64,10 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=56)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-keep-freed-memory", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    kept = not args.no_keep_freed_memory and keep_freed_memory()
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(args.batch, args.channels, args.height, args.width, generator=generator)
     x = x.contiguous(memory_format=torch.channels_last)
@@ -76,6 +80,7 @@ def main() -> None:
         "channels": args.channels,
         "map_hw": [args.height, args.width],
         "threads": torch.get_num_threads(),
+        "keep_freed_memory": kept,
         "grid_sample": timed(grid_sample_read, tensors, args.repeats),
         "fused_kernel": timed(sample_and_weight, tensors, args.repeats),
     }
