@@ -212,6 +212,37 @@ def _corners(gx, gy, h, w, align_corners):  # type: ignore[no-untyped-def]
 
 
 @_jit
+def _neighbours(ix, iy, h, w):  # type: ignore[no-untyped-def]
+    """Return the 4 neighbours of pixel ``(ix, iy)``: row-major indices, weights, masks.
+
+    Order: ``(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)``. A neighbour outside
+    the map gets weight 0, mask 0 and a clamped index (read, never counted), so that the
+    channel loops need no branch.
+    """
+    x0 = math.floor(ix)
+    y0 = math.floor(iy)
+    tx = ix - x0
+    ty = iy - y0
+    in_x0 = 1.0 if 0 <= x0 < w else 0.0
+    in_x1 = 1.0 if 0 <= x0 + 1 < w else 0.0
+    in_y0 = 1.0 if 0 <= y0 < h else 0.0
+    in_y1 = 1.0 if 0 <= y0 + 1 < h else 0.0
+    cx0 = min(max(x0, 0), w - 1)
+    cx1 = min(max(x0 + 1, 0), w - 1)
+    cy0 = min(max(y0, 0), h - 1)
+    cy1 = min(max(y0 + 1, 0), h - 1)
+    pixels = (cy0 * w + cx0, cy0 * w + cx1, cy1 * w + cx0, cy1 * w + cx1)
+    masks = (in_x0 * in_y0, in_x1 * in_y0, in_x0 * in_y1, in_x1 * in_y1)
+    weights = (
+        (1.0 - tx) * (1.0 - ty) * masks[0],
+        tx * (1.0 - ty) * masks[1],
+        (1.0 - tx) * ty * masks[2],
+        tx * ty * masks[3],
+    )
+    return pixels, weights, masks, tx, ty
+
+
+@_jit
 def _forward_kernel(maps, grid, weights, out, h, w, align_corners, start, stop):  # type: ignore[no-untyped-def]
     n = grid.shape[1]
     channels = maps.shape[2]
@@ -221,26 +252,15 @@ def _forward_kernel(maps, grid, weights, out, h, w, align_corners, start, stop):
             if not (ix > -1.0 and ix < w and iy > -1.0 and iy < h):
                 out[b, i] = 0.0 if (ix == ix and iy == iy) else np.nan
                 continue
-            x0 = math.floor(ix)
-            y0 = math.floor(iy)
-            tx = ix - x0
-            ty = iy - y0
+            (p0, p1, p2, p3), (w0, w1, w2, w3), _, _, _ = _neighbours(ix, iy, h, w)
             total = 0.0
-            for dy in range(2):
-                y = y0 + dy
-                if y < 0 or y >= h:
-                    continue
-                wy = ty if dy else 1.0 - ty
-                for dx in range(2):
-                    x = x0 + dx
-                    if x < 0 or x >= w:
-                        continue
-                    wx = tx if dx else 1.0 - tx
-                    pixel = y * w + x
-                    dot = 0.0
-                    for c in range(channels):
-                        dot += weights[i, c] * maps[b, pixel, c]
-                    total += wx * wy * dot
+            for c in range(channels):
+                total += weights[i, c] * (
+                    w0 * maps[b, p0, c]
+                    + w1 * maps[b, p1, c]
+                    + w2 * maps[b, p2, c]
+                    + w3 * maps[b, p3, c]
+                )
             out[b, i] = total
 
 
@@ -265,44 +285,41 @@ def _backward_kernel(  # type: ignore[no-untyped-def]
 ):
     n = grid.shape[1]
     channels = maps.shape[2]
-    dots = np.zeros(4)
     for b in range(start, stop):
         for i in range(n):
             g = grad_out[b, i]
             ix, iy, scale_x, scale_y = _corners(grid[b, i, 0], grid[b, i, 1], h, w, align_corners)
             if not (ix > -1.0 and ix < w and iy > -1.0 and iy < h):
                 continue
-            x0 = math.floor(ix)
-            y0 = math.floor(iy)
-            tx = ix - x0
-            ty = iy - y0
-            for k in range(4):
-                dots[k] = 0.0
-            for dy in range(2):
-                y = y0 + dy
-                if y < 0 or y >= h:
-                    continue
-                wy = ty if dy else 1.0 - ty
-                for dx in range(2):
-                    x = x0 + dx
-                    if x < 0 or x >= w:
-                        continue
-                    wx = tx if dx else 1.0 - tx
-                    pixel = y * w + x
-                    coef = g * wx * wy
-                    if need_grid:
-                        dot = 0.0
-                        for c in range(channels):
-                            dot += weights[i, c] * maps[b, pixel, c]
-                        dots[2 * dy + dx] = dot
-                    if need_maps:
-                        for c in range(channels):
-                            grad_maps[b, pixel, c] += coef * weights[i, c]
-                    if need_weights:
-                        for c in range(channels):
-                            grad_weights[chunk, i, c] += coef * maps[b, pixel, c]
+            pixels, bilinear, masks, tx, ty = _neighbours(ix, iy, h, w)
+            p0, p1, p2, p3 = pixels
+            w0, w1, w2, w3 = bilinear
+            g0, g1, g2, g3 = g * w0, g * w1, g * w2, g * w3
+            d0 = d1 = d2 = d3 = 0.0
             if need_grid:
-                d_x = (dots[1] - dots[0]) * (1.0 - ty) + (dots[3] - dots[2]) * ty
-                d_y = (dots[2] - dots[0]) * (1.0 - tx) + (dots[3] - dots[1]) * tx
+                for c in range(channels):
+                    f = weights[i, c]
+                    d0 += f * maps[b, p0, c]
+                    d1 += f * maps[b, p1, c]
+                    d2 += f * maps[b, p2, c]
+                    d3 += f * maps[b, p3, c]
+                d0, d1, d2, d3 = d0 * masks[0], d1 * masks[1], d2 * masks[2], d3 * masks[3]
+                d_x = (d1 - d0) * (1.0 - ty) + (d3 - d2) * ty
+                d_y = (d2 - d0) * (1.0 - tx) + (d3 - d1) * tx
                 grad_grid[b, i, 0] = g * d_x * scale_x
                 grad_grid[b, i, 1] = g * d_y * scale_y
+            if need_weights:
+                for c in range(channels):
+                    grad_weights[chunk, i, c] += (
+                        g0 * maps[b, p0, c]
+                        + g1 * maps[b, p1, c]
+                        + g2 * maps[b, p2, c]
+                        + g3 * maps[b, p3, c]
+                    )
+            if need_maps:
+                for c in range(channels):
+                    f = weights[i, c]
+                    grad_maps[b, p0, c] += g0 * f
+                    grad_maps[b, p1, c] += g1 * f
+                    grad_maps[b, p2, c] += g2 * f
+                    grad_maps[b, p3, c] += g3 * f
