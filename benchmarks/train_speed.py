@@ -553,6 +553,10 @@ def run_variant(
     command += ["--channels-last-3d"] if args.channels_last_3d else []
     command += ["--no-keep-freed-memory"] if args.no_keep_freed_memory else []
     out = subprocess.run(command, check=False, capture_output=True, text=True)
+    if out.returncode < 0:  # e.g. the kernel's out-of-memory killer (SIGKILL)
+        signal = -out.returncode
+        hint = " (out of memory?)" if signal == 9 else ""
+        return {"error": f"killed by signal {signal}{hint}"}
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
