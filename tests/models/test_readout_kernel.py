@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from neurotwin.errors import NeurotwinError
 from neurotwin.models.readout_kernel import fused_available, sample_and_weight
 
 
@@ -72,11 +74,66 @@ def test_only_the_gradients_asked_for_are_computed() -> None:
     )
 
 
-def test_nan_positions_give_nan() -> None:
+def test_nan_positions_give_nan_values_and_gradients() -> None:
     x, grid, features = _inputs(torch.float32)
     grid[2, 5, 0] = math.nan
+    grid.requires_grad_(True)
+    features.requires_grad_(True)
     out = sample_and_weight(x, grid, features, True)
     assert out[2, 5].isnan() and out.isnan().sum() == 1
+    grad_grid, grad_features = torch.autograd.grad(out.sum(), [grid, features])
+    assert grad_grid[2, 5].isnan().all() and grad_grid.isnan().sum() == 2
+    assert grad_features[:, 5].isnan().all() and grad_features.isnan().sum() == 3
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_infinite_features_on_the_border_and_positions_exactly_on_it(align: bool) -> None:
+    size = 5 if align else 4
+    edge = -1.5 if align else -1.25  # grid coordinate of pixel -1 exactly on this map
+    x = torch.ones(1, 2, size, size, dtype=torch.float64)
+    x[:, :, :, -1] = math.inf  # the last column
+    grid = torch.tensor([[[0.9, 0.1], [0.7, 0.2], [edge, 0.3], [0.2, edge]]], dtype=torch.float64)
+    features = torch.ones(2, 4, dtype=torch.float64)
+    torch.testing.assert_close(
+        sample_and_weight(x, grid, features, align), reference(x, grid, features, align)
+    )
+    # at pixel -1 the value is 0 but the derivative towards the map is not
+    x = torch.randn(1, 2, size, size, dtype=torch.float64)
+    grads = []
+    for read in (reference, sample_and_weight):
+        leaf = grid.clone().requires_grad_(True)
+        grads.append(torch.autograd.grad(read(x, leaf, features, align).sum(), [leaf])[0])
+    assert grads[0][0, 2:].abs().sum() > 0
+    torch.testing.assert_close(grads[1], grads[0])
+
+
+def test_shapes_that_do_not_fit_are_refused() -> None:
+    x, grid, features = _inputs(torch.float32)
+    for bad_x, bad_grid, bad_features in [
+        (x, grid, features[:, :1]),
+        (x, grid, features[:2]),
+        (x[:2], grid, features),
+        (x, grid[..., :1], features),
+    ]:
+        with pytest.raises(NeurotwinError, match="readout"):
+            sample_and_weight(bad_x, bad_grid, bad_features, True)
+
+
+def test_python_threads_may_call_the_kernel_at_once() -> None:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    cases = [_inputs(torch.float32, batch=batch, seed=batch) for batch in (2, 3, 5, 7)]
+    wanted = [reference(*case, True) for case in cases]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(
+                pool.map(lambda case: [sample_and_weight(*case, True) for _ in range(20)], cases)
+            )
+    finally:
+        torch.set_num_threads(threads)
+    for outs, want in zip(results, wanted, strict=True):
+        for out in outs:
+            torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
 
 
 def test_threads_split_the_batch_and_repeat_exactly() -> None:

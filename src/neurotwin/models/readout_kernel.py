@@ -10,10 +10,13 @@ weights it by its own feature vector::
 materialises a ``(B, C, n)`` intermediate, and its backward scatters a ``(B, C, n)``
 gradient; at 8,000 neurons that was half of a training step on the CPU (issue #22). The
 kernel here makes one pass over each image's neighbours instead, in channels-last order
-(each neighbour's ``C`` features are contiguous), and saves nothing for the backward but its
-inputs. Its gradients (features, positions, feature maps) are those of ``grid_sample``'s
-bilinear mode with zero padding; ``tests/models/test_readout_gather.py`` checks both against
-an explicit gather.
+(each neighbour's ``C`` features are contiguous), and keeps only its inputs for the backward
+(the feature maps in channels-last order: a copy when they are not). Its gradients
+(features, positions, feature maps) are those of ``grid_sample``'s bilinear mode with zero
+padding; ``tests/models/test_readout_kernel.py`` checks both against ``grid_sample`` and
+``tests/models/test_readout_gather.py`` against an explicit gather. Known differences, none
+reachable with finite weights: positions at plus or minus infinity read 0 (``grid_sample``:
+NaN), and an infinite feature at a neighbour of bilinear weight exactly 0 gives NaN.
 
 The kernels are compiled by numba on first use (cached on disk) and release the GIL; the
 images of a batch are split among ``torch.get_num_threads()`` threads, each with its own
@@ -34,11 +37,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from neurotwin.errors import NeurotwinError
+
 __all__ = ["fused_available", "sample_and_weight"]
 
-_POOL: ThreadPoolExecutor | None = None
-_POOL_PID = 0
-_POOL_LOCK = threading.Lock()
+_POOLS: dict[int, ThreadPoolExecutor] = {}  # by thread count, this process's
+_POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools() -> None:  # a forked child has the parent's pools but not their threads
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools)
 
 
 def fused_available(x: torch.Tensor) -> bool:
@@ -74,11 +87,25 @@ def sample_and_weight(
         fused kernel on the CPU (float32, float64) and by ``grid_sample`` otherwise.
         Differentiable once with respect to all three tensors.
     """
+    _check_shapes(x, grid, features)
     if not (fused_available(x) and grid.dtype == x.dtype and features.dtype == x.dtype):
         sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
         return (sampled.squeeze(-1) * features).sum(dim=1)
     out: torch.Tensor = _FusedReadout.apply(x, grid, features, align_corners)
     return out
+
+
+def _check_shapes(x: torch.Tensor, grid: torch.Tensor, features: torch.Tensor) -> None:
+    """Raise :class:`~neurotwin.errors.NeurotwinError` unless the shapes fit each other."""
+    fits = x.dim() == 4 and grid.dim() == 3 and features.dim() == 2
+    if fits:
+        b, c = x.shape[:2]
+        fits = grid.shape[0] == b and grid.shape[2] == 2 and features.shape == (c, grid.shape[1])
+    if not fits:
+        raise NeurotwinError(
+            "readout: feature maps (B, C, h, w), positions (B, n, 2) and features (C, n) "
+            f"expected, got {tuple(x.shape)}, {tuple(grid.shape)} and {tuple(features.shape)}"
+        )
 
 
 class _FusedReadout(torch.autograd.Function):
@@ -97,7 +124,7 @@ class _FusedReadout(torch.autograd.Function):
         out = torch.empty(b, n, dtype=x.dtype)
         _run(
             _forward_kernel,
-            b,
+            _chunks(b),
             maps.numpy(),
             grid_c.numpy(),
             weights.numpy(),
@@ -125,7 +152,7 @@ class _FusedReadout(torch.autograd.Function):
         partial = maps.new_zeros(len(chunks) if need_features else 1, n, c if need_features else 1)
         _run(
             _backward_kernel,
-            b,
+            chunks,
             maps.numpy(),
             grid.numpy(),
             weights.numpy(),
@@ -160,20 +187,17 @@ def _chunks(batch: int) -> list[tuple[int, int]]:
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
-    """Return this process's pool of ``threads`` threads (a forked child makes its own)."""
-    global _POOL, _POOL_PID
-    with _POOL_LOCK:
-        if _POOL is None or _POOL_PID != os.getpid() or _POOL._max_workers != threads:
-            if _POOL is not None and _POOL_PID == os.getpid():
-                _POOL.shutdown(wait=False)
-            _POOL = ThreadPoolExecutor(threads, thread_name_prefix="neurotwin-readout")
-            _POOL_PID = os.getpid()
-        return _POOL
+    """Return the pool of ``threads`` threads (kept for the process; callers may share it)."""
+    with _POOLS_LOCK:
+        if threads not in _POOLS:
+            _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="neurotwin-readout")
+        return _POOLS[threads]
 
 
-def _run(kernel: Any, batch: int, *args: Any, per_chunk_output: bool = False) -> None:
+def _run(
+    kernel: Any, chunks: list[tuple[int, int]], *args: Any, per_chunk_output: bool = False
+) -> None:
     """Call ``kernel(*args, start, stop[, chunk])`` on each chunk of the batch, in threads."""
-    chunks = _chunks(batch)
     calls = [
         (*args, start, stop, index) if per_chunk_output else (*args, start, stop)
         for index, (start, stop) in enumerate(chunks)
@@ -216,8 +240,8 @@ def _neighbours(ix, iy, h, w):  # type: ignore[no-untyped-def]
     """Return the 4 neighbours of pixel ``(ix, iy)``: row-major indices, weights, masks.
 
     Order: ``(x0, y0), (x0 + 1, y0), (x0, y0 + 1), (x0 + 1, y0 + 1)``. A neighbour outside
-    the map gets weight 0, mask 0 and a clamped index (read, never counted), so that the
-    channel loops need no branch.
+    the map gets weight 0, mask 0 and a clamped index; the kernels read it only when all
+    four are on the map (one loop over the channels, no branch), else only those with mask 1.
     """
     x0 = math.floor(ix)
     y0 = math.floor(iy)
@@ -249,18 +273,30 @@ def _forward_kernel(maps, grid, weights, out, h, w, align_corners, start, stop):
     for b in range(start, stop):
         for i in range(n):
             ix, iy, _, _ = _corners(grid[b, i, 0], grid[b, i, 1], h, w, align_corners)
-            if not (ix > -1.0 and ix < w and iy > -1.0 and iy < h):
-                out[b, i] = 0.0 if (ix == ix and iy == iy) else np.nan
+            if ix != ix or iy != iy:
+                out[b, i] = np.nan
                 continue
-            (p0, p1, p2, p3), (w0, w1, w2, w3), _, _, _ = _neighbours(ix, iy, h, w)
+            if not (ix >= -1.0 and ix < w and iy >= -1.0 and iy < h):
+                out[b, i] = 0.0
+                continue
+            pixels, bilinear, masks, _, _ = _neighbours(ix, iy, h, w)
             total = 0.0
-            for c in range(channels):
-                total += weights[i, c] * (
-                    w0 * maps[b, p0, c]
-                    + w1 * maps[b, p1, c]
-                    + w2 * maps[b, p2, c]
-                    + w3 * maps[b, p3, c]
-                )
+            if masks[0] * masks[1] * masks[2] * masks[3] == 1.0:  # all four on the map
+                p0, p1, p2, p3 = pixels
+                w0, w1, w2, w3 = bilinear
+                for c in range(channels):
+                    total += weights[i, c] * (
+                        w0 * maps[b, p0, c]
+                        + w1 * maps[b, p1, c]
+                        + w2 * maps[b, p2, c]
+                        + w3 * maps[b, p3, c]
+                    )
+            else:  # read only the neighbours on the map (an infinite feature stays infinite)
+                for k in range(4):
+                    if masks[k] == 1.0:
+                        pixel, weight = pixels[k], bilinear[k]
+                        for c in range(channels):
+                            total += weight * weights[i, c] * maps[b, pixel, c]
             out[b, i] = total
 
 
@@ -285,13 +321,41 @@ def _backward_kernel(  # type: ignore[no-untyped-def]
 ):
     n = grid.shape[1]
     channels = maps.shape[2]
+    dots = np.zeros(4)
     for b in range(start, stop):
         for i in range(n):
             g = grad_out[b, i]
             ix, iy, scale_x, scale_y = _corners(grid[b, i, 0], grid[b, i, 1], h, w, align_corners)
-            if not (ix > -1.0 and ix < w and iy > -1.0 and iy < h):
+            if ix != ix or iy != iy:  # as grid_sample: NaN for the position and the features
+                if need_grid:
+                    grad_grid[b, i, 0] = grad_grid[b, i, 1] = np.nan
+                if need_weights:
+                    for c in range(channels):
+                        grad_weights[chunk, i, c] = np.nan
+                continue
+            if not (ix >= -1.0 and ix < w and iy >= -1.0 and iy < h):
                 continue
             pixels, bilinear, masks, tx, ty = _neighbours(ix, iy, h, w)
+            if masks[0] * masks[1] * masks[2] * masks[3] != 1.0:  # some neighbours off the map
+                for k in range(4):
+                    dots[k] = 0.0
+                    if masks[k] != 1.0:
+                        continue
+                    pixel, coef = pixels[k], g * bilinear[k]
+                    for c in range(channels):
+                        f = weights[i, c]
+                        value = maps[b, pixel, c]
+                        dots[k] += f * value
+                        if need_weights:
+                            grad_weights[chunk, i, c] += coef * value
+                        if need_maps:
+                            grad_maps[b, pixel, c] += coef * f
+                if need_grid:
+                    d_x = (dots[1] - dots[0]) * (1.0 - ty) + (dots[3] - dots[2]) * ty
+                    d_y = (dots[2] - dots[0]) * (1.0 - tx) + (dots[3] - dots[1]) * tx
+                    grad_grid[b, i, 0] = g * d_x * scale_x
+                    grad_grid[b, i, 1] = g * d_y * scale_y
+                continue
             p0, p1, p2, p3 = pixels
             w0, w1, w2, w3 = bilinear
             g0, g1, g2, g3 = g * w0, g * w1, g * w2, g * w3
@@ -303,7 +367,6 @@ def _backward_kernel(  # type: ignore[no-untyped-def]
                     d1 += f * maps[b, p1, c]
                     d2 += f * maps[b, p2, c]
                     d3 += f * maps[b, p3, c]
-                d0, d1, d2, d3 = d0 * masks[0], d1 * masks[1], d2 * masks[2], d3 * masks[3]
                 d_x = (d1 - d0) * (1.0 - ty) + (d3 - d2) * ty
                 d_y = (d2 - d0) * (1.0 - tx) + (d3 - d1) * tx
                 grad_grid[b, i, 0] = g * d_x * scale_x
