@@ -267,6 +267,39 @@ def _neighbours(ix, iy, h, w):  # type: ignore[no-untyped-def]
 
 
 @_jit
+def _read_on_map(maps, weights, b, i, pixels, bilinear, masks):  # type: ignore[no-untyped-def]
+    """Forward of one neuron with neighbours off the map: read only those on it."""
+    total = 0.0
+    for k in range(4):
+        if masks[k] == 1.0:
+            pixel, weight = pixels[k], bilinear[k]
+            for c in range(maps.shape[2]):
+                total += weight * weights[i, c] * maps[b, pixel, c]
+    return total
+
+
+@_jit
+def _scatter_on_map(  # type: ignore[no-untyped-def]
+    maps, weights, grad_maps, grad_weights, dots, b, i, chunk, g, pixels, bilinear, masks,
+    need_maps, need_weights,
+):  # fmt: skip
+    """Backward of one neuron with neighbours off the map: ``dots`` and the scatters."""
+    for k in range(4):
+        dots[k] = 0.0
+        if masks[k] != 1.0:
+            continue
+        pixel, coef = pixels[k], g * bilinear[k]
+        for c in range(maps.shape[2]):
+            f = weights[i, c]
+            value = maps[b, pixel, c]
+            dots[k] += f * value
+            if need_weights:
+                grad_weights[chunk, i, c] += coef * value
+            if need_maps:
+                grad_maps[b, pixel, c] += coef * f
+
+
+@_jit
 def _forward_kernel(maps, grid, weights, out, h, w, align_corners, start, stop):  # type: ignore[no-untyped-def]
     n = grid.shape[1]
     channels = maps.shape[2]
@@ -292,11 +325,7 @@ def _forward_kernel(maps, grid, weights, out, h, w, align_corners, start, stop):
                         + w3 * maps[b, p3, c]
                     )
             else:  # read only the neighbours on the map (an infinite feature stays infinite)
-                for k in range(4):
-                    if masks[k] == 1.0:
-                        pixel, weight = pixels[k], bilinear[k]
-                        for c in range(channels):
-                            total += weight * weights[i, c] * maps[b, pixel, c]
+                total = _read_on_map(maps, weights, b, i, pixels, bilinear, masks)
             out[b, i] = total
 
 
@@ -337,19 +366,10 @@ def _backward_kernel(  # type: ignore[no-untyped-def]
                 continue
             pixels, bilinear, masks, tx, ty = _neighbours(ix, iy, h, w)
             if masks[0] * masks[1] * masks[2] * masks[3] != 1.0:  # some neighbours off the map
-                for k in range(4):
-                    dots[k] = 0.0
-                    if masks[k] != 1.0:
-                        continue
-                    pixel, coef = pixels[k], g * bilinear[k]
-                    for c in range(channels):
-                        f = weights[i, c]
-                        value = maps[b, pixel, c]
-                        dots[k] += f * value
-                        if need_weights:
-                            grad_weights[chunk, i, c] += coef * value
-                        if need_maps:
-                            grad_maps[b, pixel, c] += coef * f
+                _scatter_on_map(
+                    maps, weights, grad_maps, grad_weights, dots, b, i, chunk, g, pixels,
+                    bilinear, masks, need_maps, need_weights,
+                )  # fmt: skip
                 if need_grid:
                     d_x = (dots[1] - dots[0]) * (1.0 - ty) + (dots[3] - dots[2]) * ty
                     d_y = (dots[2] - dots[0]) * (1.0 - tx) + (dots[3] - dots[1]) * tx
