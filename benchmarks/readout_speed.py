@@ -21,20 +21,11 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from neurotwin.models.readout_kernel import sample_and_weight
+from neurotwin.models.readout_kernel import read_with_grid_sample, sample_and_weight
 from neurotwin.train.allocator import keep_freed_memory
 
 Read = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, bool], torch.Tensor]
-
-
-def grid_sample_read(
-    x: torch.Tensor, grid: torch.Tensor, features: torch.Tensor, align_corners: bool
-) -> torch.Tensor:
-    """Read as the readout did before the kernel: ``grid_sample``, then weight ``(B, C, n)``."""
-    sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
-    return (sampled.squeeze(-1) * features).sum(dim=1)
 
 
 def timed(read: Read, tensors: list[torch.Tensor], repeats: int) -> dict[str, float]:
@@ -81,7 +72,7 @@ def main() -> None:
         "map_hw": [args.height, args.width],
         "threads": torch.get_num_threads(),
         "keep_freed_memory": kept,
-        "grid_sample": timed(grid_sample_read, tensors, args.repeats),
+        "grid_sample": timed(read_with_grid_sample, tensors, args.repeats),
         "fused_kernel": timed(sample_and_weight, tensors, args.repeats),
     }
     slow, fast = result["grid_sample"], result["fused_kernel"]

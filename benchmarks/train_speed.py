@@ -95,15 +95,9 @@ def use_kit_readout() -> None:
     The kit's ``FullGaussian2d`` reads with ``grid_sample`` and weights the ``(B, C, n)``
     result; neurotwin's readout computes the same function with a fused kernel on the CPU.
     """
-    import torch.nn.functional as F
+    from neurotwin.models import readout_kernel, readouts
 
-    from neurotwin.models import readouts
-
-    def kit_read(x: Any, grid: Any, features: Any, align_corners: bool) -> Any:
-        sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
-        return (sampled.squeeze(-1) * features).sum(dim=1)
-
-    readouts.sample_and_weight = kit_read
+    readouts.sample_and_weight = readout_kernel.read_with_grid_sample
 
 
 def kit_recipe(path: Path, epochs: int, seed: int) -> dict[str, object]:

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from neurotwin.errors import NeurotwinError
 
-__all__ = ["fused_available", "sample_and_weight"]
+__all__ = ["fused_available", "read_with_grid_sample", "sample_and_weight"]
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}  # by thread count, this process's
 _POOLS_LOCK = threading.Lock()
@@ -89,10 +89,20 @@ def sample_and_weight(
     """
     _check_shapes(x, grid, features)
     if not (fused_available(x) and grid.dtype == x.dtype and features.dtype == x.dtype):
-        sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
-        return (sampled.squeeze(-1) * features).sum(dim=1)
+        return read_with_grid_sample(x, grid, features, align_corners)
     out: torch.Tensor = _FusedReadout.apply(x, grid, features, align_corners)
     return out
+
+
+def read_with_grid_sample(
+    x: torch.Tensor, grid: torch.Tensor, features: torch.Tensor, align_corners: bool
+) -> torch.Tensor:
+    """Compute :func:`sample_and_weight` by ``grid_sample``, as the 2022 kit did.
+
+    Materialises the ``(B, C, n)`` samples; used off the CPU and by the benchmarks' kit recipe.
+    """
+    sampled = F.grid_sample(x, grid.unsqueeze(2), mode="bilinear", align_corners=align_corners)
+    return (sampled.squeeze(-1) * features).sum(dim=1)
 
 
 def _check_shapes(x: torch.Tensor, grid: torch.Tensor, features: torch.Tensor) -> None:
@@ -370,39 +380,49 @@ def _backward_kernel(  # type: ignore[no-untyped-def]
                     maps, weights, grad_maps, grad_weights, dots, b, i, chunk, g, pixels,
                     bilinear, masks, need_maps, need_weights,
                 )  # fmt: skip
-                if need_grid:
-                    d_x = (dots[1] - dots[0]) * (1.0 - ty) + (dots[3] - dots[2]) * ty
-                    d_y = (dots[2] - dots[0]) * (1.0 - tx) + (dots[3] - dots[1]) * tx
-                    grad_grid[b, i, 0] = g * d_x * scale_x
-                    grad_grid[b, i, 1] = g * d_y * scale_y
-                continue
-            p0, p1, p2, p3 = pixels
-            w0, w1, w2, w3 = bilinear
-            g0, g1, g2, g3 = g * w0, g * w1, g * w2, g * w3
-            d0 = d1 = d2 = d3 = 0.0
+            else:
+                _scatter_all_four(
+                    maps, weights, grad_maps, grad_weights, dots, b, i, chunk, g, pixels,
+                    bilinear, need_maps, need_grid, need_weights,
+                )  # fmt: skip
             if need_grid:
-                for c in range(channels):
-                    f = weights[i, c]
-                    d0 += f * maps[b, p0, c]
-                    d1 += f * maps[b, p1, c]
-                    d2 += f * maps[b, p2, c]
-                    d3 += f * maps[b, p3, c]
-                d_x = (d1 - d0) * (1.0 - ty) + (d3 - d2) * ty
-                d_y = (d2 - d0) * (1.0 - tx) + (d3 - d1) * tx
+                d_x = (dots[1] - dots[0]) * (1.0 - ty) + (dots[3] - dots[2]) * ty
+                d_y = (dots[2] - dots[0]) * (1.0 - tx) + (dots[3] - dots[1]) * tx
                 grad_grid[b, i, 0] = g * d_x * scale_x
                 grad_grid[b, i, 1] = g * d_y * scale_y
-            if need_weights:
-                for c in range(channels):
-                    grad_weights[chunk, i, c] += (
-                        g0 * maps[b, p0, c]
-                        + g1 * maps[b, p1, c]
-                        + g2 * maps[b, p2, c]
-                        + g3 * maps[b, p3, c]
-                    )
-            if need_maps:
-                for c in range(channels):
-                    f = weights[i, c]
-                    grad_maps[b, p0, c] += g0 * f
-                    grad_maps[b, p1, c] += g1 * f
-                    grad_maps[b, p2, c] += g2 * f
-                    grad_maps[b, p3, c] += g3 * f
+
+
+@_jit
+def _scatter_all_four(  # type: ignore[no-untyped-def]
+    maps, weights, grad_maps, grad_weights, dots, b, i, chunk, g, pixels, bilinear,
+    need_maps, need_grid, need_weights,
+):  # fmt: skip
+    """Backward of one neuron with all four neighbours on the map: ``dots`` and the scatters."""
+    channels = maps.shape[2]
+    p0, p1, p2, p3 = pixels
+    w0, w1, w2, w3 = bilinear
+    g0, g1, g2, g3 = g * w0, g * w1, g * w2, g * w3
+    d0 = d1 = d2 = d3 = 0.0
+    if need_grid:
+        for c in range(channels):
+            f = weights[i, c]
+            d0 += f * maps[b, p0, c]
+            d1 += f * maps[b, p1, c]
+            d2 += f * maps[b, p2, c]
+            d3 += f * maps[b, p3, c]
+    dots[0], dots[1], dots[2], dots[3] = d0, d1, d2, d3
+    if need_weights:
+        for c in range(channels):
+            grad_weights[chunk, i, c] += (
+                g0 * maps[b, p0, c]
+                + g1 * maps[b, p1, c]
+                + g2 * maps[b, p2, c]
+                + g3 * maps[b, p3, c]
+            )
+    if need_maps:
+        for c in range(channels):
+            f = weights[i, c]
+            grad_maps[b, p0, c] += g0 * f
+            grad_maps[b, p1, c] += g1 * f
+            grad_maps[b, p2, c] += g2 * f
+            grad_maps[b, p3, c] += g3 * f

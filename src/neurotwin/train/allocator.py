@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
+from typing import Any
 
 # mallopt's parameter numbers (glibc's malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -45,20 +46,26 @@ def keep_freed_memory() -> bool:
     global _applied
     with _LOCK:
         if _applied is None:
-            _applied = _mallopt(_M_MMAP_MAX, 0) and _mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)
+            mallopt = _glibc_mallopt()
+            _applied = (
+                mallopt is not None
+                and bool(mallopt(_M_MMAP_MAX, 0))
+                and bool(mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
+            )
         return _applied
 
 
-def _mallopt(parameter: int, value: int) -> bool:
+def _glibc_mallopt() -> Any:
+    """Return glibc's ``mallopt``, or None without glibc (musl's does nothing)."""
     name = ctypes.util.find_library("c")
     if name is None:
-        return False
+        return None
     try:
         libc = ctypes.CDLL(name)
         mallopt = libc.mallopt
-        libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl's mallopt does nothing)
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only
     except (OSError, AttributeError):
-        return False
+        return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(parameter, value))
+    return mallopt
