@@ -20,12 +20,16 @@ stops after 1 failure (its defaults).
 ``--big-frames`` frames simulated straight to a ``.npy`` file in chunks (same neurons
 throughout), denoised from that file by each of ``--big-methods`` in a fresh process, then
 compared with its true signal rebuilt chunk by chunk (the same measures, from per-pixel
-sums); ``--streamed-only`` skips the small case. localmd is not run on it.
+sums); ``--streamed-only`` skips the small case. localmd reads the same file frame range
+by frame range (``tiff_batch_size=1000``, so it never holds the whole movie) and fits on the
+same number of frames as ours (``--window``); its saved factors rebuild its movie chunk by
+chunk for the measures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -41,10 +45,11 @@ import numpy as np
 LOCALMD_SCRIPT = r"""
 import json, resource, sys, time
 import numpy as np
+import scipy.sparse
 from localmd.dataset import PMDDataset
 from localmd.decomposition import localmd_decomposition
 
-path, out, block = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, out, block, window = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 
 class Frames(PMDDataset):
     def __init__(self, p):
@@ -59,20 +64,69 @@ class Frames(PMDDataset):
 data = Frames(path)
 t0 = time.perf_counter()
 U, R, s, Vt, std, mean, shape, order = localmd_decomposition(
-    data, [block, block], [block // 2, block // 2], data.shape[2], max_components=20,
-    sim_conf=5, order="F", num_workers=0)
+    data, [block, block], [block // 2, block // 2], min(window, data.shape[2]),
+    max_components=20, sim_conf=5, order="F", num_workers=0, tiff_batch_size=1000)
 seconds = time.perf_counter() - t0
 d1, d2, t = shape
 R, s, Vt = np.asarray(R), np.asarray(s), np.asarray(Vt)
-movie = np.asarray(U @ (R * s[None, :]) @ Vt).reshape((d1, d2, t), order="F")
-movie = movie * np.asarray(std)[:, :, None] + np.asarray(mean)[:, :, None]
-np.save(out, movie.transpose(2, 0, 1).astype(np.float32))
+scipy.sparse.save_npz(out + ".U.npz", scipy.sparse.csr_matrix(U))
+np.savez(out + ".factors.npz", Rs=R * s[None, :], Vt=Vt, std=np.asarray(std),
+         mean=np.asarray(mean), shape=np.array([t, d1, d2]))
 stored = U.nnz + R.size + s.size + Vt.size
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": seconds, "components": int(Vt.shape[0]),
-    "compression_ratio": d1 * d2 * t / stored,
-    "cpu_seconds": (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_SELF)),
-    "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+    "compression_ratio": d1 * d2 * t / stored, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    "peak_rss_gib": usage.ru_maxrss / 2**20}))
 """
+
+
+class LocalmdFactors:
+    """localmd's saved factors; rebuilds any frame range like our compressed results.
+
+    localmd stores the movie as ``U @ (R s) @ Vt`` on standardised pixels in Fortran order
+    (``U`` sparse, pixels x components), then ``* std + mean`` per pixel.
+    """
+
+    def __init__(self, stem: str) -> None:
+        import scipy.sparse
+
+        self.U = scipy.sparse.load_npz(stem + ".U.npz")
+        with np.load(stem + ".factors.npz") as f:
+            self.Rs, self.Vt = f["Rs"], f["Vt"]
+            self.std, self.mean = f["std"], f["mean"]
+            self.shape = tuple(int(x) for x in f["shape"])
+
+    def reconstruct(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Return localmd's denoised frames ``start:stop`` as float32 ``(n, height, width)``."""
+        t, h, w = self.shape
+        stop = t if stop is None else stop
+        flat = self.U @ (self.Rs @ self.Vt[:, start:stop])  # (h * w, n), Fortran pixel order
+        movie = np.asarray(flat).reshape((h, w, stop - start), order="F")
+        movie = movie * self.std[:, :, None] + self.mean[:, :, None]
+        return np.ascontiguousarray(movie.transpose(2, 0, 1), dtype=np.float32)
+
+
+def localmd_python(args: argparse.Namespace) -> str | None:
+    """Return the Python of the separate environment with localmd, or None without one."""
+    python = args.localmd_python
+    return python if python and Path(python).exists() else None
+
+
+def run_localmd(python: str, movie: Path, folder: Path, block: int, window: int) -> dict:
+    """Run localmd on ``movie`` in a fresh process; its factors go to ``folder``."""
+    script = folder / "localmd_child.py"
+    script.write_text(LOCALMD_SCRIPT)
+    stem = str(folder / f"localmd-{movie.stem}")
+    entry = run([python, str(script), str(movie), stem, str(block), str(window)])
+    if "error" not in entry:
+        entry["factors"] = stem
+    return entry
+
+
+LOCALMD_MISSING = (
+    "no Python with localmd at {!r}: create a separate venv and 'pip install localmd==0.0.4' "
+    "there (it pulls JAX; never into neurotwin's)"
+)
 
 
 def child(method: str, movie: str, out: str, block: int, window: int) -> None:
@@ -137,20 +191,15 @@ def simulated_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         if "error" not in entry:
             entry.update(quality(sim.movie, np.load(out), sim.signal, mask))
         case["methods"][method] = entry
-    python = args.localmd_python
-    if python and Path(python).exists():
-        script = folder / "localmd_child.py"
-        script.write_text(LOCALMD_SCRIPT)
-        out = str(folder / "localmd.npy")
-        entry = run([python, str(script), str(movie_path), out, str(args.block)])
+    python = localmd_python(args)
+    if python:
+        entry = run_localmd(python, movie_path, folder, args.block, 2000)
         if "error" not in entry:
-            entry.update(quality(sim.movie, np.load(out), sim.signal, mask))
+            denoised = LocalmdFactors(entry.pop("factors")).reconstruct()
+            entry.update(quality(sim.movie, denoised, sim.signal, mask))
         case["methods"]["localmd-0.0.4"] = entry
     else:
-        case["methods"]["localmd-0.0.4"] = {
-            "skipped": f"no Python with localmd at {python!r}: create a separate venv and "
-            "'pip install localmd==0.0.4' there (it pulls JAX; never into neurotwin's)"
-        }
+        case["methods"]["localmd-0.0.4"] = {"skipped": LOCALMD_MISSING.format(args.localmd_python)}
     case["raw"] = {"rmse": round(float(np.sqrt(np.mean((sim.movie - sim.signal) ** 2))), 4)}
     return case
 
@@ -237,14 +286,26 @@ def streamed_case(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "window": args.window,
         "methods": {},
     }  # fmt: skip
-    results = {}
+    results: dict[str, Any] = {}
     for method in args.big_methods.split(","):
-        stem = folder / f"big-{method}"
-        cmd = [sys.executable, __file__, "--child", method, "--movie", str(sim.path)]
-        cmd += ["--child-out", f"{stem}.none", "--block", "32", "--window", str(args.window)]
-        out["methods"][method] = run(cmd)
-        if "error" not in out["methods"][method]:
-            results[method] = load_compressed(f"{stem}.result")
+        if method == "localmd":
+            python = localmd_python(args)
+            if python is None:
+                out["methods"]["localmd-0.0.4"] = {
+                    "skipped": LOCALMD_MISSING.format(args.localmd_python)
+                }
+                continue
+            entry = run_localmd(python, sim.path, folder, 32, args.window)
+            if "error" not in entry:
+                results["localmd-0.0.4"] = LocalmdFactors(entry.pop("factors"))
+            out["methods"]["localmd-0.0.4"] = entry
+        else:
+            stem = folder / f"big-{method}"
+            cmd = [sys.executable, __file__, "--child", method, "--movie", str(sim.path)]
+            cmd += ["--child-out", f"{stem}.none", "--block", "32", "--window", str(args.window)]
+            out["methods"][method] = run(cmd)
+            if "error" not in out["methods"][method]:
+                results[method] = load_compressed(f"{stem}.result")
         print(json.dumps(out), file=sys.stderr, flush=True)  # partial results, as they come
     started = time.perf_counter()
     metrics = _streamed_metrics(sim, results)
@@ -265,8 +326,13 @@ def main() -> None:
     parser.add_argument("--streamed", action="store_true")
     parser.add_argument("--big", type=int, default=512)
     parser.add_argument("--big-frames", type=int, default=10000)
-    parser.add_argument("--big-methods", default="svd,pmd", help="methods of --streamed")
+    parser.add_argument(
+        "--big-methods", default="svd,pmd,localmd", help="methods of --streamed (svd,pmd,localmd)"
+    )
     parser.add_argument("--streamed-only", action="store_true", help="skip the small case")
+    parser.add_argument(
+        "--workdir", help="keep the movies and results in this folder (default: a temporary one)"
+    )
     parser.add_argument("--child", choices=["pmd", "svd"], help=argparse.SUPPRESS)
     parser.add_argument("--movie", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -275,12 +341,17 @@ def main() -> None:
     if args.child:
         child(args.child, args.movie, args.child_out, args.block, args.window)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        report: dict[str, Any] = {"cpus": os.cpu_count()}
+    report: dict[str, Any] = {"cpus": os.cpu_count()}
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            folder = Path(args.workdir)
+            folder.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         if not args.streamed_only:
-            report["simulated"] = simulated_case(args, Path(tmp))
+            report["simulated"] = simulated_case(args, folder)
         if args.streamed or args.streamed_only:
-            report["streamed"] = streamed_case(args, Path(tmp))
+            report["streamed"] = streamed_case(args, folder)
     print(json.dumps(report, indent=2))
 
 

@@ -30,6 +30,7 @@ large submissions: ``python benchmarks/server_load.py --clients 1 --uploads 1 --
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -407,7 +408,21 @@ def main() -> None:
         help="write each video submission file as one row group (Arrow's default)",
     )
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="neurotwin-load-"))
+    with (
+        tempfile.TemporaryDirectory(prefix="neurotwin-load-") as name,
+        contextlib.ExitStack() as processes,  # stopped before the folder is removed
+    ):
+        _run(args, Path(name), processes)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        process.wait()
+
+
+def _run(args: argparse.Namespace, tmp: Path, processes: contextlib.ExitStack) -> None:
+    """Simulate, start the server and workers, upload, score; print the JSON."""
     (mouse,) = simulate_static(tmp / "sim", "tiny", seed=0, competition=True)
     truth = make_truth(TRACK, [mouse.path], simulator=[mouse.truth])
     truth_file = save_truth(truth, tmp / "truth.npz")
@@ -439,6 +454,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    processes.callback(_stop, server)
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -456,6 +472,8 @@ def main() -> None:
         )
         for _ in range(args.workers)
     ]
+    for worker in workers:
+        processes.callback(_stop, worker)
     results: list[tuple[int, float]] = []
     t0 = time.perf_counter()
     clients = [

@@ -164,3 +164,25 @@ def test_a_failing_compiler_falls_back_to_eager_training(tiny_loaders, monkeypat
     result = train(make_standin(tiny_loaders), tiny_loaders, config, log=lines.append)
     assert any("torch.compile failed (BackendCompilerFailed" in line for line in lines)
     assert len(result.history) == 2 and result.history[1]["train_loss"] > 0
+
+
+def test_resume_refuses_another_model_with_the_same_weight_shapes(tiny_loaders, out):
+    config = FAST.replace(max_epochs=1)
+    train(make_standin(tiny_loaders), tiny_loaders, config, out, log=None)
+    other = make_standin(tiny_loaders, gamma=0.5, dropout=0.3)  # same parameters, other model
+    assert all(
+        a.shape == b.shape
+        for a, b in zip(
+            other.state_dict().values(),
+            make_standin(tiny_loaders).state_dict().values(),
+            strict=True,
+        )
+    )
+    with pytest.raises(
+        NeurotwinError, match=r"another model \(dropout 0.1 -> 0.3; gamma 0.001 -> 0.5\)"
+    ):
+        train(other, tiny_loaders, config.replace(max_epochs=2), out, log=None)
+    longer = train(
+        make_standin(tiny_loaders), tiny_loaders, config.replace(max_epochs=2), out, log=None
+    )
+    assert [e["epoch"] for e in longer.history] == [0, 1, 2]

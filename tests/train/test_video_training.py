@@ -179,3 +179,26 @@ def test_cli_trains_a_video_model(video_mouse: Path, tmp_path: Path, capsys: Any
     assert load_model(out / "model.pt").stimulus_kind == "video"
     assert main([*args[:2], "--model", "sensorium", "--out", str(tmp_path / "r2")]) == 2
     assert "is a video recording but model 'sensorium' is a static model" in capsys.readouterr().err
+
+
+def test_train_called_directly_takes_the_video_recipe(video_mouse: Path, tmp_path: Path) -> None:
+    """``train`` resolves ``recipe="auto"`` for a video model as ``fit`` does."""
+    import json
+
+    from neurotwin.data import LoaderConfig, make_loaders
+    from neurotwin.models import create_model, recording_infos
+    from neurotwin.train import train
+
+    recording = open_recording(video_mouse)
+    infos = recording_infos([recording])  # video frames at their size, as the loaders give them
+    assert infos[recording.key].image_hw == tuple(recording.stimulus_hw)
+    torch.manual_seed(0)
+    model = create_model("video-gru", infos, **TINY_GRU)
+    fields = LoaderConfig(batch_size=8, fields=model.required_fields, frames=30)
+    loaders = make_loaders(video_mouse, fields, cache_dir=tmp_path / "cache", progress=False)
+    loaders["validation"] = loaders["oracle"]
+    config = TrainConfig(max_epochs=1, window=30, device="cpu", progress=False, num_threads=1)
+    train(model, loaders, config, tmp_path / "run", log=None)
+    written = json.loads((tmp_path / "run/config.json").read_text())["train"]
+    assert (written["optimizer"], written["lr"], written["batch_size"]) == ("adamw", 0.005, 8)
+    assert written["weight_decay"] == 0.01 and written["recipe"] == "given"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from neurotwin.data.cache_folder import PREPROCESSINGS
-from neurotwin.data.loaders import scaled_hw
+from neurotwin.data.loaders import DEFAULT_SCALE, scaled_hw
 from neurotwin.data.normalize import collapse_statistics, response_scale
 from neurotwin.data.recording import Recording, open_recording
 from neurotwin.errors import NeurotwinError
@@ -142,7 +142,11 @@ class RecordingInfo:
 
     @classmethod
     def from_recording(
-        cls, recording: Recording, image_hw: tuple[int, int] | None = None, *, scale: float = 0.25
+        cls,
+        recording: Recording,
+        image_hw: tuple[int, int] | None = None,
+        *,
+        scale: float | None = None,
     ) -> RecordingInfo:
         """Describe a recording from its metadata and statistics (no pass over the data).
 
@@ -152,9 +156,10 @@ class RecordingInfo:
             An open recording.
         image_hw
             Size of the images the loaders hand the model; None computes it from ``scale``
-            exactly as :func:`neurotwin.data.static_loaders` does.
+            exactly as :func:`neurotwin.data.make_loaders` does.
         scale
-            Resize factor used when ``image_hw`` is None.
+            Resize factor used when ``image_hw`` is None; None: the loaders' default of the
+            recording's kind (0.25 for static images, 1 for video frames).
 
         Returns
         -------
@@ -169,7 +174,8 @@ class RecordingInfo:
             mean = collapse_statistics(mean, stats["std"], recording.n_neurons)[0]
         scale_by = response_scale(stats)
         if image_hw is None:
-            image_hw = scaled_hw(recording.stimulus_hw, scale)
+            factor = DEFAULT_SCALE[recording.kind] if scale is None else scale
+            image_hw = scaled_hw(recording.stimulus_hw, factor)
         return cls(
             key=recording.key,
             n_neurons=recording.n_neurons,
@@ -214,7 +220,7 @@ def recording_infos(
     paths: PathLike | Sequence[PathLike],
     image_hw: tuple[int, int] | None = None,
     *,
-    scale: float = 0.25,
+    scale: float | None = None,
 ) -> dict[str, RecordingInfo]:
     """Describe several recordings, keyed by recording key.
 
@@ -225,7 +231,8 @@ def recording_infos(
     image_hw
         Size of the images the model receives; None uses ``scale`` like the loaders.
     scale
-        Resize factor used when ``image_hw`` is None.
+        Resize factor used when ``image_hw`` is None; None: the loaders' default of each
+        recording's kind (0.25 for static images, 1 for video frames).
 
     Returns
     -------

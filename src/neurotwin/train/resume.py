@@ -10,6 +10,7 @@ one that was never interrupted.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,45 @@ def check_same_recipe(saved: dict[str, Any], config: TrainConfig, path: Path) ->
         )
 
 
+def check_same_model(saved: dict[str, Any] | None, model: Any, path: Path) -> None:
+    """Refuse to resume a checkpoint of another model, even one with the same weight shapes.
+
+    Parameters
+    ----------
+    saved
+        The checkpoint's model description (``{"name", "config"}``,
+        :func:`~neurotwin.train.checkpoint.model_description`); None for checkpoints of
+        older versions, which are not compared.
+    model
+        This call's model.
+    path
+        The checkpoint (for the message).
+
+    Raises
+    ------
+    NeurotwinError
+        Naming the registry name or every config field that differs.
+    """
+    if saved is None:
+        return
+    current = json.loads(json.dumps(files.model_description(model)))  # tuples as lists
+    if saved == current:
+        return
+    if saved.get("name") != current["name"]:
+        changed = [f"model {saved.get('name')!r} -> {current['name']!r}"]
+    else:
+        old, new = saved.get("config") or {}, current["config"] or {}
+        changed = [
+            f"{key} {old.get(key)!r} -> {new.get(key)!r}"
+            for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key)
+        ]
+    raise NeurotwinError(
+        f"{path} was written for another model ({'; '.join(changed)}); resume with the same "
+        "model and settings, or start over (resume=False, --no-resume)"
+    )
+
+
 class Checkpointing(RunState):
     """Saving, restoring and abandoning epochs (part of the trainer's ``_Run``)."""
 
@@ -67,6 +107,7 @@ class Checkpointing(RunState):
             "best_state": self.best_state,
             "history": self.history,
             "config": self.config.to_dict(),
+            "model_description": json.loads(json.dumps(files.model_description(self.model))),
             "world_size": self.env.world_size,
             "rng": torch.get_rng_state(),
         }
@@ -89,6 +130,7 @@ class Checkpointing(RunState):
     def _restore(self, path: Path) -> None:
         state = files.load_checkpoint(path)
         check_same_recipe(state.get("config", {}), self.config, path)
+        check_same_model(state.get("model_description"), self.model, path)
         try:
             self.module.load_state_dict(state["model"])
         except RuntimeError as exc:

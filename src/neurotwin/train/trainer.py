@@ -135,7 +135,10 @@ def train(
         memory pinning are used; the order of each epoch's batches is drawn from
         ``config.seed`` (not the loaders' seed), so that resuming is exact.
     config
-        The recipe; :class:`TrainConfig` defaults when None.
+        The recipe; :class:`TrainConfig` defaults when None. It is resolved for the model's
+        stimulus kind as :func:`~neurotwin.train.fit` does (:meth:`TrainConfig.for_kind`:
+        with ``recipe="auto"``, a video model's fields left at their defaults take the 2023
+        kit's values; a named recipe fills in its fields).
     out
         Run folder for ``config.json``, ``metrics.jsonl``, ``checkpoint.pt`` (after every
         epoch) and ``model.pt`` (best weights, at the end). None writes nothing.
@@ -163,7 +166,7 @@ def train(
         not built by neurotwin, a device that does not exist, or a checkpoint that does not
         fit the model or the config.
     """
-    config = config or TrainConfig()
+    config = (config or TrainConfig()).for_kind(model.stimulus_kind)
     env = DistEnv.from_environ()
     device = resolve_device(config.device, env.local_rank if env.distributed else None)
     train_loaders, val_loaders = checked_loaders(model, loaders, config)
