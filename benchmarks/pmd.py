@@ -6,7 +6,10 @@ same movie file; the parent compares each denoised movie with the simulator's tr
 SNR gain (median over pixels of SD(raw - true) / SD(denoised - true)), mean per-pixel
 correlation with the true trace (all pixels and soma pixels), RMSE, compression ratio
 (movie values / stored values), wall seconds, CPU seconds (user + system, all threads, of
-the whole child process: steadier than wall time on a shared machine) and peak memory.
+the whole child process: steadier than wall time on a shared machine) and peak memory:
+``peak_rss_gib`` (``ru_maxrss``, which counts the pages of the movie file mapped into the
+process) and ``peak_anon_gib`` (the anonymous memory the run itself holds, sampled;
+``peak_memory.py``).
 
 localmd (PyPI 0.0.4, needs JAX) is never a dependency of neurotwin: give the Python of a
 separate virtual environment where ``pip install localmd==0.0.4`` worked
@@ -50,6 +53,8 @@ from localmd.dataset import PMDDataset
 from localmd.decomposition import localmd_decomposition
 
 path, out, block, window = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+sys.path.insert(0, sys.argv[5])  # benchmarks/, for peak_memory
+from peak_memory import AnonPeak
 
 class Frames(PMDDataset):
     def __init__(self, p):
@@ -63,9 +68,10 @@ class Frames(PMDDataset):
 
 data = Frames(path)
 t0 = time.perf_counter()
-U, R, s, Vt, std, mean, shape, order = localmd_decomposition(
-    data, [block, block], [block // 2, block // 2], min(window, data.shape[2]),
-    max_components=20, sim_conf=5, order="F", num_workers=0, tiff_batch_size=1000)
+with AnonPeak() as peak:
+    U, R, s, Vt, std, mean, shape, order = localmd_decomposition(
+        data, [block, block], [block // 2, block // 2], min(window, data.shape[2]),
+        max_components=20, sim_conf=5, order="F", num_workers=0, tiff_batch_size=1000)
 seconds = time.perf_counter() - t0
 d1, d2, t = shape
 R, s, Vt = np.asarray(R), np.asarray(s), np.asarray(Vt)
@@ -76,7 +82,7 @@ stored = U.nnz + R.size + s.size + Vt.size
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": seconds, "components": int(Vt.shape[0]),
     "compression_ratio": d1 * d2 * t / stored, "cpu_seconds": usage.ru_utime + usage.ru_stime,
-    "peak_rss_gib": usage.ru_maxrss / 2**20}))
+    "peak_rss_gib": usage.ru_maxrss / 2**20, "peak_anon_gib": peak.peak_gib}))
 """
 
 
@@ -117,7 +123,8 @@ def run_localmd(python: str, movie: Path, folder: Path, block: int, window: int)
     script = folder / "localmd_child.py"
     script.write_text(LOCALMD_SCRIPT)
     stem = str(folder / f"localmd-{movie.stem}")
-    entry = run([python, str(script), str(movie), stem, str(block), str(window)])
+    here = str(Path(__file__).resolve().parent)
+    entry = run([python, str(script), str(movie), stem, str(block), str(window), here])
     if "error" not in entry:
         entry["factors"] = stem
     return entry
@@ -131,12 +138,14 @@ LOCALMD_MISSING = (
 
 def child(method: str, movie: str, out: str, block: int, window: int) -> None:
     from neurotwin.imaging import FitSettings, denoise_movie
+    from peak_memory import AnonPeak
 
     started = time.perf_counter()
-    result = denoise_movie(
-        movie, Path(out).with_suffix(".result"), block=(block, block), window=window,
-        settings=FitSettings(method=method), overwrite=True,
-    )  # fmt: skip
+    with AnonPeak() as peak:
+        result = denoise_movie(
+            movie, Path(out).with_suffix(".result"), block=(block, block), window=window,
+            settings=FitSettings(method=method), overwrite=True,
+        )  # fmt: skip
     seconds = time.perf_counter() - started
     if not out.endswith("none"):
         np.save(out, result.reconstruct())
@@ -151,6 +160,7 @@ def child(method: str, movie: str, out: str, block: int, window: int) -> None:
                 "compression_ratio": summary["compression_ratio"],
                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
                 "peak_rss_gib": usage.ru_maxrss / 2**20,
+                "peak_anon_gib": peak.peak_gib,
                 "device": result.info.get("device"),
             }
         )
@@ -160,7 +170,9 @@ def child(method: str, movie: str, out: str, block: int, window: int) -> None:
 def run(cmd: list[str]) -> dict[str, Any]:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        frames = [line.strip() for line in lines if line.strip().startswith("File ")]
+        return {"error": lines[-1], "where": frames[-3:]}  # the innermost calls
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

@@ -86,3 +86,48 @@ def test_nan_constant_pixel_few_frames_and_block_size(tmp_path, movie):
     write_movie(tmp_path / "ok.npy", good)
     with pytest.raises(MovieError, match=r"ok\.npy: block size 32 x 8 does not fit the 16 x 16"):
         denoise_movie(tmp_path / "ok.npy", block=(32, 8))
+
+
+def _mapped(path) -> bool:
+    with open("/proc/self/maps") as maps:
+        return any(str(path) in line for line in maps)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/maps"), reason="Linux only")
+@pytest.mark.parametrize("suffix", [".npy", ".tif", ".bin"])
+def test_raw_files_are_read_without_mapping_them(tmp_path, movie, suffix):
+    path = write_movie(tmp_path / f"m{suffix}", movie)
+    opened = open_movie(path, frame_shape=(12, 10))
+    frames = opened.read(0, 70)
+    np.testing.assert_array_equal(frames, movie.astype(np.float32))
+    assert not _mapped(path)  # a mapped file's pages would count as the process's memory
+
+
+def test_npy_headers_orders_and_byte_orders(tmp_path, movie):
+    big = movie.astype(">f4")
+    np.save(tmp_path / "big.npy", big)
+    np.testing.assert_array_equal(open_movie(tmp_path / "big.npy").read(2, 5), movie[2:5])
+    np.save(tmp_path / "f.npy", np.asfortranarray(movie))
+    np.testing.assert_array_equal(open_movie(tmp_path / "f.npy").read(60, 70), movie[60:70])
+    for version in [(2, 0), (3, 0)]:
+        path = tmp_path / f"v{version[0]}.npy"
+        with open(path, "wb") as handle:
+            np.lib.format.write_array(handle, movie, version=version)
+        np.testing.assert_array_equal(open_movie(path).read(0, 3), movie[:3])
+
+
+def test_big_endian_tiff_is_read(tmp_path, movie):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "be.tif", movie, byteorder=">")
+    np.testing.assert_array_equal(open_movie(tmp_path / "be.tif").read(10, 20), movie[10:20])
+
+
+def test_raw_file_shorter_than_its_header_names_the_file(tmp_path, movie):
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "short.tif"
+    tifffile.imwrite(path, movie)
+    data = path.read_bytes()
+    offset = tifffile.TiffFile(path).series[0].dataoffset
+    path.write_bytes(data[: offset + 100])
+    with pytest.raises(MovieError, match=r"short\.tif"):
+        open_movie(path).read(0, 70)

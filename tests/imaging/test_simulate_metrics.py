@@ -69,3 +69,22 @@ def test_a_movie_much_shorter_than_the_rate_smoothing_simulates():
     # scaling blew up and numpy's Poisson refused ("lam value too large")
     small = simulate_movie(frames=40, height=16, width=16, seed=0)
     assert np.isfinite(small.movie).all() and small.movie.shape == (40, 16, 16)
+
+
+def test_streamed_movie_is_written_in_chunks_with_its_truth(tmp_path):
+    from neurotwin.imaging.simulate import write_streamed_movie
+
+    sim = write_streamed_movie(
+        tmp_path / "s.npy", frames=450, height=24, width=20, neurons=5, snr=2.0, chunk=100, seed=3
+    )
+    movie = open_movie(sim.path)
+    assert movie.shape == (450, 24, 20) and movie.dtype == np.float32
+    assert np.array_equal(np.load(sim.path), movie.read(0, 450))  # a valid .npy file
+    frames, truth = movie.read(0, 450), sim.signal(0, 450)
+    residual = frames - truth  # Poisson (variance = signal) plus Gaussian read noise
+    assert abs(residual.mean()) < 0.05
+    expected = truth.mean() + sim.config.read_noise**2
+    assert residual.var() == pytest.approx(expected, rel=0.05)
+    sd = truth[:100, sim.mask].std(axis=0) / residual[:100, sim.mask].std(axis=0)
+    assert np.median(sd) == pytest.approx(2.0, rel=0.15)  # the gain is solved on chunk one
+    assert not list(tmp_path.glob(".*"))  # no temporary file left

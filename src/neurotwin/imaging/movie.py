@@ -3,8 +3,12 @@
 Every movie is ``frames x height x width`` of any real numeric dtype. :func:`open_movie`
 checks what can be checked without reading the pixels (format, shape, dtype, file size) and
 returns a :class:`Movie`; :meth:`Movie.read` returns a range of frames as float32, so a movie
-larger than memory is processed in pieces. TIFF pages are memory-mapped when the file allows
-it and read page by page otherwise; HDF5 and zarr read only the chunks asked for.
+larger than memory is processed in pieces. Frames stored as one block of raw values (``.npy``
+in C order, ``.bin``, uncompressed contiguous TIFF) are read with positional file reads into
+a new array, not through a memory map: a mapped file's pages count in the process's resident
+memory, so a pass over a 10 GB movie would look like 10 GB of memory to ``top`` and to a
+cluster's memory accounting. Other TIFF layouts are read page by page; HDF5 and zarr read only
+the chunks asked for.
 """
 
 from __future__ import annotations
@@ -108,12 +112,49 @@ def _from_array(path: str, array: Any, fmt: str) -> Movie:
     return Movie(path, shape, np.dtype(array.dtype), fmt, lambda a, b: array[a:b])
 
 
+def _raw_frames(
+    path: str, offset: int, dtype: np.dtype[Any], shape: tuple[int, ...], fmt: str
+) -> Movie:
+    """Open a movie stored as raw C-order values from byte ``offset``, for positional reads."""
+    frames = _check_shape(path, shape, dtype)
+    frame_bytes = frames[1] * frames[2] * dtype.itemsize
+    size = os.path.getsize(path)
+    if size < offset + frames[0] * frame_bytes:
+        raise MovieError(
+            f"{path}: {size} bytes hold fewer than the {frames[0]} frames of {frames[1]} x "
+            f"{frames[2]} {dtype} its header announces (truncated file?)"
+        )
+
+    def read(a: int, b: int) -> np.ndarray:
+        out = np.empty((b - a, frames[1], frames[2]), dtype=dtype)
+        want = (b - a) * frame_bytes
+        with open(path, "rb") as handle:
+            handle.seek(offset + a * frame_bytes)
+            got = handle.readinto(out.reshape(-1).view(np.uint8).data)
+        if got != want:
+            raise MovieError(f"{path}: frames {a}:{b}: read {got} of {want} bytes (truncated?)")
+        return out
+
+    return Movie(path, frames, dtype, fmt, read)
+
+
 def _open_npy(path: str) -> Movie:
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:  # a newer header: numpy reads it
+                shape, fortran, dtype = (), True, np.dtype(np.float32)
+            offset = handle.tell()
+        if fortran or len(shape) != 3 or dtype.hasobject:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+            return _from_array(path, array, "npy")
     except (ValueError, OSError) as exc:
         raise MovieError(f"{path}: not a readable .npy array ({exc})") from exc
-    return _from_array(path, array, "npy")
+    return _raw_frames(path, offset, np.dtype(dtype), tuple(shape), "npy")
 
 
 def _open_tiff(path: str) -> Movie:
@@ -123,16 +164,14 @@ def _open_tiff(path: str) -> Movie:
             series = tif.series[0]
             shape, dtype = tuple(series.shape), np.dtype(series.dtype)
             n_pages = len(series.pages)
+            offset, byteorder = series.dataoffset, tif.byteorder
     except Exception as exc:
         raise MovieError(f"{path}: not a readable TIFF file ({exc})") from exc
     if len(shape) == 2:
         shape = (1, *shape)
     frames = _check_shape(path, shape, dtype)
-    try:
-        array = tifffile.memmap(path, mode="r")
-        return _from_array(path, array.reshape(frames), "tiff")
-    except Exception:  # compressed or tiled pages: read the pages asked for
-        pass
+    if offset is not None:  # uncompressed and contiguous
+        return _raw_frames(path, offset, dtype.newbyteorder(byteorder), frames, "tiff")
     if n_pages != frames[0]:
         raise MovieError(f"{path}: {n_pages} TIFF pages for {frames[0]} frames; unsupported layout")
 
@@ -198,8 +237,7 @@ def _open_bin(path: str, frame_shape: tuple[int, int] | None, dtype: Any) -> Mov
             f"{path}: {size} bytes is not a whole number of {height} x {width} {dt} frames "
             f"({frame_bytes} bytes each): truncated file or wrong frame shape"
         )
-    array = np.memmap(path, dtype=dt, mode="r", shape=(size // frame_bytes, height, width))
-    return _from_array(path, array, "bin")
+    return _raw_frames(path, 0, dt, (size // frame_bytes, height, width), "bin")
 
 
 def open_movie(

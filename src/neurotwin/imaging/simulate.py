@@ -348,15 +348,14 @@ def write_streamed_movie(
     gain = _solve_gain(model.signal(0, min(chunk, cfg.frames)), model.mask, cfg)
     path = Path(path)
     shape = (cfg.frames, cfg.height, cfg.width)
-    with atomic.atomic_path(path) as tmp:
-        out = np.lib.format.open_memmap(tmp, "w+", np.float32, shape)
+    header = {"descr": "<f4", "fortran_order": False, "shape": shape}
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as out:  # written, not mapped
+        np.lib.format.write_array_header_2_0(out, header)
         for a in range(0, cfg.frames, chunk):
             b = min(a + chunk, cfg.frames)
-            frames = rng.poisson(model.signal(a, b, gain)).astype(np.float32)
+            frames = rng.poisson(model.signal(a, b, gain)).astype("<f4")
             frames += rng.normal(0, cfg.read_noise, frames.shape).astype(np.float32)
-            out[a:b] = frames
-        out.flush()
-        del out
+            out.write(frames.tobytes())
     return StreamedMovie(path, cfg, gain, model.mask, model)
 
 
