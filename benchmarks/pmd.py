@@ -7,9 +7,9 @@ SNR gain (median over pixels of SD(raw - true) / SD(denoised - true)), mean per-
 correlation with the true trace (all pixels and soma pixels), RMSE, compression ratio
 (movie values / stored values), wall seconds, CPU seconds (user + system, all threads, of
 the whole child process: steadier than wall time on a shared machine) and peak memory:
-``peak_rss_gib`` (``ru_maxrss``, which counts the pages of the movie file mapped into the
-process) and ``peak_anon_gib`` (the anonymous memory the run itself holds, sampled;
-``peak_memory.py``).
+``peak_rss_gib`` (``ru_maxrss``, which also counts the pages of files mapped into the
+process: localmd's reader here maps the movie) and ``peak_anon_gib`` (the anonymous memory
+the run itself holds, sampled every 50 ms; ``peak_memory.py``).
 
 localmd (PyPI 0.0.4, needs JAX) is never a dependency of neurotwin: give the Python of a
 separate virtual environment where ``pip install localmd==0.0.4`` worked
@@ -24,7 +24,8 @@ stops after 1 failure (its defaults).
 throughout), denoised from that file by each of ``--big-methods`` in a fresh process, then
 compared with its true signal rebuilt chunk by chunk (the same measures, from per-pixel
 sums); ``--streamed-only`` skips the small case. localmd reads the same file frame range
-by frame range (``tiff_batch_size=1000``, so it never holds the whole movie) and fits on the
+by frame range (``tiff_batch_size=1000``: its default, 10,000, loads such a movie whole in
+one batch) and fits on the
 same number of frames as ours (``--window``); its saved factors rebuild its movie chunk by
 chunk for the measures.
 """
@@ -172,7 +173,8 @@ def run(cmd: list[str]) -> dict[str, Any]:
     if done.returncode:
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
         frames = [line.strip() for line in lines if line.strip().startswith("File ")]
-        return {"error": lines[-1], "where": frames[-3:]}  # the innermost calls
+        own = [f for f in frames if "/jax/" not in f and "/torch/" not in f]  # not internals
+        return {"error": lines[-1], "where": (own or frames)[-3:]}  # the innermost calls
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
