@@ -50,3 +50,17 @@ def test_what_the_parsers_import_needs_no_torch_or_scipy():
     import neurotwin.imaging
 
     assert neurotwin.imaging.denoise_movie.__module__ == "neurotwin.imaging.denoise"
+
+
+def test_truth_that_is_not_npy_and_existing_output_are_one_line(tmp_path, capsys):
+    out = tmp_path / "sim"
+    args = ["simulate", "movie", "--out", str(out), "--frames", "100", "--height", "16"]
+    args += ["--width", "16", "--neurons", "3"]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip().endswith("movie.npy exists; add --overwrite")
+    (tmp_path / "t.tif").write_bytes(b"x")
+    argv = ["denoise", str(out / "movie.npy"), "--out", str(tmp_path / "d"), "--quiet"]
+    assert main([*argv, "--truth", str(tmp_path / "t.tif")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "t.tif: the truth must be a .npy file" in err and len(err.splitlines()) == 1

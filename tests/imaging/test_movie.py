@@ -131,3 +131,72 @@ def test_raw_file_shorter_than_its_header_names_the_file(tmp_path, movie):
     path.write_bytes(data[: offset + 100])
     with pytest.raises(MovieError, match=r"short\.tif"):
         open_movie(path).read(0, 70)
+
+
+@pytest.mark.parametrize("options", [{"compression": "zlib"}, {"contiguous": False}, {}])
+def test_tiff_written_a_frame_at_a_time_is_every_frame(tmp_path, movie, options):
+    tifffile = pytest.importorskip("tifffile")
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as writer:
+        for frame in movie:  # tifffile makes each write its own series
+            writer.write(frame, **options)
+    opened = open_movie(tmp_path / "pages.tif")
+    assert opened.shape == movie.shape
+    np.testing.assert_array_equal(opened.read(0, 70), movie)
+
+
+def test_damaged_or_unsupported_tiffs_are_refused(tmp_path, movie):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "z.tif", movie, compression="zlib")
+    data = (tmp_path / "z.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])
+    _error(r"cut\.tif: damaged or truncated TIFF", tmp_path / "cut.tif")
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((16, 16, 3), "uint8"), photometric="rgb")
+    _error(r"rgb\.tif: 3 samples per pixel", tmp_path / "rgb.tif")
+    stack = np.zeros((5, 2, 16, 16), "uint16")
+    tifffile.imwrite(tmp_path / "tc.tif", stack, imagej=True, metadata={"axes": "TCYX"})
+    _error(r"tc\.tif: an image series of shape \(5, 2, 16, 16\)", tmp_path / "tc.tif")
+
+
+def test_bad_options_headers_folders_and_values_are_one_clear_error(tmp_path, movie):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "g.h5", "w") as handle:
+        handle.create_dataset("group/movie", data=movie)
+    _error(r"g\.h5: 'group' is a group, not a dataset", tmp_path / "g.h5", dataset="group")
+    np.testing.assert_array_equal(
+        open_movie(tmp_path / "g.h5", dataset="group/movie").read(0, 2), movie[:2]
+    )
+    path = write_movie(tmp_path / "m.bin", movie)
+    _error(r"m\.bin: frame shape 0 x 10; both must be at least 1", path, frame_shape=(0, 10))
+    np.save(tmp_path / "h.npy", movie)
+    data = bytearray((tmp_path / "h.npy").read_bytes())
+    data[data.index(b"}")] = ord("(")  # a damaged header: numpy raises a tokenizer error
+    (tmp_path / "h.npy").write_bytes(bytes(data))
+    _error(r"h\.npy: not a readable \.npy array", tmp_path / "h.npy")
+    (tmp_path / "dir.npy").mkdir()
+    _error(r"dir\.npy: a folder, not a \.npy file", tmp_path / "dir.npy")
+    huge = movie.astype(np.float64)
+    huge[3, 4, 5] = 1e300
+    with pytest.raises(MovieError, match=r"frame 3, row 4, column 5 holds 1e\+300, beyond float32"):
+        open_movie(huge).read(0, 10)
+
+
+def test_an_hdf5_movie_under_a_folder_with_a_colon_is_identified_by_its_file(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    folder = tmp_path / "t10:00"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    with h5py.File(folder / "m.h5", "w") as handle:
+        handle.create_dataset("movie", data=rng.normal(10, 1, (80, 16, 16)).astype(np.float32))
+    movie = open_movie(folder / "m.h5")
+    assert movie.file == str(folder / "m.h5")
+    result = denoise_movie(movie, block=(8, 8), settings=None)
+    source = result.info["source"]
+    assert source["bytes"] == (folder / "m.h5").stat().st_size and "digest" not in source
+    assert source["path"].endswith("t10:00/m.h5:movie")
+
+
+def test_options_that_do_not_apply_are_checked(tmp_path, movie):
+    path = write_movie(tmp_path / "m.npy", movie)
+    _error(r"m\.npy: a dataset name is for HDF5 and zarr files, not \.npy", path, dataset="x")
+    _error(r"m\.npy: frames of 12 x 10 pixels, not the 10 x 12 given", path, frame_shape=(10, 12))
+    assert open_movie(path, frame_shape=(12, 10)).shape == movie.shape

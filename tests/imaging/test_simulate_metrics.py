@@ -88,3 +88,17 @@ def test_streamed_movie_is_written_in_chunks_with_its_truth(tmp_path):
     sd = truth[:100, sim.mask].std(axis=0) / residual[:100, sim.mask].std(axis=0)
     assert np.median(sd) == pytest.approx(2.0, rel=0.15)  # the gain is solved on chunk one
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_simulated_movie_settings_are_checked_before_any_work():
+    from neurotwin.imaging.config import MovieConfig
+    from neurotwin.imaging.errors import MovieError
+
+    with pytest.raises(MovieError, match=r"frames=0 \(at least 1\); fps=0 \(above 0\)"):
+        MovieConfig(frames=0, fps=0)
+    with pytest.raises(MovieError, match=r"snr=-1.0 \(above 0\)"):
+        simulate_movie(snr=-1.0)
+    with pytest.raises(MovieError, match=r"needs about \d+ GiB in memory"):
+        simulate_movie(frames=10, height=1_000_000, width=1_000_000)
+    short = simulate_movie(frames=10, height=16, width=16)  # negative photon rates before
+    assert np.isfinite(short.movie).all() and (short.signal >= 0).all()

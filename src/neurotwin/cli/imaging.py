@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         help="denoise and compress a calcium-imaging movie (PMD)",
         description="Split a movie (frames x height x width) into a low-rank signal and "
         "noise by penalized matrix decomposition over overlapping blocks, write the "
-        "compressed result folder (format in the docs' File formats page) and an HTML "
+        "compressed result folder (format in docs/imaging.md, 'The compressed result') and an HTML "
         "report. A simulated movie's truth folder beside it (MOVIE.truth/) is found and used.",
     )
     p.add_argument("movie", help="movie file: .npy, .tif/.tiff, .h5/.hdf5, .bin, .zarr")
@@ -110,7 +110,7 @@ def _simulate_movie(args: argparse.Namespace) -> int:
     try:
         movie, truth = write_simulated_movie(sim, args.out, args.format, args.overwrite)
     except FileExistsError as exc:
-        raise MovieError(f"{exc}; add --overwrite") from exc
+        raise MovieError(f"{str(exc).replace(' (use overwrite)', '')}; add --overwrite") from exc
     print(f"{movie}  ({' x '.join(map(str, sim.movie.shape))}, SNR {config.snr:g})")
     print(f"{truth}  (gain {sim.gain:.3g} photons per unit)")
     return 0
@@ -126,7 +126,12 @@ def _truth_for(args: argparse.Namespace, shape: tuple[int, ...]) -> Any:
         if args.truth:
             raise MovieError(f"{path}: no such truth file")
         return None
-    truth = np.load(path, mmap_mode="r")
+    if path.suffix != ".npy":
+        raise MovieError(f"{path}: the truth must be a .npy file (the noiseless movie)")
+    try:
+        truth = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # damaged header, pickled data
+        raise MovieError(f"{path}: not a readable .npy array ({exc})") from exc
     if truth.shape != shape:
         raise MovieError(f"{path}: truth of shape {truth.shape}, movie {shape}")
     return truth

@@ -116,3 +116,18 @@ class MovieConfig:
     read_noise: float = 2.0
     drift: float = 0.05
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from neurotwin.imaging.errors import MovieError
+
+        at_least_one = ("frames", "height", "width", "neurons")
+        positive = ("snr", "fps", "radius")
+        not_negative = ("rate", "spike_dff", "read_noise", "drift")
+        bad = [f"{name}={getattr(self, name)} (at least 1)" for name in at_least_one
+               if getattr(self, name) < 1]  # fmt: skip
+        bad += [f"{name}={getattr(self, name)} (above 0)" for name in positive
+                if not getattr(self, name) > 0]  # fmt: skip
+        bad += [f"{name}={getattr(self, name)} (0 or more)" for name in not_negative
+                if not getattr(self, name) >= 0]  # fmt: skip
+        if bad:
+            raise MovieError(f"simulated movie: {'; '.join(bad)}")

@@ -273,8 +273,8 @@ def _regress(
 def _fingerprint(movie: Movie) -> dict[str, Any]:
     """Return what identifies the input: the file (path, size, mtime) or an array's digest."""
     out: dict[str, Any] = {"path": movie.path, "shape": list(movie.shape)}
-    file = movie.path.split(":")[0] if movie.format == "hdf5" else movie.path
-    if os.path.exists(file):
+    file = movie.file
+    if file is not None and os.path.exists(file):
         st = os.stat(file)
         out.update(path=str(Path(file).resolve()) + movie.path[len(file) :], bytes=st.st_size,
                    mtime=st.st_mtime)  # fmt: skip

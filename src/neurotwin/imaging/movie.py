@@ -13,8 +13,10 @@ the chunks asked for.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,9 @@ class Movie:
     dtype
         The stored dtype.
     format
-        ``npy``, ``tiff``, ``hdf5``, ``bin``, ``zarr`` or ``array``.
+        ``npy``, ``tiff``, ``hdf5``, ``bin``, ``zarr``, ``array`` or ``dask``.
+    file
+        The file or folder read (``path`` without an HDF5 dataset's name); None for arrays.
     """
 
     path: str
@@ -55,6 +59,7 @@ class Movie:
     dtype: np.dtype[Any]
     format: str
     _reader: Callable[[int, int], np.ndarray]
+    file: str | None = None
 
     @property
     def n_frames(self) -> int:
@@ -73,7 +78,9 @@ class Movie:
         if not 0 <= start <= stop <= self.n_frames:
             raise MovieError(f"{self.path}: frames {start}:{stop} outside 0:{self.n_frames}")
         try:
-            data = np.asarray(self._reader(start, stop), dtype=np.float32)
+            stored = np.asarray(self._reader(start, stop))
+            with np.errstate(over="ignore"):  # values beyond float32 are named below
+                data = stored.astype(np.float32)
         except MovieError:
             raise
         except Exception as exc:
@@ -86,6 +93,12 @@ class Movie:
         bad = ~np.isfinite(data)
         if bad.any():
             t, r, c = (int(i[0]) for i in np.nonzero(bad))
+            where = f"frame {start + t}, row {r}, column {c}"
+            if np.isfinite(stored[t, r, c]):
+                raise MovieError(
+                    f"{self.path}: {where} holds {stored[t, r, c]:.6g}, beyond float32's range "
+                    "(about 3.4e38); rescale the movie"
+                )
             raise MovieError(
                 f"{self.path}: frame {start + t} holds NaN or infinite values "
                 f"(first at row {r}, column {c}); a movie must be finite"
@@ -107,9 +120,9 @@ def _check_shape(path: str, shape: tuple[int, ...], dtype: np.dtype[Any]) -> tup
     return int(shape[0]), int(shape[1]), int(shape[2])
 
 
-def _from_array(path: str, array: Any, fmt: str) -> Movie:
+def _from_array(path: str, array: Any, fmt: str, file: str | None = None) -> Movie:
     shape = _check_shape(path, tuple(array.shape), np.dtype(array.dtype))
-    return Movie(path, shape, np.dtype(array.dtype), fmt, lambda a, b: array[a:b])
+    return Movie(path, shape, np.dtype(array.dtype), fmt, lambda a, b: array[a:b], file)
 
 
 def _raw_frames(
@@ -135,7 +148,7 @@ def _raw_frames(
             raise MovieError(f"{path}: frames {a}:{b}: read {got} of {want} bytes (truncated?)")
         return out
 
-    return Movie(path, frames, dtype, fmt, read)
+    return Movie(path, frames, dtype, fmt, read, path)
 
 
 def _open_npy(path: str) -> Movie:
@@ -149,38 +162,78 @@ def _open_npy(path: str) -> Movie:
             else:  # a newer header: numpy reads it
                 shape, fortran, dtype = (), True, np.dtype(np.float32)
             offset = handle.tell()
-        if fortran or len(shape) != 3 or dtype.hasobject:
+        if fortran or len(shape) != 3 or dtype.hasobject:  # numpy's memory map reads these
             array = np.load(path, mmap_mode="r", allow_pickle=False)
-            return _from_array(path, array, "npy")
-    except (ValueError, OSError) as exc:
+            return _from_array(path, array, "npy", path)
+    except Exception as exc:  # a damaged header raises ValueError, SyntaxError, TokenError...
         raise MovieError(f"{path}: not a readable .npy array ({exc})") from exc
     return _raw_frames(path, offset, np.dtype(dtype), tuple(shape), "npy")
+
+
+@contextlib.contextmanager
+def _tifffile_warnings() -> Iterator[list[str]]:
+    """Collect (and silence) what tifffile logs: it logs damaged files instead of raising."""
+    log = logging.getLogger("tifffile")
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler, propagate = Collect(logging.WARNING), log.propagate
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield seen
+    finally:
+        log.removeHandler(handler)
+        log.propagate = propagate
 
 
 def _open_tiff(path: str) -> Movie:
     tifffile = _require("tifffile", path)
     try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            shape, dtype = tuple(series.shape), np.dtype(series.dtype)
-            n_pages = len(series.pages)
-            offset, byteorder = series.dataoffset, tif.byteorder
+        with _tifffile_warnings() as seen, tifffile.TiffFile(path) as tif:
+            n_pages = len(tif.pages)  # reads every page's header: finds a broken chain
+            series = tif.series
+            page = tif.pages.first
+            samples, page_shape = int(page.samplesperpixel), tuple(page.shape)
+            dtype = np.dtype(series[0].dtype)
+            shapes = [tuple(x.shape) for x in series]
+            dtypes = {np.dtype(x.dtype) for x in series}
+            offset, byteorder = series[0].dataoffset, tif.byteorder
     except Exception as exc:
         raise MovieError(f"{path}: not a readable TIFF file ({exc})") from exc
-    if len(shape) == 2:
-        shape = (1, *shape)
-    frames = _check_shape(path, shape, dtype)
-    if offset is not None:  # uncompressed and contiguous
+    if seen:
+        raise MovieError(f"{path}: damaged or truncated TIFF file (tifffile: {seen[0]})")
+    if samples > 1:
+        raise MovieError(
+            f"{path}: {samples} samples per pixel (colour?); a movie has one value per pixel"
+        )
+    frame_hw = page_shape[-2:]
+    if len(dtypes) > 1 or any(shape[-2:] != frame_hw for shape in shapes):
+        raise MovieError(f"{path}: its images differ in size or type; not one movie")
+    for shape in shapes:
+        if sum(d > 1 for d in shape[:-2]) > 1:  # e.g. time x channels x height x width
+            raise MovieError(
+                f"{path}: an image series of shape {shape}; a movie has one axis (frames) "
+                "besides height and width: save one channel or plane"
+            )
+    counts = [int(np.prod(shape[:-2], dtype=np.int64)) for shape in shapes]
+    frames = _check_shape(path, (sum(counts), *frame_hw), dtype)
+    if len(series) == 1 and offset is not None:  # uncompressed and contiguous
         return _raw_frames(path, offset, dtype.newbyteorder(byteorder), frames, "tiff")
     if n_pages != frames[0]:
         raise MovieError(f"{path}: {n_pages} TIFF pages for {frames[0]} frames; unsupported layout")
 
-    def read(a: int, b: int) -> np.ndarray:
-        with tifffile.TiffFile(path) as tif:
-            pages = tif.series[0].pages
-            return np.stack([pages[i].asarray() for i in range(a, b)])
+    def read(a: int, b: int) -> np.ndarray:  # page by page (compressed, tiled or scattered)
+        with _tifffile_warnings() as seen, tifffile.TiffFile(path) as tif:
+            data = np.stack([tif.pages[i].asarray() for i in range(a, b)])
+        if seen:
+            raise MovieError(f"{path}: frames {a}:{b}: damaged TIFF data (tifffile: {seen[0]})")
+        return data
 
-    return Movie(path, frames, dtype, "tiff", read)
+    return Movie(path, frames, dtype, "tiff", read, path)
 
 
 def _open_hdf5(path: str, dataset: str | None) -> Movie:
@@ -206,7 +259,11 @@ def _open_hdf5(path: str, dataset: str | None) -> Movie:
     if dataset not in handle:
         handle.close()
         raise MovieError(f"{path}: no dataset {dataset!r}")
-    return _from_array(f"{path}:{dataset}", handle[dataset], "hdf5")
+    node = handle[dataset]
+    if not isinstance(node, h5py.Dataset):
+        handle.close()
+        raise MovieError(f"{path}: {dataset!r} is a group, not a dataset; name the movie's dataset")
+    return _from_array(f"{path}:{dataset}", node, "hdf5", path)
 
 
 def _open_zarr(path: str, dataset: str | None) -> Movie:
@@ -219,7 +276,7 @@ def _open_zarr(path: str, dataset: str | None) -> Movie:
         raise MovieError(f"{path}: not a readable zarr array ({exc})") from exc
     if not hasattr(node, "shape"):
         raise MovieError(f"{path}: a zarr group, not an array; name the array with --dataset")
-    return _from_array(path, node, "zarr")
+    return _from_array(path, node, "zarr", path)
 
 
 def _open_bin(path: str, frame_shape: tuple[int, int] | None, dtype: Any) -> Movie:
@@ -230,6 +287,8 @@ def _open_bin(path: str, frame_shape: tuple[int, int] | None, dtype: Any) -> Mov
         )
     dt = np.dtype(dtype)
     height, width = (int(x) for x in frame_shape)
+    if height < 1 or width < 1:
+        raise MovieError(f"{path}: frame shape {height} x {width}; both must be at least 1")
     frame_bytes = height * width * dt.itemsize
     size = os.path.getsize(path)
     if size == 0 or size % frame_bytes:
@@ -256,9 +315,11 @@ def open_movie(
         array of shape ``(frames, height, width)``: a NumPy array or memory map, or a
         ``dask.array.Array`` (frames are computed when read).
     dataset
-        HDF5 dataset or zarr array inside a group; by default the only 3-D dataset.
+        HDF5 dataset or zarr array inside a group; by default the only 3-D dataset. An
+        error for other formats.
     frame_shape
         ``(height, width)`` of a raw ``.bin`` file (suite2p's ``Ly, Lx``); required for it.
+        For other formats it is checked against the file's frames.
     dtype
         Element type of a raw ``.bin`` file (suite2p writes int16).
 
@@ -286,15 +347,26 @@ def open_movie(
     if fmt is None:
         known = ", ".join(sorted(SUFFIXES))
         raise MovieError(f"{path}: unknown movie format {suffix!r} (known: {known})")
+    if fmt != "zarr" and not os.path.isfile(path):
+        raise MovieError(f"{path}: a folder, not a {suffix} file")
+    if dataset is not None and fmt not in ("hdf5", "zarr"):
+        raise MovieError(f"{path}: a dataset name is for HDF5 and zarr files, not {suffix}")
+    if fmt == "bin":
+        return _open_bin(path, frame_shape, dtype)
     if fmt == "npy":
-        return _open_npy(path)
-    if fmt == "tiff":
-        return _open_tiff(path)
-    if fmt == "hdf5":
-        return _open_hdf5(path, dataset)
-    if fmt == "zarr":
-        return _open_zarr(path, dataset)
-    return _open_bin(path, frame_shape, dtype)
+        movie = _open_npy(path)
+    elif fmt == "tiff":
+        movie = _open_tiff(path)
+    elif fmt == "hdf5":
+        movie = _open_hdf5(path, dataset)
+    else:
+        movie = _open_zarr(path, dataset)
+    if frame_shape is not None and tuple(frame_shape) != movie.shape[1:]:
+        raise MovieError(
+            f"{movie.path}: frames of {movie.shape[1]} x {movie.shape[2]} pixels, not the "
+            f"{frame_shape[0]} x {frame_shape[1]} given (a frame shape is needed only for .bin)"
+        )
+    return movie
 
 
 def write_movie(path: str | os.PathLike[str], movie: np.ndarray) -> Path:

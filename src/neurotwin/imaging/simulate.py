@@ -156,6 +156,10 @@ def _model(cfg: MovieConfig, rng: np.random.Generator, rates: np.ndarray | None 
     patterns = np.stack([_smooth_field(cfg, rng, cfg.height / 8) for _ in range(2)])
     pil = gaussian_filter1d(rng.standard_normal((2, cfg.frames)), 2 * cfg.fps, axis=1)
     pil = 0.1 * 0.3 * pil / (pil.std(axis=1, keepdims=True) + 1e-12)
+    # as for the rates: a movie much shorter than the smoothing leaves an almost constant
+    # series whose scaling explodes (negative photon rates); bounded at 8 SD, unreached in
+    # movies of ordinary length
+    pil = np.clip(pil, -8 * 0.03, 8 * 0.03)
     time_axis = np.linspace(0, 1, cfg.frames, dtype=np.float32)
     drift = 1 + cfg.drift * (np.sin(2 * np.pi * time_axis * 0.7) - time_axis)
     mask = footprints.max(axis=0) > 0.5
@@ -183,6 +187,22 @@ def _solve_gain(signal: np.ndarray, mask: np.ndarray, cfg: MovieConfig) -> float
     return float(np.sqrt(low * high))
 
 
+def _check_fits_in_memory(cfg: MovieConfig) -> None:
+    """Refuse an in-memory simulation larger than the machine's memory, before allocating."""
+    need = 24 * cfg.frames * cfg.height * cfg.width  # movie, signal and the Poisson draw
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not on this system
+        return
+    if need > have:
+        raise MovieError(
+            f"a simulated {cfg.height}x{cfg.width} movie of {cfg.frames} frames needs about "
+            f"{need / 2**30:.0f} GiB in memory, more than this machine's {have / 2**30:.0f} "
+            "GiB; write it to disk in chunks with neurotwin.imaging.simulate."
+            "write_streamed_movie, or make it smaller"
+        )
+
+
 def simulate_movie(
     config: MovieConfig | None = None, *, rates: np.ndarray | None = None, **overrides: Any
 ) -> SimulatedMovie:
@@ -205,6 +225,7 @@ def simulate_movie(
         Noisy movie, noiseless signal, footprints, calcium traces, spikes.
     """
     cfg = MovieConfig(**{**asdict(config or MovieConfig()), **overrides})
+    _check_fits_in_memory(cfg)
     rng = np.random.default_rng(cfg.seed)
     model = _model(cfg, rng, rates)
     signal = model.signal(0, cfg.frames)
