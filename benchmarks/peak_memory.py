@@ -26,26 +26,27 @@ def _rss_anon_kib() -> int | None:
 
 
 class AnonPeak:
-    """Sample ``RssAnon`` every ``interval`` seconds while the ``with`` block runs.
-
-    Attributes
-    ----------
-    peak_gib
-        The largest sample in GiB, or None where ``/proc/self/status`` has no ``RssAnon``.
-    """
+    """Sample ``RssAnon`` every ``interval`` seconds while the ``with`` block runs."""
 
     def __init__(self, interval: float = 0.05) -> None:
         self.interval = interval
-        self.peak_gib: float | None = None
         self._peak_kib: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
+    @property
+    def peak_gib(self) -> float | None:
+        """The largest sample in GiB, or None where ``/proc/self/status`` has no ``RssAnon``."""
+        return None if self._peak_kib is None else self._peak_kib / 2**20
+
+    def _record(self) -> None:
+        kib = _rss_anon_kib()
+        if kib is not None:
+            self._peak_kib = max(kib, self._peak_kib or 0)
+
     def _sample(self) -> None:
         while True:
-            kib = _rss_anon_kib()
-            if kib is not None:
-                self._peak_kib = max(kib, self._peak_kib or 0)
+            self._record()
             if self._stop.wait(self.interval):
                 return
 
@@ -61,7 +62,4 @@ class AnonPeak:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        kib = _rss_anon_kib()  # the last moment too
-        if kib is not None:
-            self._peak_kib = max(kib, self._peak_kib or 0)
-        self.peak_gib = None if self._peak_kib is None else self._peak_kib / 2**20
+        self._record()  # the last moment too

@@ -110,7 +110,7 @@ def _simulate_movie(args: argparse.Namespace) -> int:
     try:
         movie, truth = write_simulated_movie(sim, args.out, args.format, args.overwrite)
     except FileExistsError as exc:
-        raise MovieError(f"{str(exc).replace(' (use overwrite)', '')}; add --overwrite") from exc
+        raise MovieError(f"{exc.filename} exists; add --overwrite") from exc
     print(f"{movie}  ({' x '.join(map(str, sim.movie.shape))}, SNR {config.snr:g})")
     print(f"{truth}  (gain {sim.gain:.3g} photons per unit)")
     return 0

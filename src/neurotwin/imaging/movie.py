@@ -80,7 +80,7 @@ class Movie:
         try:
             stored = np.asarray(self._reader(start, stop))
             with np.errstate(over="ignore"):  # values beyond float32 are named below
-                data = stored.astype(np.float32)
+                data = stored.astype(np.float32, copy=False)
         except MovieError:
             raise
         except Exception as exc:

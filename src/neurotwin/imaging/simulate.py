@@ -417,7 +417,9 @@ def write_simulated_movie(
     movie_path = folder / f"movie.{fmt}"
     truth = folder / "movie.truth"
     if (movie_path.exists() or truth.exists()) and not overwrite:
-        raise FileExistsError(f"{movie_path} exists (use overwrite)")
+        error = FileExistsError(f"{movie_path} exists (use overwrite)")
+        error.filename = str(movie_path)
+        raise error
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".movie.truth.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

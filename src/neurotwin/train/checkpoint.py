@@ -115,7 +115,8 @@ def model_description(model: TwinModel) -> dict[str, Any]:
     from neurotwin.models import TwinModule, config_to_dict
 
     config = model.config if isinstance(model, TwinModule) else None
-    return {"name": model.name, "config": None if config is None else config_to_dict(config)}
+    described = {"name": model.name, "config": None if config is None else config_to_dict(config)}
+    return dict(json.loads(json.dumps(described)))  # tuples as lists, as a checkpoint keeps it
 
 
 def write_json(path: Path, value: Any) -> None:

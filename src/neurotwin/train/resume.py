@@ -10,7 +10,6 @@ one that was never interrupted.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +72,7 @@ def check_same_model(saved: dict[str, Any] | None, model: Any, path: Path) -> No
     """
     if saved is None:
         return
-    current = json.loads(json.dumps(files.model_description(model)))  # tuples as lists
+    current = files.model_description(model)
     if saved == current:
         return
     if saved.get("name") != current["name"]:
@@ -107,7 +106,7 @@ class Checkpointing(RunState):
             "best_state": self.best_state,
             "history": self.history,
             "config": self.config.to_dict(),
-            "model_description": json.loads(json.dumps(files.model_description(self.model))),
+            "model_description": files.model_description(self.model),
             "world_size": self.env.world_size,
             "rng": torch.get_rng_state(),
         }
