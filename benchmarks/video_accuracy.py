@@ -9,11 +9,14 @@ correlation of the main and bonus tiers (live and final) beside its exact ceilin
 fraction of it, per mouse and, on the bonus tier, per out-of-domain class; plus seconds per
 epoch and the peak memory of each model's training (each model trains in its own process, so
 the peak is its own). Prints one JSON object. Runs resume under ``--work``: a second call with
-a longer budget trains on.
+a longer budget trains on. ``--jobs N`` trains N models at a time, each on ``cpus / N``
+threads (at least one) and for ``N / len(models)`` of the budget, so that small models on few
+cores are not held to one core's worth of parallel work each; the caches are built first.
 
     python benchmarks/video_accuracy.py [--preset benchmark] [--mice 3] [--budget-minutes 60]
         [--models video-gru video-3d video-dwise-small] [--size kit|small]
         [--work runs/video-accuracy] [--device cpu|cuda] [--dwise-epochs 12] [--ema 0.99]
+        [--jobs 1]
 
 ``--size small`` trains the demo's scaled-down baselines (16 channels; what a CPU budget of
 minutes can train), ``kit`` the 2023 kit's published settings. The baselines train with the
@@ -68,12 +71,16 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=0.005)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--jobs", type=int, default=1, help="models trained at a time")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--dwise-epochs", type=int, default=12, help="video-dwise's cosine")
     parser.add_argument("--ema", type=float, default=None, help="video-dwise's EMA decay")
     parser.add_argument("--work", type=Path, default=Path("runs/video-accuracy"))
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: one model
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    return args
 
 
 def _mice(args: argparse.Namespace) -> list[Path]:
@@ -138,7 +145,7 @@ def _train_one(args: argparse.Namespace) -> dict[str, Any]:
         "batch_size": args.batch_size,
         "device": args.device,
         "progress": False,
-        "time_limit": args.budget_minutes * 60.0 / len(args.models),
+        "time_limit": _share_s(args),
     }
     if name.startswith("video-dwise"):
         ema = {} if args.ema is None else {"ema_decay": args.ema}
@@ -148,7 +155,10 @@ def _train_one(args: argparse.Namespace) -> dict[str, Any]:
         config = TrainConfig(max_epochs=args.epochs, optimizer="adamw", lr=args.lr, **common)
         frames = args.frames
     model_config = SMALL.get(name, {}) if args.size == "small" else {}
-    log = lambda line: print(line, file=sys.stderr)  # noqa: E731 - stdout holds the JSON
+
+    def log(line: str) -> None:  # stdout holds the JSON; models may train side by side
+        print(f"[{name}] {line}", file=sys.stderr, flush=True)
+
     start = time.perf_counter()
     result = fit(
         paths,
@@ -192,6 +202,52 @@ def _train_one(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _share_s(args: argparse.Namespace) -> float:
+    """Seconds of wall-clock time each model trains for: its share of the budget."""
+    return args.budget_minutes * 60.0 * min(args.jobs, len(args.models)) / len(args.models)
+
+
+def _build_caches(args: argparse.Namespace, paths: list[Path]) -> None:
+    """Build every recording's cache once, before models that read it train side by side."""
+    from neurotwin.data.cache import cache_for
+    from neurotwin.data.recording import open_recording
+    from neurotwin.train.fitting import model_image_size
+
+    for path in paths:
+        recording = open_recording(path)
+        cache_for(recording, model_image_size(recording), args.work / "cache", progress=False)
+
+
+def _train_all(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one child process per model, ``--jobs`` at a time; each prints its JSON."""
+    threads = args.threads or max(1, (os.cpu_count() or 1) // min(args.jobs, len(args.models)))
+    waiting = list(args.models)
+    running: dict[str, subprocess.Popen[str]] = {}
+    results: dict[str, Any] = {}
+    while waiting or running:
+        while waiting and len(running) < args.jobs:
+            name = waiting.pop(0)
+            child = [sys.executable, __file__, *sys.argv[1:], "--one", name]
+            child += ["--threads", str(threads)]  # argparse keeps the last one given
+            running[name] = subprocess.Popen(child, stdout=subprocess.PIPE, text=True)
+        name = next(iter(running))
+        for candidate, process in running.items():  # whichever ends first
+            if process.poll() is not None:
+                name = candidate
+                break
+        else:
+            time.sleep(1.0)
+            continue
+        process = running.pop(name)
+        out, _ = process.communicate()
+        if process.returncode != 0:
+            for other in running.values():
+                other.kill()
+            raise SystemExit(f"training {name} failed (exit {process.returncode})")
+        results[name] = json.loads(out.splitlines()[-1])
+    return {name: results[name] for name in args.models}
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else round(a / b, 3)
 
@@ -204,11 +260,9 @@ def main() -> None:
     started = time.perf_counter()
     paths = _mice(args)
     simulate_s = time.perf_counter() - started
-    results: dict[str, Any] = {}
-    for name in args.models:
-        child = [sys.executable, __file__, *sys.argv[1:], "--one", name]
-        done = subprocess.run(child, stdout=subprocess.PIPE, check=True, text=True)
-        results[name] = json.loads(done.stdout.splitlines()[-1])
+    if args.jobs > 1:
+        _build_caches(args, paths)
+    results = _train_all(args)
 
     from neurotwin.models import Ensemble, load_model
 
@@ -244,6 +298,8 @@ def main() -> None:
                 "simulation_overrides": args.simulation,
                 "mice": [p.name for p in paths],
                 "budget_minutes": args.budget_minutes,
+                "jobs": args.jobs,
+                "train_share_minutes_each": round(_share_s(args) / 60.0, 2),
                 "cpus": os.cpu_count(),
                 "load_average_1min": os.getloadavg()[0],
                 "simulate_s": round(simulate_s, 1),

@@ -194,3 +194,47 @@ def test_static_and_video_batches_are_not_confused(video_infos: dict) -> None:
         static(_batch(2, 5), "1-2-3")
     with pytest.raises(NeurotwinError, match=r"'behavior' has shape \(2, 2, 4\), expected"):
         video({**_batch(2, 5), "behavior": torch.zeros(2, 2, 4)}, "7-1-1")
+
+
+@pytest.mark.parametrize(("name", "kern"), [("video-gru", 9), ("video-3d", 11)])
+def test_behaviour_planes_are_averaged_over_the_first_filter(name: str, kern: int) -> None:
+    """The registered baselines scale behaviour and pupil planes by 1 / k**2; 1 is the kit's."""
+    assert default_config(name).behavior_channel_scale == pytest.approx(1 / kern**2)
+    infos = {"7-1-1": _info("7-1-1", 5)}
+    torch.manual_seed(0)
+    scaled = create_model(name, infos, **TINY[name], behavior_channel_scale=0.25)
+    kit = create_model(name, infos, **TINY[name], behavior_channel_scale=1.0)
+    batch = _batch(2, 6)
+    a, b = scaled.core_input(batch), kit.core_input(batch)
+    torch.testing.assert_close(a[:, :1], b[:, :1])  # the frames themselves are not scaled
+    torch.testing.assert_close(a[:, 1:], 0.25 * b[:, 1:])
+    torch.testing.assert_close(a[0, 1:3, :, 0, 0], 0.25 * batch["behavior"][0])
+    torch.testing.assert_close(a[0, 3:5, :, 0, 0], 0.25 * batch["pupil_center"][0])
+    # the same function: scaling the first filter's plane weights undoes the plane factor
+    kit.load_state_dict(scaled.state_dict())
+    first = next(m for m in kit.core.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Conv3d))
+    with torch.no_grad():
+        first.weight[:, 1:] *= 0.25
+    kit.eval(), scaled.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(kit(batch, "7-1-1"), scaled(batch, "7-1-1"))
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_bad_behaviour_scale_is_refused(scale: float) -> None:
+    with pytest.raises(NeurotwinError, match="behavior_channel_scale must be a positive"):
+        create_model(
+            "video-3d", {"k": _info("k", 3)}, **TINY["video-3d"], behavior_channel_scale=scale
+        )
+
+
+def test_a_checkpoint_saved_before_the_scale_keeps_the_kit_parametrisation(
+    tmp_path: Path,
+) -> None:
+    """Older checkpoints have no behavior_channel_scale: they were trained with planes x 1."""
+    model = create_model("video-gru", {"k": _info("k", 3)}, **TINY["video-gru"])
+    path = save_model(model, tmp_path / "model.pt")
+    state = torch.load(path, weights_only=False)
+    del state["config"]["behavior_channel_scale"]
+    torch.save(state, path)
+    assert load_model(path).config.behavior_channel_scale == 1.0

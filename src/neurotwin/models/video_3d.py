@@ -13,6 +13,7 @@ from torch import nn
 
 from neurotwin.errors import NeurotwinError
 from neurotwin.models.cores import LAPLACE_3X3
+from neurotwin.models.factorised_conv import FactorisedConv3d
 from neurotwin.models.video_core_base import (
     SECOND_DIFFERENCE,
     VideoCore,
@@ -90,8 +91,8 @@ class Factorized3dLayer(nn.Module):
         act: bool,
     ) -> None:
         super().__init__()
-        self.spatial = nn.Conv3d(in_channels, channels, (1, kern, kern), bias=False)
-        self.temporal = nn.Conv3d(channels, channels, (temporal_kern, 1, 1), bias=False)
+        self.spatial = FactorisedConv3d(in_channels, channels, (1, kern, kern), bias=False)
+        self.temporal = FactorisedConv3d(channels, channels, (temporal_kern, 1, 1), bias=False)
         self.norm = nn.BatchNorm3d(channels, momentum=momentum)
         self.act: nn.Module = nn.ELU() if act else nn.Identity()
 

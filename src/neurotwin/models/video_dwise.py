@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neurotwin.errors import NeurotwinError
+from neurotwin.models.factorised_conv import FactorisedConv3d
 from neurotwin.models.info import RecordingInfo
 from neurotwin.models.pooled_readout import PooledReadout, PooledReadoutConfig
 from neurotwin.models.readouts import FullGaussianReadout, inverse_nonlinearity, readout_centres
@@ -274,40 +275,10 @@ class SqueezeExcitation3d(nn.Module):
         return x * torch.sigmoid(self.expand(F.silu(self.reduce(gate))))
 
 
-class DepthwiseConv3d(nn.Conv3d):
-    """A depthwise ``(1, k, k)`` or ``(k, 1, 1)`` Conv3d, computed as a 2-D convolution.
-
-    The weights are a :class:`torch.nn.Conv3d`'s; the spatial kernel runs on every frame
-    (time folded into the batch), the temporal one on the ``(T, H * W)`` plane. Measured on
-    a CPU (batches of 8 x 16 frames at 36x64, torch 2.13): about twice as fast as
-    torch's depthwise 3-D convolution, forward and backward, with the same result.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Convolve ``(B, C, T, H, W)``."""
-        b, c, t, h, w = x.shape
-        kt, kh, kw = self.kernel_size
-        pad = [int(p) for p in self.padding]  # built with numbers (not "same")
-        if kt == 1:
-            frames = x.transpose(1, 2).reshape(b * t, c, h, w)
-            y = F.conv2d(
-                frames, self.weight[:, :, 0], self.bias, self.stride[1:], pad[1:],
-                self.dilation[1:], self.groups,
-            )  # fmt: skip
-            return y.reshape(b, t, c, *y.shape[2:]).transpose(1, 2).contiguous()
-        if kh == kw == 1:
-            y = F.conv2d(
-                x.reshape(b, c, t, h * w), self.weight[..., 0], self.bias,
-                (self.stride[0], 1), (pad[0], 0), (self.dilation[0], 1), self.groups,
-            )  # fmt: skip
-            return y.reshape(b, c, y.shape[2], h, w)
-        return super().forward(x)
-
-
 def _conv_bn(
     cin: int, cout: int, kernel: tuple[int, int, int], momentum: float, **kwargs: Any
 ) -> list[nn.Module]:
-    conv = DepthwiseConv3d if kwargs.get("groups", 1) == cin == cout > 1 else nn.Conv3d
+    conv = FactorisedConv3d if kwargs.get("groups", 1) == cin == cout > 1 else nn.Conv3d
     return [
         conv(cin, cout, kernel, bias=False, **kwargs),
         nn.BatchNorm3d(cout, momentum=momentum),

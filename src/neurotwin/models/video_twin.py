@@ -18,6 +18,7 @@ starting kit are :class:`VideoGRUTwin` (``video-gru``) and :class:`Video3dTwin`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -78,6 +79,12 @@ class VideoTwinConfig:
         Feed the pupil centre the same way (kit: True).
     elu_offset
         ``x`` offset of the output ELU + 1 (kit: 0).
+    behavior_channel_scale
+        Factor on the behaviour and pupil-centre planes before the core (kit: 1). A constant
+        plane enters the first convolution as the sum of a filter's taps, so with factor 1
+        Adam moves that term ``k * k`` times faster than any one pixel's (``k``: the first
+        spatial kernel); ``video-gru`` and ``video-3d`` use ``1 / k**2`` (1/81 and 1/121),
+        as ``sensorium+`` does. The same functions are representable either way.
     """
 
     readout: GaussianReadoutConfig = field(default_factory=_readout)
@@ -85,9 +92,13 @@ class VideoTwinConfig:
     behavior_channels: bool = True
     pupil_channels: bool = True
     elu_offset: float = 0.0
+    behavior_channel_scale: float = 1.0
 
     def validate(self) -> None:
         """Raise :class:`~neurotwin.errors.NeurotwinError` on impossible values."""
+        scale = self.behavior_channel_scale
+        if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
+            raise NeurotwinError(f"behavior_channel_scale must be a positive number, got {scale!r}")
         self.readout.validate()
         self.shifter.validate()
         core = getattr(self, "core", None)
@@ -211,6 +222,9 @@ class VideoInputTwin(TwinModule):
             parts.append(self._series(batch, "pupil_center", self.eye_dim, t).to(videos.dtype))
         if len(parts) == 1:
             return videos
+        scale = self.config.behavior_channel_scale
+        if scale != 1.0:
+            parts[1:] = [p * scale for p in parts[1:]]
         planes = [p[..., None, None].expand(b, -1, t, h, w) for p in parts[1:]]
         return torch.cat([videos, *planes], dim=1)
 
