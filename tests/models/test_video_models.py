@@ -196,10 +196,10 @@ def test_static_and_video_batches_are_not_confused(video_infos: dict) -> None:
         video({**_batch(2, 5), "behavior": torch.zeros(2, 2, 4)}, "7-1-1")
 
 
-@pytest.mark.parametrize(("name", "kern"), [("video-gru", 9), ("video-3d", 11)])
-def test_behaviour_planes_are_averaged_over_the_first_filter(name: str, kern: int) -> None:
-    """The registered baselines scale behaviour and pupil planes by 1 / k**2; 1 is the kit's."""
-    assert default_config(name).behavior_channel_scale == pytest.approx(1 / kern**2)
+@pytest.mark.parametrize("name", NAMES)
+def test_behaviour_planes_can_be_scaled(name: str) -> None:
+    """behavior_channel_scale multiplies behaviour and pupil planes only; 1 is the kit's."""
+    assert default_config(name).behavior_channel_scale == 1.0
     infos = {"7-1-1": _info("7-1-1", 5)}
     torch.manual_seed(0)
     scaled = create_model(name, infos, **TINY[name], behavior_channel_scale=0.25)
@@ -232,7 +232,8 @@ def test_a_checkpoint_saved_before_the_scale_keeps_the_kit_parametrisation(
     tmp_path: Path,
 ) -> None:
     """Older checkpoints have no behavior_channel_scale: they were trained with planes x 1."""
-    model = create_model("video-gru", {"k": _info("k", 3)}, **TINY["video-gru"])
+    infos = {"k": _info("k", 3)}
+    model = create_model("video-gru", infos, **TINY["video-gru"], behavior_channel_scale=0.5)
     path = save_model(model, tmp_path / "model.pt")
     state = torch.load(path, weights_only=False)
     del state["config"]["behavior_channel_scale"]

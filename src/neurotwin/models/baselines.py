@@ -23,11 +23,9 @@ model computes the same set of functions, but Adam no longer moves the behaviour
 times faster than the image terms, which kept the kit's parametrisation near an
 images-only score for its first 5-8 epochs (measured in ``docs/benchmarks.md``).
 ``behavior_channel_scale=1`` restores the kit's parametrisation exactly;
-:func:`~neurotwin.models.load_kit_state_dict` converts the kit's weights to either.
-The 2023 kit's video baselines ``video-gru`` and ``video-3d`` feed behaviour and the pupil
-centre as constant planes the same way, through a 9 x 9 and an 11 x 11 first filter; their
-planes are multiplied by 1/81 and 1/121 for the same reason (``behavior_channel_scale=1``:
-the kit's parametrisation; models saved before the setting existed load with 1).
+:func:`~neurotwin.models.load_kit_state_dict` converts the kit's weights to either. The video
+baselines keep the kit's factor 1 on their behaviour and pupil planes: there, 1/121 made
+``video-3d`` learn more slowly (``docs/benchmarks.md``).
 
 The compositions ``sensorium+-gain`` (behaviour as a per-neuron gain instead of image
 channels, plus the shifter) and ``sensorium-factorized`` (the kit's core with a factorised
@@ -41,16 +39,10 @@ import dataclasses
 from neurotwin.models.cores import StackedCoreConfig
 from neurotwin.models.modulator import ModulatorConfig
 from neurotwin.models.readouts import FactorizedReadoutConfig, GaussianReadoutConfig
-from neurotwin.models.registry import register_builder, register_model
+from neurotwin.models.registry import register_model
 from neurotwin.models.shifter import ShifterConfig
 from neurotwin.models.twin import TwinConfig
-from neurotwin.models.video_cores import Factorized3dCoreConfig, GRUCoreConfig
-from neurotwin.models.video_twin import (
-    Video3dConfig,
-    Video3dTwin,
-    VideoGRUConfig,
-    VideoGRUTwin,
-)
+from neurotwin.models.video_twin import Video3dTwin, VideoGRUTwin
 
 #: The kit's core (SOTA) and its LN variant.
 KIT_CORE = StackedCoreConfig()
@@ -114,20 +106,6 @@ def sensorium_factorized() -> TwinConfig:
     return TwinConfig(core=KIT_CORE, readout_type="factorized", readout=FactorizedReadoutConfig())
 
 
-# The 2023 starting kit's video baselines (settings: neurotwin.models.video_twin), with their
-# behaviour and pupil-centre planes averaged over the first spatial filter, as sensorium+'s.
-register_builder(VideoGRUConfig)(VideoGRUTwin)
-register_builder(Video3dConfig)(Video3dTwin)
-
-
-@register_model("video-gru")
-def video_gru() -> VideoGRUConfig:
-    """2023 kit GRU baseline: the 2022 CNN core per frame, a convolutional GRU, a readout."""
-    return VideoGRUConfig(behavior_channel_scale=1.0 / GRUCoreConfig().input_kern ** 2)
-
-
-@register_model("video-3d")
-def video_3d() -> Video3dConfig:
-    """2023 kit factorised 3D baseline: spatial then temporal convolutions, per-frame readout."""
-    kern = Factorized3dCoreConfig().spatial_input_kern
-    return Video3dConfig(behavior_channel_scale=1.0 / kern**2)
+# The 2023 starting kit's video baselines (settings: neurotwin.models.video_twin).
+register_model("video-gru")(VideoGRUTwin)
+register_model("video-3d")(Video3dTwin)

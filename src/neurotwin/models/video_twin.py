@@ -80,11 +80,12 @@ class VideoTwinConfig:
     elu_offset
         ``x`` offset of the output ELU + 1 (kit: 0).
     behavior_channel_scale
-        Factor on the behaviour and pupil-centre planes before the core (kit: 1). A constant
-        plane enters the first convolution as the sum of a filter's taps, so with factor 1
-        Adam moves that term ``k * k`` times faster than any one pixel's (``k``: the first
-        spatial kernel); ``video-gru`` and ``video-3d`` use ``1 / k**2`` (1/81 and 1/121),
-        as ``sensorium+`` does. The same functions are representable either way.
+        Factor on the behaviour and pupil-centre planes before the core (kit and default:
+        1). A constant plane enters the first convolution as the sum of a filter's taps;
+        ``1 / k**2`` (``k``: the first spatial kernel) makes the filter average it, as
+        ``sensorium+`` does. Unlike ``sensorium+``, ``video-3d`` learned more slowly that
+        way on the simulator's ``benchmark`` mice (``docs/benchmarks.md``), so the default
+        stays the kit's. The same functions are representable either way.
     """
 
     readout: GaussianReadoutConfig = field(default_factory=_readout)
