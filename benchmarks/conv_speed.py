@@ -95,7 +95,7 @@ def _layer_inputs(core: nn.Module, x: torch.Tensor) -> list[tuple[FactorisedConv
     return seen
 
 
-def measure(name: str, build: Callable[[], nn.Module], args: argparse.Namespace) -> dict:
+def measure(build: Callable[[], nn.Module], args: argparse.Namespace) -> dict:
     """Per-layer and whole-core seconds of one core, both ways, on the same tensors."""
     torch.manual_seed(0)
     core = build().train()
@@ -150,7 +150,7 @@ def main() -> None:
         "hw": list(HW),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "cores": {name: measure(name, cores[name], args) for name in args.cores},
+        "cores": {name: measure(cores[name], args) for name in args.cores},
     }
     print(json.dumps(result, indent=1))
 

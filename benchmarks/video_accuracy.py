@@ -230,12 +230,8 @@ def _train_all(args: argparse.Namespace) -> dict[str, Any]:
             child = [sys.executable, __file__, *sys.argv[1:], "--one", name]
             child += ["--threads", str(threads)]  # argparse keeps the last one given
             running[name] = subprocess.Popen(child, stdout=subprocess.PIPE, text=True)
-        name = next(iter(running))
-        for candidate, process in running.items():  # whichever ends first
-            if process.poll() is not None:
-                name = candidate
-                break
-        else:
+        name = next((n for n, p in running.items() if p.poll() is not None), None)
+        if name is None:  # none has ended yet
             time.sleep(1.0)
             continue
         process = running.pop(name)
