@@ -80,8 +80,34 @@ def test_the_kit_settings_are_the_defaults() -> None:
     gru = default_config("video-gru")
     assert (gru.core.hidden_channels, gru.core.layers, gru.core.input_kern) == (64, 4, 9)
     assert (gru.core.gamma_input, gru.core.gamma_hidden, gru.core.gru_channels) == (500, 5e5, 64)
-    assert (gru.readout.init_mu_range, gru.readout.init_sigma) == (0.2, 1.0)
+    readout = gru.readout
+    assert (readout.init_mu_range, readout.gamma_readout, readout.init_sigma) == (0.2, 0.0, 0.1)
     assert gru.shifter.enabled and gru.shifter.hidden_features == 5
+
+
+def _clamped_share(model: VideoTwin, key: str) -> float:
+    """Share of training-mode readout positions that land on the grid's edge (clamped)."""
+    readout = model.readouts[key]
+    readout.train()
+    with torch.no_grad():
+        grid = readout.sample_positions(256)
+    return float((grid.abs() >= 1.0).any(-1).float().mean())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_readout_samples_start_inside_the_core_output(name: str) -> None:
+    # The 2023 notebooks start sigma's entries in [-1, 1]: a third or more of the training
+    # samples then fall past the edge and are clamped there; on the simulator's benchmark
+    # mice the position predictor followed them into one corner and the models learned
+    # almost nothing of the stimulus. The default starts in [-0.1, 0.1].
+    infos = {"k": _info("k", 400, hw=(36, 64))}
+    torch.manual_seed(0)
+    default = create_model(name, infos, **TINY[name])
+    torch.manual_seed(0)
+    kit = create_model(name, infos, **TINY[name], **{"readout.init_sigma": 1.0})
+    assert isinstance(default, VideoTwin) and isinstance(kit, VideoTwin)
+    assert _clamped_share(default, "k") < 0.01
+    assert _clamped_share(kit, "k") > 0.2
 
 
 @pytest.mark.parametrize("name", NAMES)
