@@ -157,6 +157,22 @@ def test_adamw_cosine_and_average_train_save_and_resume_exactly(tiny_loaders, tm
         assert torch.equal(resumed.model.state_dict()[name], value), name
 
 
+def test_epoch_lines_give_the_rates_an_epoch_trained_at(tiny_loaders):
+    # a per-step schedule moves the rate within an epoch: the line gives where it started and
+    # ended (it used to give only the start, 1% of the peak after a warm-up epoch)
+    lines: list[str] = []
+    cosine = FAST.replace(
+        max_epochs=2, optimizer="adamw", schedule="cosine", warmup_epochs=1, lr=0.5, min_lr=0.05
+    )
+    train(make_standin(tiny_loaders), tiny_loaders, cosine, log=lines.append)
+    epochs = [line for line in lines if line.startswith(("epoch   1", "epoch   2"))]
+    assert len(epochs) == 2
+    assert "lr 0.005 -> 0.5 " in epochs[0] and "lr 0.5 -> 0.05 " in epochs[1]
+    lines.clear()
+    train(make_standin(tiny_loaders), tiny_loaders, FAST.replace(max_epochs=1), log=lines.append)
+    assert any(line.startswith("epoch   1") and "lr 0.009 " in line for line in lines)
+
+
 def test_make_loaders_takes_open_recordings_and_the_models_fields(tmp_path):
     recording = open_recording(write_static(tmp_path / "rec"))
     config = LoaderConfig(batch_size=5, fields=("images", "behavior"), tiers=("train",))

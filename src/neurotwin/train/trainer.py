@@ -24,6 +24,7 @@ the same early-stopping decisions; only rank 0 writes files and shows progress.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -312,6 +313,7 @@ class _Run(Checkpointing, TimeBudget, DivergenceChecks, CompileDecision):
             self._abandon(epoch, why, projected, batches, start_time)
             return
         self._check_weights(epoch)
+        lr_after = float(self.optimizer.param_groups[0]["lr"])  # per-step schedules move it
         validation_start = self.now()
         score, per_recording = self._validate()
         self.validation_seconds = self.now() - validation_start
@@ -347,9 +349,10 @@ class _Run(Checkpointing, TimeBudget, DivergenceChecks, CompileDecision):
         if self.out is not None and self.env.is_main:
             files.append_metrics(self.out / files.METRICS, entry)
         mark = " *" if stopping.best_epoch == epoch else ""
+        rates = f"{lr:.3g}" if math.isclose(lr, lr_after) else f"{lr:.3g} -> {lr_after:.3g}"
         self.log(
             f"epoch {epoch:3d}  loss {loss:.5g}  validation correlation {score:.4f}{mark}  "
-            f"lr {lr:.3g}  {entry['seconds']:.1f}s"
+            f"lr {rates}  {entry['seconds']:.1f}s"
             + ("  (best weights restored)" if restored else "")
         )
 
