@@ -157,9 +157,10 @@ def test_adamw_cosine_and_average_train_save_and_resume_exactly(tiny_loaders, tm
         assert torch.equal(resumed.model.state_dict()[name], value), name
 
 
-def test_epoch_lines_give_the_rates_an_epoch_trained_at(tiny_loaders):
-    # a per-step schedule moves the rate within an epoch: the line gives where it started and
-    # ended (it used to give only the start, 1% of the peak after a warm-up epoch)
+def test_epoch_lines_give_the_rate_at_the_start_and_end_of_an_epoch(tiny_loaders):
+    # a per-step schedule moves the rate within an epoch: the line gives its value at the
+    # start and after the last step (it used to give only the start: 1% of the peak after
+    # a warm-up epoch)
     lines: list[str] = []
     cosine = FAST.replace(
         max_epochs=2, optimizer="adamw", schedule="cosine", warmup_epochs=1, lr=0.5, min_lr=0.05

@@ -24,7 +24,6 @@ the same early-stopping decisions; only rank 0 writes files and shows progress.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 from collections.abc import Mapping
@@ -349,7 +348,8 @@ class _Run(Checkpointing, TimeBudget, DivergenceChecks, CompileDecision):
         if self.out is not None and self.env.is_main:
             files.append_metrics(self.out / files.METRICS, entry)
         mark = " *" if stopping.best_epoch == epoch else ""
-        rates = f"{lr:.3g}" if math.isclose(lr, lr_after) else f"{lr:.3g} -> {lr_after:.3g}"
+        start, end = f"{lr:.3g}", f"{lr_after:.3g}"
+        rates = start if start == end else f"{start} -> {end}"
         self.log(
             f"epoch {epoch:3d}  loss {loss:.5g}  validation correlation {score:.4f}{mark}  "
             f"lr {rates}  {entry['seconds']:.1f}s"
