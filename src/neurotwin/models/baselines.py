@@ -24,8 +24,9 @@ times faster than the image terms, which kept the kit's parametrisation near an
 images-only score for its first 5-8 epochs (measured in ``docs/benchmarks.md``).
 ``behavior_channel_scale=1`` restores the kit's parametrisation exactly;
 :func:`~neurotwin.models.load_kit_state_dict` converts the kit's weights to either. The video
-baselines keep the kit's factor 1 on their behaviour and pupil planes: there, 1/121 made
-``video-3d`` learn more slowly (``docs/benchmarks.md``).
+baselines keep the kit's factor 1 on their behaviour and pupil planes: the one test of 1/121
+on ``video-3d`` ran while the readout's old wide start stalled the model, so it is
+inconclusive (``docs/benchmarks.md``).
 
 The compositions ``sensorium+-gain`` (behaviour as a per-neuron gain instead of image
 channels, plus the shifter) and ``sensorium-factorized`` (the kit's core with a factorised

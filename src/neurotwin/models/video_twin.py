@@ -88,9 +88,9 @@ class VideoTwinConfig:
         Factor on the behaviour and pupil-centre planes before the core (kit and default:
         1). A constant plane enters the first convolution as the sum of a filter's taps;
         ``1 / k**2`` (``k``: the first spatial kernel) makes the filter average it, as
-        ``sensorium+`` does. Unlike ``sensorium+``, ``video-3d`` learned more slowly that
-        way on the simulator's ``benchmark`` mice (``docs/benchmarks.md``), so the default
-        stays the kit's. The same functions are representable either way.
+        ``sensorium+`` does. The one test of 1/121 on ``video-3d`` ran while the readout's
+        old wide start stalled the model and is inconclusive (``docs/benchmarks.md``), so
+        the default stays the kit's. The same functions are representable either way.
     """
 
     readout: GaussianReadoutConfig = field(default_factory=_readout)
