@@ -14,10 +14,13 @@ weights and inputs, forward and backward of:
   back to torch's ``conv3d`` (the same module with ``nn.Conv3d``'s forward), so the ratio is
   the speed-up the cores see.
 
-Medians over ``--repeats`` after one warm-up. Prints JSON.
+Medians over ``--repeats`` after one warm-up. Prints JSON. ``--dwise-core`` adds one more
+core, ``video-dwise-small+core``: the small dwise core with the given settings changed
+(JSON, e.g. the CPU core of the accuracy benchmark,
+``'{"widths": [8, 16, 16, 32], "strides": [2, 1, 1, 1], "window": 40}'``).
 
     python benchmarks/conv_speed.py [--cores video-3d-small video-3d video-dwise-small]
-        [--batch 8] [--frames 80] [--threads 1]
+        [--batch 8] [--frames 80] [--threads 1] [--dwise-core JSON]
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from neurotwin.config import apply_overrides
 from neurotwin.models.factorised_conv import FactorisedConv3d
 from neurotwin.models.video_3d import Factorized3dCore, Factorized3dCoreConfig
 from neurotwin.models.video_dwise import SMALL_CORE, DwiseCore, DwiseCoreConfig
@@ -40,14 +45,18 @@ INPUT_CHANNELS = 5
 HW = (36, 64)
 
 
-def _cores() -> dict[str, Callable[[], nn.Module]]:
+def _cores(dwise_core: dict[str, Any] | None = None) -> dict[str, Callable[[], nn.Module]]:
     small_3d = Factorized3dCoreConfig(hidden_channels=(16, 32))
     small_dwise = DwiseCoreConfig(**SMALL_CORE)
-    return {
+    cores: dict[str, Callable[[], nn.Module]] = {
         "video-3d-small": lambda: Factorized3dCore(small_3d, INPUT_CHANNELS),
         "video-3d": lambda: Factorized3dCore(Factorized3dCoreConfig(), INPUT_CHANNELS),
         "video-dwise-small": lambda: DwiseCore(small_dwise, INPUT_CHANNELS),
     }
+    if dwise_core is not None:
+        changed = apply_overrides(small_dwise, dwise_core, where="--dwise-core")
+        cores["video-dwise-small+core"] = lambda: DwiseCore(changed, INPUT_CHANNELS)
+    return cores
 
 
 def _median_seconds(
@@ -135,14 +144,19 @@ def measure(build: Callable[[], nn.Module], args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    cores = _cores()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cores", nargs="+", default=list(cores), choices=list(cores))
+    parser.add_argument("--cores", nargs="+", default=None, help="default: all")
+    parser.add_argument("--dwise-core", type=json.loads, default=None)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--frames", type=int, default=80)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    cores = _cores(args.dwise_core)
+    names = args.cores or list(cores)
+    unknown = sorted(set(names) - set(cores))
+    if unknown:
+        parser.error(f"unknown cores {unknown}; known: {', '.join(cores)}")
     torch.set_num_threads(args.threads)
     result = {
         "batch": args.batch,
@@ -150,7 +164,8 @@ def main() -> None:
         "hw": list(HW),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "cores": {name: measure(cores[name], args) for name in args.cores},
+        "dwise_core": args.dwise_core,
+        "cores": {name: measure(cores[name], args) for name in names},
     }
     print(json.dumps(result, indent=1))
 

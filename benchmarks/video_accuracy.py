@@ -16,16 +16,19 @@ cores are not held to one core's worth of parallel work each; the caches are bui
     python benchmarks/video_accuracy.py [--preset benchmark] [--mice 3] [--budget-minutes 60]
         [--models video-gru video-3d video-dwise-small] [--size kit|small]
         [--work runs/video-accuracy] [--device cpu|cuda] [--dwise-epochs 12] [--ema 0.99]
-        [--jobs 1]
+        [--dwise-lr 6e-4] [--dwise-config '{"readout_kind": "gaussian"}'] [--jobs 1]
 
 ``--size small`` trains the demo's scaled-down baselines (16 channels; what a CPU budget of
 minutes can train), ``kit`` the 2023 kit's published settings. The baselines train with the
 2023 kit's recipe (AdamW, decay on plateau, windows of ``--frames``); ``video-dwise*`` with
 the winner's (``dwise``: warm-up then cosine over ``--dwise-epochs`` epochs, EMA, CutMix;
-windows of the model's own length), so its epochs must fit its share of the budget for the
-schedule to reach its end. ``dwise_over_best_baseline`` gives, per tier, the dwise model's
-single-trial correlation over the better baseline's (the goal of issue 18: at least 1.2 on
-the main and the bonus tiers).
+windows of the model's own length; ``--dwise-lr`` and ``--dwise-config``, JSON model
+overrides, change its peak rate and its settings), so its epochs must fit its share of the
+budget for the schedule to reach its end. A model whose run under ``--work`` already ended
+on the same share of the budget is scored without training more, so a dwise model can be
+added beside baselines trained by an earlier call. ``dwise_over_best_baseline`` gives, per
+tier, the dwise model's single-trial correlation over the better baseline's (the goal of
+issue 18: at least 1.2 on the main and the bonus tiers).
 """
 
 from __future__ import annotations
@@ -75,6 +78,15 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--dwise-epochs", type=int, default=12, help="video-dwise's cosine")
     parser.add_argument("--ema", type=float, default=None, help="video-dwise's EMA decay")
+    parser.add_argument(
+        "--dwise-lr", type=float, default=None, help="video-dwise's peak rate (default: recipe's)"
+    )
+    parser.add_argument(
+        "--dwise-config",
+        type=json.loads,
+        default={},
+        help='video-dwise model overrides as JSON (e.g. \'{"readout_kind": "gaussian"}\')',
+    )
     parser.add_argument("--work", type=Path, default=Path("runs/video-accuracy"))
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child: one model
     args = parser.parse_args()
@@ -133,6 +145,7 @@ def _train_one(args: argparse.Namespace) -> dict[str, Any]:
     """Train (or resume) one model within its share of the budget and score it."""
     import torch
 
+    from neurotwin.config import apply_overrides
     from neurotwin.models import default_config
     from neurotwin.train import TrainConfig, fit
     from neurotwin.train.optim import recipe
@@ -147,14 +160,17 @@ def _train_one(args: argparse.Namespace) -> dict[str, Any]:
         "progress": False,
         "time_limit": _share_s(args),
     }
+    model_config = SMALL.get(name, {}) if args.size == "small" else {}
     if name.startswith("video-dwise"):
-        ema = {} if args.ema is None else {"ema_decay": args.ema}
-        config = recipe("dwise", max_epochs=args.dwise_epochs, **ema, **common)
-        frames = default_config(name).core.window_frames
+        given = {} if args.ema is None else {"ema_decay": args.ema}
+        if args.dwise_lr is not None:
+            given["lr"] = args.dwise_lr
+        config = recipe("dwise", max_epochs=args.dwise_epochs, **given, **common)
+        model_config = args.dwise_config
+        frames = apply_overrides(default_config(name), model_config, where=name).core.window_frames
     else:
         config = TrainConfig(max_epochs=args.epochs, optimizer="adamw", lr=args.lr, **common)
         frames = args.frames
-    model_config = SMALL.get(name, {}) if args.size == "small" else {}
 
     def log(line: str) -> None:  # stdout holds the JSON; models may train side by side
         print(f"[{name}] {line}", file=sys.stderr, flush=True)
