@@ -155,3 +155,19 @@ def test_train_flags_mirror_the_training_recipe():
         "progress": False,
         "ema_decay": 0.9,
     }
+
+
+def test_a_named_recipe_takes_the_flags_given_even_at_their_defaults():
+    from neurotwin.cli.train import train_config
+    from neurotwin.train.optim import recipe
+
+    parser = build_parser()
+    for batch in (8, 128):  # 128 is also TrainConfig's default batch size
+        args = parser.parse_args(
+            ["train", "rec", "--out", "run", "--model", "video-dwise", "--recipe", "dwise",
+             "--batch-size", str(batch)]
+        )  # fmt: skip
+        config = train_config(args)
+        assert config.batch_size == batch
+        assert config.lr == recipe("dwise", batch_size=batch).lr == 7.5e-5 * batch
+        assert config.cutmix_prob == 0.5 and config.recipe == "given"

@@ -173,22 +173,36 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return values
 
 
-def _train(args: argparse.Namespace) -> int:
-    from neurotwin.train.lock import check_run_folder
+def train_config(args: argparse.Namespace) -> Any:
+    """Return the :class:`~neurotwin.train.TrainConfig` that ``neurotwin train`` trains with.
 
-    check_run_folder(args.out)  # before the slow imports and caches
+    The flags not given take the recipe of the model's kind; the flags given are kept, even
+    one equal to a default (``TrainConfig.for_kind`` cannot tell those apart), and with a
+    named ``--recipe`` they go to :func:`neurotwin.train.optim.recipe` itself, so that
+    ``--recipe dwise --batch-size 128`` scales the rate to the batch.
+    """
     from neurotwin.config import flag_overrides
-    from neurotwin.train import TrainConfig, fit, fit_ensemble
+    from neurotwin.train import TrainConfig
     from neurotwin.train.fitting import model_kind
+    from neurotwin.train.optim import recipe
 
     changes = flag_overrides(args, args.recipe_flags)
     if args.time_limit is not None:
         changes["time_limit"] = args.time_limit
     changes["compile"] = {None: False, "on": True, "auto": "auto"}[args.compile]
-    # the flags not given take the recipe of the model's kind; the flags given are kept,
-    # even one equal to a 2022 default (TrainConfig.for_kind cannot tell those apart)
-    kept = {k: v for k, v in changes.items() if k != "recipe"}  # a named recipe is resolved
-    config = TrainConfig().replace(**changes).for_kind(model_kind(args.model)).replace(**kept)
+    kept = {k: v for k, v in changes.items() if k != "recipe"}
+    if changes.get("recipe", "auto") in ("auto", "given"):
+        return TrainConfig().replace(**changes).for_kind(model_kind(args.model)).replace(**kept)
+    return recipe(changes["recipe"], **kept)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from neurotwin.train.lock import check_run_folder
+
+    check_run_folder(args.out)  # before the slow imports and caches
+    from neurotwin.train import fit, fit_ensemble
+
+    config = train_config(args)
     model_config = parse_overrides(args.set)
     common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
     if args.ensemble is not None:
