@@ -117,6 +117,7 @@ def test_ema_weights_are_validated_saved_and_restored_on_resume(
     monkeypatch.setattr(trainer_module, "cutmix", counting)
     whole = _train(infos, loaders, config, tmp_path / "whole")
     assert len(mixed) == 2 * 3 and any(mixed)  # every training batch went through CutMix
+    steps = len(mixed)  # one mouse: a batch a step
     saved = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=False)
     assert any(not torch.equal(saved["ema"][k], v) for k, v in saved["model"].items())
 
@@ -133,6 +134,18 @@ def test_ema_weights_are_validated_saved_and_restored_on_resume(
     first, second = whole.model.state_dict(), resumed.model.state_dict()
     for name, value in first.items():
         assert torch.equal(second[name], value), name
+    assert saved["ema_updates"] == steps  # the warm-up's count
+
+    # a checkpoint saved before the warm-up existed resumes with none (as its average had)
+    with pytest.raises(KeyboardInterrupt):
+        _train(infos, loaders, config, tmp_path / "old", log=stop_after_first)
+    old = torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=False)
+    assert old["ema_updates"] == steps // 2
+    del old["ema_updates"]
+    torch.save(old, tmp_path / "old" / "checkpoint.pt")
+    legacy = _train(infos, loaders, config, tmp_path / "old", log=None)
+    scores = [[e["validation_correlation"] for e in r.history] for r in (whole, legacy)]
+    assert scores[1][:2] == scores[0][:2] and scores[1][2] != scores[0][2]
 
 
 def test_the_named_recipe_is_one_field_of_the_config_and_one_flag() -> None:

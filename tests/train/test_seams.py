@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -128,11 +129,34 @@ def test_weight_average_follows_the_weights_and_is_swapped_in_for_evaluation():
     start = layer.weight.detach().clone()
     with torch.no_grad():
         layer.weight.add_(2.0)
-    average.update()
-    assert torch.allclose(average.average["weight"], start + 1.0)
+    average.update()  # the warm-up's decay at step 0: 1 / 10
+    assert torch.allclose(average.average["weight"], start + 1.8)
     with average.applied():
-        assert torch.allclose(layer.weight, start + 1.0)
+        assert torch.allclose(layer.weight, start + 1.8)
     assert torch.allclose(layer.weight, start + 2.0)
+
+
+def test_weight_average_warms_up_to_its_decay_and_forgets_the_start():
+    layer = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.fill_(0.0)
+    average = WeightAverage(layer, decay=0.99)
+    decays = []
+    for _ in range(1000):
+        decays.append(average.current_decay())
+        with torch.no_grad():
+            layer.weight.fill_(1.0)
+        average.update()
+    assert decays[0] == pytest.approx(0.1) and decays[10] == pytest.approx(11 / 20)
+    assert all(a <= b for a, b in itertools.pairwise(decays))
+    assert decays[889] < 0.99 and decays[890] == 0.99  # (10 d - 1) / (1 - d) = 890 steps
+    # the start weighs the product of the decays: 2.3e-13 after 100 steps, not 0.99 ** 100
+    without_warm_up = 0.99**100
+    assert without_warm_up > 0.36
+    assert float(torch.prod(torch.tensor(decays[:100], dtype=torch.float64))) < 1e-12
+    assert average.average["weight"].item() == pytest.approx(1.0)
+    average.reset()
+    assert average.updates == 0 and average.current_decay() == pytest.approx(0.1)
 
 
 def test_adamw_cosine_and_average_train_save_and_resume_exactly(tiny_loaders, tmp_path):

@@ -18,6 +18,7 @@ import torch
 from neurotwin.errors import NeurotwinError
 from neurotwin.train import checkpoint as files
 from neurotwin.train.config import TRAJECTORY_FIELDS, TrainConfig
+from neurotwin.train.optim import EMA_WARMED_UP
 from neurotwin.train.state import STOP_MAX_EPOCHS, STOP_TIME_LIMIT, RunState, Stopping
 
 
@@ -112,6 +113,7 @@ class Checkpointing(RunState):
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
+            state["ema_updates"] = self.ema.updates
         files.save_checkpoint(path, state)
 
     def _load_trajectory(self, state: dict[str, Any]) -> None:
@@ -121,7 +123,9 @@ class Checkpointing(RunState):
         self.schedule.load_state_dict(state["scheduler"])
         if self.ema is not None:
             if "ema" in state:
-                self.ema.load_state_dict(state["ema"])
+                # a checkpoint from before the warm-up: its average had none, so none now
+                updates = state.get("ema_updates", EMA_WARMED_UP)
+                self.ema.load_state_dict(state["ema"], int(updates))
             else:
                 self.ema.reset()
         torch.set_rng_state(state["rng"])
