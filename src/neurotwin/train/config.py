@@ -156,7 +156,10 @@ class TrainConfig:
         Epochs of linear warm-up of the cosine schedule.
     ema_decay
         Keep an exponential moving average of the weights with this decay per step (e.g.
-        0.999), validated and saved instead of the weights (None: no average).
+        0.999), validated and saved instead of the weights (None: no average). The decay
+        warms up as ``min(ema_decay, (1 + n) / (10 + n))`` after step ``n``
+        (:class:`~neurotwin.train.optim.WeightAverage`), so short runs average recent
+        weights, not the random start.
     recipe
         How the defaults are chosen. ``"auto"``: :func:`~neurotwin.train.fit` (and
         ``neurotwin train``) give every field still at its default the value of the

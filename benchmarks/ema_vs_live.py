@@ -1,0 +1,93 @@
+"""A run's weight average (EMA) against its live weights, on the 2023 test tiers.
+
+A run trained with ``ema_decay`` validates and saves the average of its weights; its
+``checkpoint.pt`` holds both the average and the live weights of its last epoch. This
+scores both on the named tracks (single-trial correlation of each tier, beside its exact
+ceiling), so the cost of the average (its lag behind weights that still move) or its gain
+is measured on the same trials, not guessed. The model's architecture is read from the
+run's ``model.pt``. Prints one JSON object.
+
+    python benchmarks/ema_vs_live.py RUN MOUSE [MOUSE ...] [--tracks video-main video-bonus]
+        [--threads 2] [--cache DIR]
+
+For example, after ``benchmarks/video_accuracy.py --work W --models video-dwise-small``:
+``python benchmarks/ema_vs_live.py W/video-dwise-small-small W/data-benchmark-seed0/*/``
+(the mice are the recordings the run trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a run folder with model.pt and checkpoint.pt")
+    parser.add_argument("mice", type=Path, nargs="+", help="the recordings to score on")
+    parser.add_argument("--tracks", nargs="+", default=["video-main", "video-bonus"])
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--cache", type=Path, default=None, help="the runs' cache folder")
+    return parser.parse_args()
+
+
+def _tiers(model: Any, mice: list[Path], tracks: list[str], cache: Path | None) -> dict[str, Any]:
+    """Single-trial correlation of every tier of every track, beside its exact ceiling."""
+    from neurotwin.scoring.tracks import SINGLE_TRIAL, get_track
+    from neurotwin.submit import evaluate
+
+    out: dict[str, Any] = {}
+    for name in tracks:
+        report = evaluate(model, mice, get_track(name), truth=None, cache_dir=cache)
+        for phase, part in report.phases.items():
+            metric = part.metrics[SINGLE_TRIAL]
+            out[f"{name}/{phase}"] = {
+                "value": metric.value,
+                "exact_ceiling": metric.ceiling,
+                "fraction_of_ceiling": metric.normalized,
+            }
+    return out
+
+
+def main() -> None:
+    args = _arguments()
+    import torch
+
+    from neurotwin.errors import NeurotwinError
+    from neurotwin.models.checkpoint import load_model
+    from neurotwin.train.checkpoint import CHECKPOINT, load_checkpoint
+
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    model = load_model(args.run / "model.pt")
+    state = load_checkpoint(args.run / CHECKPOINT)
+    if "ema" not in state:
+        raise NeurotwinError(f"{args.run / CHECKPOINT}: the run kept no weight average")
+    result: dict[str, Any] = {
+        "run": str(args.run),
+        "epoch": state["epoch"],
+        "ema_decay": state["config"].get("ema_decay"),
+        "ema_updates": state.get("ema_updates"),
+    }
+    for weights in ("ema", "model"):
+        started = time.perf_counter()
+        model.load_state_dict(state[weights])
+        model.eval()
+        label = "average" if weights == "ema" else "live"
+        result[label] = _tiers(model, args.mice, args.tracks, args.cache)
+        result[f"{label}_score_s"] = round(time.perf_counter() - started, 1)
+    result["average_over_live"] = {
+        tier: round(result["average"][tier]["value"] / result["live"][tier]["value"], 3)
+        for tier in result["average"]
+        if result["live"][tier]["value"]
+    }
+    json.dump(result, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
