@@ -11,8 +11,9 @@ run's ``model.pt``. Prints one JSON object.
         [--threads 2] [--cache DIR]
 
 For example, after ``benchmarks/video_accuracy.py --work W --models video-dwise-small``:
-``python benchmarks/ema_vs_live.py W/video-dwise-small-small W/data-benchmark-seed0/*/``
-(the mice are the recordings the run trained on).
+``python benchmarks/ema_vs_live.py W/video-dwise-small-small MOUSE... --cache W/cache``,
+where the mice are the recording folders in ``W/data-benchmark-seed0`` the run trained on
+(not their ``.truth`` siblings, which the scorer finds beside them).
 """
 
 from __future__ import annotations

@@ -134,6 +134,21 @@ def test_predict_orders_by_file_index(tiny_loaders):
     assert model.training is False  # predict leaves the mode as it was
 
 
+def test_predict_on_a_cpu_keeps_freed_memory_unless_told_not_to(tiny_loaders, monkeypatch):
+    from neurotwin.train import allocator
+
+    calls = []
+    monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append(1) or True)
+    model = make_standin(tiny_loaders)
+    key = next(iter(tiny_loaders["train"]))
+    loader = tiny_loaders["train"][key]
+    kept = predict(model, loader, key)
+    assert calls == [1]  # what scoring in a fresh process needs (2x on 2 cores, measured)
+    plain = predict(model, loader, key, keep_freed_memory=False)
+    assert calls == [1]
+    np.testing.assert_array_equal(kept[1], plain[1])
+
+
 def test_validation_score_is_the_mean_over_all_neurons(tiny_loaders):
     from neurotwin.train.evaluate import validation_correlation
 

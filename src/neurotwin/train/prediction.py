@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from neurotwin.train import allocator
 from neurotwin.train.twin import module_of
 
 if TYPE_CHECKING:
@@ -114,11 +115,17 @@ def predict(
     key: str,
     device: str | torch.device = "cpu",
     task: Task | None = None,
+    *,
+    keep_freed_memory: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predict the responses of every trial of a loader.
 
     The model is moved to ``device``, run in eval mode without gradients, and left in the
-    mode it was in.
+    mode it was in. On a CPU, glibc's malloc is first told to keep freed memory for reuse
+    (:func:`neurotwin.train.allocator.keep_freed_memory`, as training does): otherwise every
+    large activation is mapped and zeroed anew, and predicting the ``live_test_main`` tier
+    of a ``benchmark`` video mouse (36 trials) with ``video-dwise-small`` took 108 s
+    instead of 48 s on 2 cores (``benchmarks/predict_speed.py``).
 
     Parameters
     ----------
@@ -133,6 +140,10 @@ def predict(
     task
         How the predictions are gathered (:class:`~neurotwin.train.tasks.StaticTask` when
         None).
+    keep_freed_memory
+        On a CPU, keep freed memory for reuse (the process then holds its peak memory
+        until it exits; the setting is per process and stays). Ignored on CUDA and
+        without glibc.
 
     Returns
     -------
@@ -144,6 +155,8 @@ def predict(
     from neurotwin.train.tasks import StaticTask
 
     device = torch.device(device)
+    if keep_freed_memory and device.type == "cpu":
+        allocator.keep_freed_memory()
     model.to(device)
     gathered = (task or StaticTask()).predict(model, loader, key, device)
     order = np.argsort(gathered.index, kind="stable")
