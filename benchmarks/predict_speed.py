@@ -4,8 +4,8 @@ Each mode runs in a fresh process (the allocator setting is per process and stay
 loads a saved model, predicts one tier of one recording with
 :func:`neurotwin.submit.predict_tiers` and reports the wall, user and system seconds. The
 ``default`` mode leaves glibc's defaults (as ``keep_freed_memory=False`` would), so it shows
-what prediction cost before :func:`neurotwin.train.predict` applied the setting. Prints one
-JSON object.
+what prediction cost before :func:`neurotwin.train.predict` applied the setting;
+``same_predictions`` compares the two modes' predictions. Prints one JSON object.
 
     python benchmarks/predict_speed.py MODEL.pt RECORDING [--tier live_test_main]
         [--threads 2] [--cache DIR]
@@ -18,8 +18,11 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
+
+import numpy as np
 
 
 def _arguments() -> argparse.Namespace:
@@ -30,6 +33,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--cache", default=None)
     parser.add_argument("--mode", choices=["keep", "default"], help=argparse.SUPPRESS)
+    parser.add_argument("--save", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -47,6 +51,7 @@ def _one(args: argparse.Namespace) -> dict[str, Any]:
     start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     out = predict_tiers(model, args.recording, [args.tier], cache_dir=args.cache)
     after = resource.getrusage(resource.RUSAGE_SELF)
+    np.save(args.save, np.asarray(out[args.tier].values, dtype=np.float32))
     return {
         "mode": args.mode,
         "trials": len(out[args.tier].values),
@@ -61,15 +66,19 @@ def main() -> None:
     if args.mode is not None:
         print(json.dumps(_one(args)))
         return
-    results = {}
-    for mode in ("keep", "default"):
-        out = subprocess.run(
-            [sys.executable, __file__, *sys.argv[1:], "--mode", mode],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        results[mode] = json.loads(out.splitlines()[-1])
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for mode in ("keep", "default"):
+            save = f"{folder}/{mode}.npy"
+            out = subprocess.run(
+                [sys.executable, __file__, *sys.argv[1:], "--mode", mode, "--save", save],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            results[mode] = json.loads(out.splitlines()[-1])
+        same = np.array_equal(np.load(f"{folder}/keep.npy"), np.load(f"{folder}/default.npy"))
+    results["same_predictions"] = bool(same)
     results["default_over_keep_wall"] = round(
         results["default"]["wall_s"] / results["keep"]["wall_s"], 2
     )

@@ -124,8 +124,8 @@ def predict(
     mode it was in. On a CPU, glibc's malloc is first told to keep freed memory for reuse
     (:func:`neurotwin.train.allocator.keep_freed_memory`, as training does): otherwise every
     large activation is mapped and zeroed anew, and predicting the ``live_test_main`` tier
-    of a ``benchmark`` video mouse (36 trials) with ``video-dwise-small`` took 108 s
-    instead of 48 s on 2 cores (``benchmarks/predict_speed.py``).
+    of a ``benchmark`` video mouse (36 trials) with ``video-dwise-small`` took 87 s
+    instead of 39 s on 2 cores (``benchmarks/predict_speed.py``).
 
     Parameters
     ----------
