@@ -92,7 +92,9 @@ def test_readout_equals_a_gather_of_bilinear_neighbours(
     expected = gathered(x, grid, readout.features, align_corners) + readout.bias
     want = _grads((expected * weights).sum(), readout, inputs)
 
-    rtol, atol = (1e-10, 1e-12) if dtype == torch.float64 else (1e-5, 1e-5)
+    # float32: the sums' order follows the buffers' alignment (BLAS), which malloc's reuse
+    # of freed memory changes (measured: 3e-5 relative on one gradient); float64 is exact
+    rtol, atol = (1e-10, 1e-12) if dtype == torch.float64 else (1e-4, 1e-5)
     torch.testing.assert_close(out, expected, rtol=rtol, atol=atol)
     assert [g is None for g in got] == [g is None for g in want]
     assert got[-1] is not None and got[-1].abs().sum() > 0  # the gradients are not all zero
