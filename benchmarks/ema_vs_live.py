@@ -3,8 +3,9 @@
 A run trained with ``ema_decay`` validates and saves the average of its weights; its
 ``checkpoint.pt`` holds both the average and the live weights of its last epoch. This
 scores both on the named tracks (single-trial correlation of each tier, beside its exact
-ceiling), so the cost of the average (its lag behind weights that still move) or its gain
-is measured on the same trials, not guessed. The model's architecture is read from the
+ceiling, per mouse and class, as ``video_accuracy.py`` reports them), so the cost of the
+average (its lag behind weights that still move) or its gain is measured on the same
+trials, not guessed. The model's architecture is read from the
 run's ``model.pt``. Prints one JSON object.
 
     python benchmarks/ema_vs_live.py RUN MOUSE [MOUSE ...] [--tracks video-main video-bonus]
@@ -36,24 +37,6 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _tiers(model: Any, mice: list[Path], tracks: list[str], cache: Path | None) -> dict[str, Any]:
-    """Single-trial correlation of every tier of every track, beside its exact ceiling."""
-    from neurotwin.scoring.tracks import SINGLE_TRIAL, get_track
-    from neurotwin.submit import evaluate
-
-    out: dict[str, Any] = {}
-    for name in tracks:
-        report = evaluate(model, mice, get_track(name), truth=None, cache_dir=cache)
-        for phase, part in report.phases.items():
-            metric = part.metrics[SINGLE_TRIAL]
-            out[f"{name}/{phase}"] = {
-                "value": metric.value,
-                "exact_ceiling": metric.ceiling,
-                "fraction_of_ceiling": metric.normalized,
-            }
-    return out
-
-
 def main() -> None:
     args = _arguments()
     import torch
@@ -61,6 +44,7 @@ def main() -> None:
     from neurotwin.errors import NeurotwinError
     from neurotwin.models.checkpoint import load_model
     from neurotwin.train.checkpoint import CHECKPOINT, load_checkpoint
+    from video_accuracy import track_scores  # this folder's; the scores' layout is its
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -79,12 +63,13 @@ def main() -> None:
         model.load_state_dict(state[weights])
         model.eval()
         label = "average" if weights == "ema" else "live"
-        result[label] = _tiers(model, args.mice, args.tracks, args.cache)
+        result[label] = track_scores(model, args.mice, args.cache, tuple(args.tracks))
         result[f"{label}_score_s"] = round(time.perf_counter() - started, 1)
     result["average_over_live"] = {
-        tier: round(result["average"][tier]["value"] / result["live"][tier]["value"], 3)
-        for tier in result["average"]
-        if result["live"][tier]["value"]
+        f"{track}/{phase}": round(part["value"] / result["live"][track][phase]["value"], 3)
+        for track, phases in result["average"].items()
+        for phase, part in phases.items()
+        if result["live"][track][phase]["value"]
     }
     json.dump(result, sys.stdout, indent=1)
     print()

@@ -103,16 +103,18 @@ def _mice(args: argparse.Namespace) -> list[Path]:
     return [m.path for m in made]
 
 
-def _scores(model: Any, paths: list[Path], work: Path) -> dict[str, Any]:
-    """Both tracks' single-trial correlation beside its exact ceiling, per mouse and class."""
+def track_scores(
+    model: Any, paths: list[Path], cache_dir: Path | None, tracks: tuple[str, ...] = TRACKS
+) -> dict[str, Any]:
+    """Score the tracks: single-trial correlation beside its exact ceiling, per mouse and class."""
     from neurotwin.scoring.metrics import mean_over_neurons
     from neurotwin.scoring.tracks import SINGLE_TRIAL, get_track
     from neurotwin.submit import evaluate
 
     out: dict[str, Any] = {}
-    for name in TRACKS:
+    for name in tracks:
         track = get_track(name)
-        report = evaluate(model, paths, track, truth=None, cache_dir=work / "cache")
+        report = evaluate(model, paths, track, truth=None, cache_dir=cache_dir)
         phases: dict[str, Any] = {}
         for phase, part in report.phases.items():
             m = part.metrics[SINGLE_TRIAL]
@@ -214,7 +216,7 @@ def _train_one(args: argparse.Namespace) -> dict[str, Any]:
         "seconds_per_epoch": [round(float(h["seconds"]), 1) for h in epochs],
         "train_wall_s": round(train_s, 1),
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "scores": _scores(result.model, paths, args.work),
+        "scores": track_scores(result.model, paths, args.work / "cache"),
     }
 
 
@@ -284,7 +286,7 @@ def main() -> None:
         start = time.perf_counter()
         results["ensemble"] = {
             "members": baselines,
-            "scores": _scores(Ensemble(members), paths, args.work),
+            "scores": track_scores(Ensemble(members), paths, args.work / "cache"),
             "score_wall_s": round(time.perf_counter() - start, 1),
         }
     main_live = {
