@@ -55,3 +55,58 @@ def test_ensemble_members_are_trained_once_and_skipped_when_finished(tiny_loader
     assert not any(line.startswith("epoch") for line in lines)  # nothing was trained again
     for a, b in zip(result.results, again.results, strict=True):
         assert a.best_correlation == b.best_correlation
+
+
+def test_k_fold_validates_on_every_pooled_trial_once(tiny_loaders):
+    k = 3
+    splits = [resplit_loaders(tiny_loaders, seed=5, fold=(i, k)) for i in range(k)]
+    for key, loader in tiny_loaders["train"].items():
+        pooled = np.concatenate(
+            [loader.dataset.indices, tiny_loaders["validation"][key].dataset.indices]
+        )
+        vals = [set(s["validation"][key].dataset.indices) for s in splits]
+        assert sorted(i for v in vals for i in v) == sorted(pooled)  # disjoint, covering
+        assert max(map(len, vals)) - min(map(len, vals)) <= 1
+        for split, val in zip(splits, vals, strict=True):
+            train = set(split["train"][key].dataset.indices)
+            assert train == set(pooled) - val
+    again = resplit_loaders(tiny_loaders, seed=5, fold=(1, k))["validation"]
+    assert all(
+        set(again[key].dataset.indices) == set(splits[1]["validation"][key].dataset.indices)
+        for key in again
+    )
+
+
+@pytest.mark.parametrize("fold", [(0, 1), (3, 3), (-1, 3)])
+def test_k_fold_refuses_impossible_folds(tiny_loaders, fold):
+    with pytest.raises(NeurotwinError, match="at least 2 folds"):
+        resplit_loaders(tiny_loaders, seed=0, fold=fold)
+
+
+def test_k_fold_refuses_more_folds_than_trials(tiny_loaders):
+    key, loader = next(iter(tiny_loaders["train"].items()))
+    n = len(loader.dataset) + len(tiny_loaders["validation"][key].dataset)
+    with pytest.raises(NeurotwinError, match=f"into {n + 1} folds: it has {n}"):
+        resplit_loaders(tiny_loaders, seed=0, fold=(0, n + 1))
+
+
+@pytest.mark.parametrize(("members", "resplit"), [(1, True), (3, False)])
+def test_k_fold_ensemble_needs_two_members_and_resplit(tiny_loaders, tmp_path, members, resplit):
+    config = TrainConfig(device="cpu", progress=False, batch_size=4, max_epochs=1)
+    with pytest.raises(NeurotwinError, match="k-fold ensemble needs at least 2 members"):
+        train_ensemble(
+            lambda i: make_standin(tiny_loaders, seed=i), tiny_loaders, members, config,
+            tmp_path / "ens", resplit, log=None, k_fold=True,
+        )  # fmt: skip
+    assert not (tmp_path / "ens").exists()
+
+
+def test_k_fold_ensemble_trains_one_member_per_fold(tiny_loaders, tmp_path):
+    config = TrainConfig(device="cpu", progress=False, batch_size=4, max_epochs=1)
+    result = train_ensemble(
+        lambda i: make_standin(tiny_loaders, seed=i), tiny_loaders, 2, config,
+        tmp_path / "ens", log=None, k_fold=True,
+    )  # fmt: skip
+    assert len(result.members) == 2
+    summary = json.loads((tmp_path / "ens/ensemble.json").read_text())
+    assert summary["k_fold"] is True and summary["resplit"] is True

@@ -69,6 +69,12 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="train N members on different train/validation re-splits (out/member-i/)",
     )
+    p.add_argument(
+        "--k-fold",
+        action="store_true",
+        help="with --ensemble N: member i validates on fold i of N disjoint folds of the "
+        "pooled train and validation trials",
+    )
     p.add_argument("--cache-dir", default=None, help="cache folder (default: user cache)")
     p.set_defaults(func=_train)
 
@@ -199,6 +205,8 @@ def train_config(args: argparse.Namespace) -> Any:
 def _train(args: argparse.Namespace) -> int:
     from neurotwin.train.lock import check_run_folder
 
+    if args.k_fold and args.ensemble is None:
+        raise NeurotwinError("--k-fold needs --ensemble N (the number of folds and members)")
     check_run_folder(args.out)  # before the slow imports and caches
     from neurotwin.train import fit, fit_ensemble
 
@@ -207,7 +215,14 @@ def _train(args: argparse.Namespace) -> int:
     common: dict[str, Any] = {"cache_dir": args.cache_dir, "resume": not args.no_resume}
     if args.ensemble is not None:
         result = fit_ensemble(
-            args.paths, args.model, args.out, args.ensemble, config, **common, **model_config
+            args.paths,
+            args.model,
+            args.out,
+            args.ensemble,
+            config,
+            k_fold=args.k_fold,
+            **common,
+            **model_config,
         )
         scores = ", ".join(f"{r.best_correlation:.4f}" for r in result.results)
         print(f"{args.out}: {len(result.members)} members, validation correlations {scores}")

@@ -76,13 +76,19 @@ def _subset(dataset: StaticTrials, indices: np.ndarray) -> StaticTrials:
     return StaticTrials(dataset.cache, indices, dataset.normalizer, dataset.fields)
 
 
-def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoader[Any]]]:
+def resplit_loaders(
+    loaders: Loaders, seed: int, fold: tuple[int, int] | None = None
+) -> dict[str, dict[str, DataLoader[Any]]]:
     """Pool each recording's train and validation trials and split them again.
 
-    The new validation tier has as many trials as the old one; which trials go where is a
-    function of ``seed`` (and the recording's position). Datasets share the originals'
-    cache, normaliser and fields (video: the training windows and the whole validation
-    trials); other tiers are kept as they are.
+    Without ``fold``, the new validation tier has as many trials as the old one; which
+    trials go where is a function of ``seed`` (and the recording's position). With
+    ``fold=(i, k)``, the pooled trials are put in an order given by ``seed`` and cut into
+    ``k`` disjoint folds of near-equal size (sizes differ by at most one); fold ``i`` is the
+    validation tier and the other ``k - 1`` the training tier, so the members of a k-fold
+    ensemble (same ``seed``, ``i = 0 .. k-1``) validate on every pooled trial exactly once.
+    Datasets share the originals' cache, normaliser and fields (video: the training windows
+    and the whole validation trials); other tiers are kept as they are.
 
     Parameters
     ----------
@@ -92,7 +98,9 @@ def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoad
         :class:`~neurotwin.data.datasets.VideoClips` (video: its ``oracle`` trials are the
         validation tier, as :func:`~neurotwin.train.fit` hands them over).
     seed
-        Seed of the split.
+        Seed of the split (of the trials' order, with ``fold``).
+    fold
+        ``(i, k)``: validate on fold ``i`` of ``k`` (``0 <= i < k``, ``k >= 2``).
 
     Returns
     -------
@@ -103,8 +111,14 @@ def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoad
     ------
     NeurotwinError
         When a recording lacks one of the two tiers or its datasets are not trials of one
-        kind and one cache.
+        kind and one cache; when ``fold`` is out of range or a recording has fewer pooled
+        trials than folds.
     """
+    if fold is not None and not (fold[1] >= 2 and 0 <= fold[0] < fold[1]):
+        raise NeurotwinError(
+            f"cannot re-split into fold {fold[0]} of {fold[1]}: "
+            "k-fold needs at least 2 folds and 0 <= fold < k"
+        )
     for tier in ("train", "validation"):
         if not loaders.get(tier):
             raise NeurotwinError(f"cannot re-split: the loaders have no {tier} tier")
@@ -129,9 +143,19 @@ def resplit_loaders(loaders: Loaders, seed: int) -> dict[str, dict[str, DataLoad
             )
         pool = np.concatenate([old_train.indices, old_val.indices])
         order = np.random.default_rng([seed, stream]).permutation(len(pool))
-        n_val = len(old_val)
-        val = _subset(old_val, np.sort(pool[order[:n_val]]))
-        tra = _subset(old_train, np.sort(pool[order[n_val:]]))
+        if fold is None:
+            val_at, train_at = order[: len(old_val)], order[len(old_val) :]
+        else:
+            if len(pool) < fold[1]:
+                raise NeurotwinError(
+                    f"cannot cut recording {key!r} into {fold[1]} folds: it has "
+                    f"{len(pool)} train and validation trials"
+                )
+            folds = np.array_split(order, fold[1])
+            val_at = folds[fold[0]]
+            train_at = np.concatenate([f for j, f in enumerate(folds) if j != fold[0]])
+        val = _subset(old_val, np.sort(pool[val_at]))
+        tra = _subset(old_train, np.sort(pool[train_at]))
         out["train"][key] = _like(train_loader, tra, shuffle=True, seed=seed, stream=stream)
         out["validation"][key] = _like(
             loaders["validation"][key], val, shuffle=False, seed=seed, stream=stream
@@ -148,12 +172,17 @@ def train_ensemble(
     resplit: bool = True,
     resume: bool = True,
     log: Log | None = print,
+    *,
+    k_fold: bool = False,
 ) -> EnsembleResult:
     """Train ``n_members`` models, each in its own folder ``out/member-{i}/``.
 
     Member ``i`` uses seed ``config.seed + i`` (its initial weights, its shuffling and,
-    with ``resplit``, its train/validation split). Finished members are not trained
-    again: their checkpoint says so and :func:`~neurotwin.train.train` returns at once.
+    with ``resplit``, its train/validation split). With ``k_fold``, member ``i`` validates
+    on fold ``i`` of ``n_members`` disjoint folds of the pooled train and validation trials
+    (cut in an order given by ``config.seed``; :func:`resplit_loaders`), as the 2023
+    winner's ensembles did. Finished members are not trained again: their checkpoint says
+    so and :func:`~neurotwin.train.train` returns at once.
 
     Parameters
     ----------
@@ -174,14 +203,27 @@ def train_ensemble(
         Resume (or skip) members from their checkpoints.
     log
         Called with progress lines.
+    k_fold
+        Split into ``n_members`` disjoint validation folds instead of independent re-splits.
 
     Returns
     -------
     EnsembleResult
         The members and their results.
+
+    Raises
+    ------
+    NeurotwinError
+        For fewer than one member; with ``k_fold``, for fewer than two members, without
+        ``resplit``, or when a recording has fewer trials than folds.
     """
     if n_members < 1:
         raise NeurotwinError(f"an ensemble needs at least one member, got {n_members}")
+    if k_fold and (n_members < 2 or not resplit):
+        raise NeurotwinError(
+            "a k-fold ensemble needs at least 2 members and re-split data, got "
+            f"{n_members} member(s) and resplit={resplit}"
+        )
     config = config or TrainConfig()
     out = Path(out)
     env = DistEnv.from_environ()
@@ -199,7 +241,11 @@ def train_ensemble(
                 say(f"member {i + 1} of {n_members} (seed {member.seed})")
             torch.manual_seed(member.seed)
             model = make_model(i)
-            member_loaders = resplit_loaders(loaders, member.seed) if resplit else loaders
+            member_loaders: Loaders = loaders
+            if k_fold:
+                member_loaders = resplit_loaders(loaders, config.seed, fold=(i, n_members))
+            elif resplit:
+                member_loaders = resplit_loaders(loaders, member.seed)
             results.append(train(model, member_loaders, member, out / f"member-{i}", resume, log))
         if env.is_main:
             files.write_json(
@@ -216,6 +262,7 @@ def train_ensemble(
                         for i, r in enumerate(results)
                     ],
                     "resplit": resplit,
+                    "k_fold": k_fold,
                     "train": config.to_dict(),
                 },
             )

@@ -381,6 +381,7 @@ def fit_ensemble(
     train: TrainConfig | None = None,
     *,
     resplit: bool = True,
+    k_fold: bool = False,
     cache_dir: PathLike | None = None,
     image_size: tuple[int, int] | None = None,
     frames: int | None = None,
@@ -404,6 +405,9 @@ def fit_ensemble(
         The recipe of every member (defaults by the model's kind, see :func:`fit`).
     resplit
         Each member on its own train/validation re-split.
+    k_fold
+        Member ``i`` validates on fold ``i`` of ``n_members`` disjoint folds of the pooled
+        train and validation trials (see :func:`train_ensemble`).
     cache_dir
         Where the recordings' caches live.
     image_size
@@ -432,7 +436,9 @@ def fit_ensemble(
         def make(i: int) -> TwinModel:
             return first if i == 0 else make_model()  # member 0 is the model built first
 
-        result = train_ensemble(make, loaders, n_members, config, Path(out), resplit, resume, log)
+        result = train_ensemble(
+            make, loaders, n_members, config, Path(out), resplit, resume, log, k_fold=k_fold
+        )
         if DistEnv.from_environ().is_main:
             from neurotwin.models import Ensemble, TwinModule, save_model
 
