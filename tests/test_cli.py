@@ -69,5 +69,5 @@ def test_cache_command_builds_into_the_chosen_folder(static_path, tmp_path, caps
 def test_k_fold_without_an_ensemble_is_refused(static_path, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", str(static_path), "--out", str(out), "--k-fold"]) == 2
-    assert "--k-fold needs --ensemble N" in capsys.readouterr().err
+    assert "--k-fold needs --ensemble N with N >= 2" in capsys.readouterr().err
     assert not out.exists()

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+import neurotwin.train.ensemble as ensemble_module
 from neurotwin.errors import NeurotwinError
 from neurotwin.train import TrainConfig, resplit_loaders, train_ensemble
 from train.standin import make_standin
@@ -61,20 +62,19 @@ def test_k_fold_validates_on_every_pooled_trial_once(tiny_loaders):
     k = 3
     splits = [resplit_loaders(tiny_loaders, seed=5, fold=(i, k)) for i in range(k)]
     for key, loader in tiny_loaders["train"].items():
-        pooled = np.concatenate(
-            [loader.dataset.indices, tiny_loaders["validation"][key].dataset.indices]
-        )
+        old_val = tiny_loaders["validation"][key].dataset
+        pooled = np.concatenate([loader.dataset.indices, old_val.indices])
         vals = [set(s["validation"][key].dataset.indices) for s in splits]
         assert sorted(i for v in vals for i in v) == sorted(pooled)  # disjoint, covering
         assert max(map(len, vals)) - min(map(len, vals)) <= 1
         for split, val in zip(splits, vals, strict=True):
-            train = set(split["train"][key].dataset.indices)
-            assert train == set(pooled) - val
-    again = resplit_loaders(tiny_loaders, seed=5, fold=(1, k))["validation"]
-    assert all(
-        set(again[key].dataset.indices) == set(splits[1]["validation"][key].dataset.indices)
-        for key in again
-    )
+            assert set(split["train"][key].dataset.indices) == set(pooled) - val
+            assert sum(len(b["index"]) for b in split["validation"][key]) == len(val)
+    key = next(iter(tiny_loaders["validation"]))
+    again = resplit_loaders(tiny_loaders, seed=5, fold=(1, k))["validation"][key].dataset
+    other = resplit_loaders(tiny_loaders, seed=6, fold=(1, k))["validation"][key].dataset
+    assert set(again.indices) == set(splits[1]["validation"][key].dataset.indices)
+    assert set(other.indices) != set(again.indices)
 
 
 @pytest.mark.parametrize("fold", [(0, 1), (3, 3), (-1, 3)])
@@ -83,11 +83,16 @@ def test_k_fold_refuses_impossible_folds(tiny_loaders, fold):
         resplit_loaders(tiny_loaders, seed=0, fold=fold)
 
 
-def test_k_fold_refuses_more_folds_than_trials(tiny_loaders):
+def test_k_fold_needs_two_trials_in_every_fold(tiny_loaders):
     key, loader = next(iter(tiny_loaders["train"].items()))
     n = len(loader.dataset) + len(tiny_loaders["validation"][key].dataset)
-    with pytest.raises(NeurotwinError, match=f"into {n + 1} folds: it has {n}"):
-        resplit_loaders(tiny_loaders, seed=0, fold=(0, n + 1))
+    most = n // 2
+    split = resplit_loaders(tiny_loaders, seed=0, fold=(most - 1, most))
+    assert len(split["validation"][key].dataset) >= 2
+    with pytest.raises(
+        NeurotwinError, match=f"into {most + 1} folds of at least 2 trials: it has {n}"
+    ):
+        resplit_loaders(tiny_loaders, seed=0, fold=(0, most + 1))
 
 
 @pytest.mark.parametrize(("members", "resplit"), [(1, True), (3, False)])
@@ -101,12 +106,45 @@ def test_k_fold_ensemble_needs_two_members_and_resplit(tiny_loaders, tmp_path, m
     assert not (tmp_path / "ens").exists()
 
 
-def test_k_fold_ensemble_trains_one_member_per_fold(tiny_loaders, tmp_path):
+def test_k_fold_ensemble_trains_each_member_on_its_fold(tiny_loaders, tmp_path, monkeypatch):
+    seen: list[dict] = []
+    monkeypatch.setattr(ensemble_module, "train", _wrap(ensemble_module.train, seen))
     config = TrainConfig(device="cpu", progress=False, batch_size=4, max_epochs=1)
     result = train_ensemble(
         lambda i: make_standin(tiny_loaders, seed=i), tiny_loaders, 2, config,
         tmp_path / "ens", log=None, k_fold=True,
     )  # fmt: skip
-    assert len(result.members) == 2
+    assert len(result.members) == 2 and len(seen) == 2
+    for key, loader in tiny_loaders["train"].items():
+        pooled = set(loader.dataset.indices) | set(tiny_loaders["validation"][key].dataset.indices)
+        assert not seen[0][key] & seen[1][key] and seen[0][key] | seen[1][key] == pooled
     summary = json.loads((tmp_path / "ens/ensemble.json").read_text())
-    assert summary["k_fold"] is True and summary["resplit"] is True
+    assert summary["k_fold"] is True and [m["fold"] for m in summary["members"]] == [0, 1]
+    split = json.loads((tmp_path / "ens/member-1/split.json").read_text())
+    assert split["mode"] == "k-fold" and split["fold"] == [1, 2] and split["seed"] == config.seed
+
+
+def _wrap(train, seen):
+    def recording_train(model, loaders, config, out, resume, log):
+        seen.append({k: set(v.dataset.indices) for k, v in loaders["validation"].items()})
+        return train(model, loaders, config, out, resume, log)
+
+    return recording_train
+
+
+@pytest.mark.parametrize("change", [{"k_fold": True}, {"resplit": False}, {"n": 3, "k_fold": True}])
+def test_a_member_is_not_resumed_on_another_split(tiny_loaders, tmp_path, change):
+    config = TrainConfig(device="cpu", progress=False, batch_size=4, max_epochs=1)
+    first = {"k_fold": True} if change.get("n") else {}
+    make = lambda i: make_standin(tiny_loaders, seed=i)  # noqa: E731
+    train_ensemble(make, tiny_loaders, 2, config, tmp_path / "ens", log=None, **first)
+    resplit = change.get("resplit", True)
+    with pytest.raises(
+        NeurotwinError, match=r"member-0/split\.json: this member started on another split"
+    ):
+        train_ensemble(
+            make, tiny_loaders, change.get("n", 2), config, tmp_path / "ens", resplit,
+            log=None, k_fold=change.get("k_fold", False),
+        )  # fmt: skip
+    again = train_ensemble(make, tiny_loaders, 2, config, tmp_path / "ens", log=None, **first)
+    assert len(again.members) == 2  # the first settings still resume

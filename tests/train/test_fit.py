@@ -59,7 +59,8 @@ def test_cli_ensemble(stand_in_registry, tmp_path, capsys):
     path = write_static(tmp_path / "rec", hw=(16, 24))
     args = ["train", str(path), "--model", "standin", "--out", str(tmp_path / "ens"),
             "--epochs", "1", "--batch-size", "4", "--device", "cpu", "--no-progress",
-            "--ensemble", "2"]  # fmt: skip
+            "--ensemble", "2", "--k-fold"]  # fmt: skip
     assert main(args) == 0
     assert "2 members" in capsys.readouterr().out
     assert (tmp_path / "ens/member-1/model.pt").exists()
+    assert json.loads((tmp_path / "ens/ensemble.json").read_text())["k_fold"] is True

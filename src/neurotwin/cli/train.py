@@ -205,8 +205,10 @@ def train_config(args: argparse.Namespace) -> Any:
 def _train(args: argparse.Namespace) -> int:
     from neurotwin.train.lock import check_run_folder
 
-    if args.k_fold and args.ensemble is None:
-        raise NeurotwinError("--k-fold needs --ensemble N (the number of folds and members)")
+    if args.k_fold and (args.ensemble or 0) < 2:
+        raise NeurotwinError(
+            "--k-fold needs --ensemble N with N >= 2 (the number of folds and members)"
+        )
     check_run_folder(args.out)  # before the slow imports and caches
     from neurotwin.train import fit, fit_ensemble
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from neurotwin.models.contract import TwinModel
 
 Loaders = Mapping[str, Mapping[str, DataLoader[Any]]]
+#: Each member's record of how its data were split (``member-{i}/split.json``).
+SPLIT_FILE = "split.json"
 
 
 @dataclass
@@ -111,8 +115,8 @@ def resplit_loaders(
     ------
     NeurotwinError
         When a recording lacks one of the two tiers or its datasets are not trials of one
-        kind and one cache; when ``fold`` is out of range or a recording has fewer pooled
-        trials than folds.
+        kind and one cache; when ``fold`` is out of range or a recording has fewer than 2
+        pooled trials per fold.
     """
     if fold is not None and not (fold[1] >= 2 and 0 <= fold[0] < fold[1]):
         raise NeurotwinError(
@@ -146,10 +150,10 @@ def resplit_loaders(
         if fold is None:
             val_at, train_at = order[: len(old_val)], order[len(old_val) :]
         else:
-            if len(pool) < fold[1]:
+            if len(pool) < 2 * fold[1]:  # a correlation over one trial is undefined
                 raise NeurotwinError(
-                    f"cannot cut recording {key!r} into {fold[1]} folds: it has "
-                    f"{len(pool)} train and validation trials"
+                    f"cannot cut recording {key!r} into {fold[1]} folds of at least 2 "
+                    f"trials: it has {len(pool)} train and validation trials"
                 )
             folds = np.array_split(order, fold[1])
             val_at = folds[fold[0]]
@@ -161,6 +165,70 @@ def resplit_loaders(
             loaders["validation"][key], val, shuffle=False, seed=seed, stream=stream
         )
     return out
+
+
+def check_ensemble(n_members: int, resplit: bool, k_fold: bool) -> None:
+    """Refuse an ensemble that cannot be trained, before anything is built.
+
+    Raises
+    ------
+    NeurotwinError
+        For fewer than one member; with ``k_fold``, for fewer than two members or without
+        ``resplit``.
+    """
+    if n_members < 1:
+        raise NeurotwinError(f"an ensemble needs at least one member, got {n_members}")
+    if k_fold and (n_members < 2 or not resplit):
+        raise NeurotwinError(
+            "a k-fold ensemble needs at least 2 members and re-split data, got "
+            f"{n_members} member(s) and resplit={resplit}"
+        )
+
+
+def _split_record(
+    loaders: Loaders, resplit: bool, fold: tuple[int, int] | None, seed: int
+) -> dict[str, Any]:
+    """How a member's data were split, with a digest of each recording's validation trials."""
+    digests: dict[str, str | None] = {}
+    for key, loader in loaders["validation"].items():
+        dataset = loader.dataset
+        if isinstance(dataset, StaticTrials):
+            trials = np.sort(np.asarray(dataset.indices, dtype=np.int64))
+            digests[key] = hashlib.sha256(trials.tobytes()).hexdigest()
+        else:  # a dataset of another kind: its trials cannot be named
+            digests[key] = None
+    return {
+        "mode": "k-fold" if fold is not None else "resplit" if resplit else "none",
+        "fold": None if fold is None else list(fold),
+        "seed": seed if resplit else None,
+        "validation_digests": digests,
+    }
+
+
+def _describe(split: Any) -> str:
+    if not isinstance(split, dict):
+        return repr(split)
+    return ", ".join(f"{k} {split.get(k)}" for k in ("mode", "fold", "seed"))
+
+
+def _keep_split(folder: Path, split: dict[str, Any], resume: bool, is_main: bool) -> None:
+    """Record a member's split, or refuse to resume its checkpoint on another one."""
+    path = folder / SPLIT_FILE
+    if resume and path.is_file() and (folder / files.CHECKPOINT).exists():
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise NeurotwinError(f"{path}: unreadable split record ({error})") from None
+        if before != split:
+            raise NeurotwinError(
+                f"{path}: this member started on another split ({_describe(before)}) than "
+                f"it would resume on ({_describe(split)}); resume with the ensemble's first "
+                "settings, or train into a new folder"
+            )
+        return
+    if is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        files.write_json(path, split)
 
 
 def train_ensemble(
@@ -178,11 +246,15 @@ def train_ensemble(
     """Train ``n_members`` models, each in its own folder ``out/member-{i}/``.
 
     Member ``i`` uses seed ``config.seed + i`` (its initial weights, its shuffling and,
-    with ``resplit``, its train/validation split). With ``k_fold``, member ``i`` validates
-    on fold ``i`` of ``n_members`` disjoint folds of the pooled train and validation trials
-    (cut in an order given by ``config.seed``; :func:`resplit_loaders`), as the 2023
-    winner's ensembles did. Finished members are not trained again: their checkpoint says
-    so and :func:`~neurotwin.train.train` returns at once.
+    with ``resplit`` and without ``k_fold``, its train/validation split). With ``k_fold``,
+    member ``i`` validates on fold ``i`` of ``n_members`` disjoint folds of each
+    recording's pooled train and validation trials (cut in an order given by
+    ``config.seed``; :func:`resplit_loaders`). Finished members are not trained again:
+    their checkpoint says so and :func:`~neurotwin.train.train` returns at once. Each
+    member's split is recorded in ``member-{i}/split.json`` before it trains (mode, fold,
+    seed and a digest of every recording's validation trials); resuming a member on
+    another split (``k_fold`` or ``resplit`` changed, another ``n_members`` with
+    ``k_fold``, another seed) is refused.
 
     Parameters
     ----------
@@ -198,13 +270,14 @@ def train_ensemble(
         The ensemble's folder.
     resplit
         Train each member on its own re-split of the train and validation trials
-        (:func:`resplit_loaders`); otherwise only the seeds differ.
+        (:func:`resplit_loaders`); otherwise only the seeds differ. ``k_fold`` needs it.
     resume
         Resume (or skip) members from their checkpoints.
     log
         Called with progress lines.
     k_fold
-        Split into ``n_members`` disjoint validation folds instead of independent re-splits.
+        Split into ``n_members`` (at least 2) disjoint validation folds instead of
+        independent re-splits.
 
     Returns
     -------
@@ -215,15 +288,10 @@ def train_ensemble(
     ------
     NeurotwinError
         For fewer than one member; with ``k_fold``, for fewer than two members, without
-        ``resplit``, or when a recording has fewer trials than folds.
+        ``resplit``, or when a recording has fewer than 2 trials per fold; when a member
+        would resume on another split than it started on.
     """
-    if n_members < 1:
-        raise NeurotwinError(f"an ensemble needs at least one member, got {n_members}")
-    if k_fold and (n_members < 2 or not resplit):
-        raise NeurotwinError(
-            "a k-fold ensemble needs at least 2 members and re-split data, got "
-            f"{n_members} member(s) and resplit={resplit}"
-        )
+    check_ensemble(n_members, resplit, k_fold)
     config = config or TrainConfig()
     out = Path(out)
     env = DistEnv.from_environ()
@@ -242,10 +310,12 @@ def train_ensemble(
             torch.manual_seed(member.seed)
             model = make_model(i)
             member_loaders: Loaders = loaders
-            if k_fold:
-                member_loaders = resplit_loaders(loaders, config.seed, fold=(i, n_members))
-            elif resplit:
-                member_loaders = resplit_loaders(loaders, member.seed)
+            fold = (i, n_members) if k_fold else None
+            split_seed = config.seed if k_fold else member.seed
+            if resplit:
+                member_loaders = resplit_loaders(loaders, split_seed, fold=fold)
+            split = _split_record(member_loaders, resplit, fold, split_seed)
+            _keep_split(out / f"member-{i}", split, resume, env.is_main)
             results.append(train(model, member_loaders, member, out / f"member-{i}", resume, log))
         if env.is_main:
             files.write_json(
@@ -255,6 +325,7 @@ def train_ensemble(
                         {
                             "folder": f"member-{i}",
                             "seed": config.seed + i,
+                            "fold": i if k_fold else None,
                             "best_epoch": r.best_epoch,
                             "best_correlation": r.best_correlation,
                             "stop_reason": r.stop_reason,

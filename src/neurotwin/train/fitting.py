@@ -18,7 +18,7 @@ from neurotwin.data.recording import Recording, VideoRecording, open_recording, 
 from neurotwin.errors import NeurotwinError
 from neurotwin.train.config import TrainConfig, resolve_device
 from neurotwin.train.distributed import DistEnv, barrier, start, stop
-from neurotwin.train.ensemble import EnsembleResult, train_ensemble
+from neurotwin.train.ensemble import EnsembleResult, check_ensemble, train_ensemble
 from neurotwin.train.lock import check_run_folder
 from neurotwin.train.trainer import Log, TrainResult
 from neurotwin.train.trainer import train as run_training
@@ -406,8 +406,9 @@ def fit_ensemble(
     resplit
         Each member on its own train/validation re-split.
     k_fold
-        Member ``i`` validates on fold ``i`` of ``n_members`` disjoint folds of the pooled
-        train and validation trials (see :func:`train_ensemble`).
+        Member ``i`` validates on fold ``i`` of ``n_members`` (at least 2) disjoint folds of
+        each recording's pooled train and validation trials (needs ``resplit``; see
+        :func:`train_ensemble`).
     cache_dir
         Where the recordings' caches live.
     image_size
@@ -425,7 +426,15 @@ def fit_ensemble(
     -------
     EnsembleResult
         The members and their results.
+
+    Raises
+    ------
+    NeurotwinError
+        For an impossible ensemble (see :func:`~neurotwin.train.ensemble.check_ensemble`),
+        before any recording is opened; for bad recordings or settings, as :func:`fit`;
+        when a member would resume on another split (see :func:`train_ensemble`).
     """
+    check_ensemble(n_members, resplit, k_fold)  # before the recordings are opened
     config = _with_window(train or TrainConfig(), frames)
     with _process_group(config):
         folders = [Path(out) / f"member-{i}" for i in range(n_members)] if resume else []
