@@ -71,3 +71,17 @@ def test_k_fold_without_an_ensemble_is_refused(static_path, tmp_path, capsys):
     assert main(["train", str(static_path), "--out", str(out), "--k-fold"]) == 2
     assert "--k-fold needs --ensemble N with N >= 2" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_single_run_and_an_ensemble_do_not_share_a_folder(static_path, tmp_path, capsys):
+    ensemble, single = tmp_path / "ens", tmp_path / "run"
+    (ensemble / "member-0").mkdir(parents=True)
+    (ensemble / "model.pt").write_bytes(b"the ensemble")
+    single.mkdir()
+    (single / "checkpoint.pt").write_bytes(b"a run")
+    assert main(["train", str(static_path), "--out", str(ensemble)]) == 2
+    assert f"{ensemble} holds an ensemble" in capsys.readouterr().err
+    assert main(["train", str(static_path), "--out", str(single), "--ensemble", "2"]) == 2
+    assert f"{single} holds a single run" in capsys.readouterr().err
+    assert (ensemble / "model.pt").read_bytes() == b"the ensemble"
+    assert sorted(p.name for p in ensemble.iterdir()) == ["member-0", "model.pt"]

@@ -119,7 +119,7 @@ def test_k_fold_ensemble_trains_each_member_on_its_fold(tiny_loaders, tmp_path, 
         pooled = set(loader.dataset.indices) | set(tiny_loaders["validation"][key].dataset.indices)
         assert not seen[0][key] & seen[1][key] and seen[0][key] | seen[1][key] == pooled
     summary = json.loads((tmp_path / "ens/ensemble.json").read_text())
-    assert summary["k_fold"] is True and [m["fold"] for m in summary["members"]] == [0, 1]
+    assert summary["k_fold"] is True and [m["fold"] for m in summary["members"]] == [[0, 2], [1, 2]]
     split = json.loads((tmp_path / "ens/member-1/split.json").read_text())
     assert split["mode"] == "k-fold" and split["fold"] == [1, 2] and split["seed"] == config.seed
 

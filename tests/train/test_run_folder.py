@@ -175,3 +175,16 @@ def test_a_full_disk_while_submitting_writes_no_file_at_all(trained, tmp_path, m
     with pytest.raises(OSError, match="No space left"):
         make_submission(model, recording, "sensorium", tmp_path / "sub", device="cpu")
     assert list((tmp_path / "sub").iterdir()) == []
+
+
+def test_fit_and_fit_ensemble_refuse_each_others_folders(tmp_path):
+    from neurotwin.train import fit, fit_ensemble
+
+    (tmp_path / "ens").mkdir()
+    (tmp_path / "ens/ensemble.json").write_text("{}")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run/checkpoint.pt").write_bytes(b"")
+    with pytest.raises(NeurotwinError, match="holds an ensemble"):
+        fit([tmp_path / "no-recording-needed"], "sensorium", tmp_path / "ens")
+    with pytest.raises(NeurotwinError, match="holds a single run"):
+        fit_ensemble([tmp_path / "no-recording-needed"], "sensorium", tmp_path / "run", 2)

@@ -67,7 +67,8 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="train N members on different train/validation re-splits (out/member-i/)",
+        help="train N members on different train/validation re-splits (out/member-i/) and "
+        "write their average as out/model.pt; resuming on another split is refused",
     )
     p.add_argument(
         "--k-fold",
@@ -203,13 +204,14 @@ def train_config(args: argparse.Namespace) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from neurotwin.train.lock import check_run_folder
+    from neurotwin.train.lock import check_run_folder, check_run_kind
 
     if args.k_fold and (args.ensemble or 0) < 2:
         raise NeurotwinError(
             "--k-fold needs --ensemble N with N >= 2 (the number of folds and members)"
         )
     check_run_folder(args.out)  # before the slow imports and caches
+    check_run_kind(args.out, ensemble=args.ensemble is not None)
     from neurotwin.train import fit, fit_ensemble
 
     config = train_config(args)

@@ -325,7 +325,7 @@ def train_ensemble(
                         {
                             "folder": f"member-{i}",
                             "seed": config.seed + i,
-                            "fold": i if k_fold else None,
+                            "fold": [i, n_members] if k_fold else None,
                             "best_epoch": r.best_epoch,
                             "best_correlation": r.best_correlation,
                             "stop_reason": r.stop_reason,

@@ -19,7 +19,7 @@ from neurotwin.errors import NeurotwinError
 from neurotwin.train.config import TrainConfig, resolve_device
 from neurotwin.train.distributed import DistEnv, barrier, start, stop
 from neurotwin.train.ensemble import EnsembleResult, check_ensemble, train_ensemble
-from neurotwin.train.lock import check_run_folder
+from neurotwin.train.lock import check_run_folder, check_run_kind
 from neurotwin.train.trainer import Log, TrainResult
 from neurotwin.train.trainer import train as run_training
 
@@ -360,11 +360,13 @@ def fit(
     NeurotwinError
         A recording of another stimulus kind than the model's, or (video) a window longer
         than a training trial or not longer than the model's temporal context, or a
-        training or ``oracle`` trial that is all padding.
+        training or ``oracle`` trial that is all padding; an ``out`` that holds an
+        ensemble (:func:`~neurotwin.train.lock.check_run_kind`).
     """
     config = _with_window(train or TrainConfig(), frames)
     if out is not None:
         check_run_folder(out)
+        check_run_kind(out, ensemble=False)
     with _process_group(config):
         folders = [Path(out)] if out is not None and resume else []
         _, net, loaders, config = _prepare(
@@ -430,11 +432,15 @@ def fit_ensemble(
     Raises
     ------
     NeurotwinError
-        For an impossible ensemble (see :func:`~neurotwin.train.ensemble.check_ensemble`),
-        before any recording is opened; for bad recordings or settings, as :func:`fit`;
+        For an impossible ensemble (see :func:`~neurotwin.train.ensemble.check_ensemble`)
+        or an ``out`` that holds a single run
+        (:func:`~neurotwin.train.lock.check_run_kind`), before any recording is opened; for
+        bad recordings or settings, as :func:`fit`;
         when a member would resume on another split (see :func:`train_ensemble`).
     """
     check_ensemble(n_members, resplit, k_fold)  # before the recordings are opened
+    check_run_folder(out)
+    check_run_kind(out, ensemble=True)
     config = _with_window(train or TrainConfig(), frames)
     with _process_group(config):
         folders = [Path(out) / f"member-{i}" for i in range(n_members)] if resume else []

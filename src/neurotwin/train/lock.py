@@ -106,6 +106,40 @@ def check_run_folder(out: str | os.PathLike[str]) -> None:
             return
 
 
+def check_run_kind(out: str | os.PathLike[str], ensemble: bool) -> None:
+    """Refuse to train a single run into an ensemble's folder, or an ensemble into a run's.
+
+    Both write ``out/model.pt``, so either would replace the other's model.
+
+    Parameters
+    ----------
+    out
+        The run folder.
+    ensemble
+        Whether an ensemble is to be trained there.
+
+    Raises
+    ------
+    NeurotwinError
+        When ``out`` holds an ensemble (``ensemble.json`` or ``member-*/``) and a single run
+        is asked for, or a single run (``checkpoint.pt``) and an ensemble is asked for.
+    """
+    path = Path(out)
+    if not path.is_dir():
+        return
+    if ensemble and (path / "checkpoint.pt").exists():
+        raise NeurotwinError(
+            f"{path} holds a single run (checkpoint.pt); an ensemble there would replace its "
+            "model.pt: give --out another folder"
+        )
+    members = [p for p in path.glob("member-*") if p.is_dir()]
+    if not ensemble and ((path / "ensemble.json").exists() or members):
+        raise NeurotwinError(
+            f"{path} holds an ensemble (ensemble.json, member-*/); a single run there would "
+            "replace its model.pt: give --out another folder, or add --ensemble N to resume it"
+        )
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text())
