@@ -148,3 +148,18 @@ def test_a_member_is_not_resumed_on_another_split(tiny_loaders, tmp_path, change
         )  # fmt: skip
     again = train_ensemble(make, tiny_loaders, 2, config, tmp_path / "ens", log=None, **first)
     assert len(again.members) == 2  # the first settings still resume
+
+
+def test_a_changed_split_of_a_later_member_is_refused_before_any_member_trains(
+    tiny_loaders, tmp_path
+):
+    config = TrainConfig(device="cpu", progress=False, batch_size=4, max_epochs=1)
+    make = lambda i: make_standin(tiny_loaders, seed=i)  # noqa: E731
+    train_ensemble(make, tiny_loaders, 2, config, tmp_path / "ens", log=None)
+    record = tmp_path / "ens/member-1/split.json"
+    split = json.loads(record.read_text())
+    record.write_text(json.dumps({**split, "seed": split["seed"] + 100}))
+    lines: list[str] = []
+    with pytest.raises(NeurotwinError, match=r"member-1/split\.json: this member started"):
+        train_ensemble(make, tiny_loaders, 2, config, tmp_path / "ens", log=lines.append)
+    assert lines == []  # member 0 was not resumed, nor announced

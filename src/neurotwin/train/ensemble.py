@@ -302,20 +302,21 @@ def train_ensemble(
 
         started = start(env, resolve_device(config.device, env.local_rank))
     try:
-        results = []
+        split_loaders: list[Loaders] = []  # every member's split is checked before any trains
         for i in range(n_members):
+            fold = (i, n_members) if k_fold else None
+            split_seed = config.seed if k_fold else config.seed + i
+            member_loaders = resplit_loaders(loaders, split_seed, fold) if resplit else loaders
+            split = _split_record(member_loaders, resplit, fold, split_seed)
+            _keep_split(out / f"member-{i}", split, resume, env.is_main)
+            split_loaders.append(member_loaders)
+        results = []
+        for i, member_loaders in enumerate(split_loaders):
             member = config.replace(seed=config.seed + i)
             if say is not None:
                 say(f"member {i + 1} of {n_members} (seed {member.seed})")
             torch.manual_seed(member.seed)
             model = make_model(i)
-            member_loaders: Loaders = loaders
-            fold = (i, n_members) if k_fold else None
-            split_seed = config.seed if k_fold else member.seed
-            if resplit:
-                member_loaders = resplit_loaders(loaders, split_seed, fold=fold)
-            split = _split_record(member_loaders, resplit, fold, split_seed)
-            _keep_split(out / f"member-{i}", split, resume, env.is_main)
             results.append(train(model, member_loaders, member, out / f"member-{i}", resume, log))
         if env.is_main:
             files.write_json(
