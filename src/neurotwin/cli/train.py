@@ -206,7 +206,7 @@ def train_config(args: argparse.Namespace) -> Any:
 def _train(args: argparse.Namespace) -> int:
     from neurotwin.train.lock import check_run_folder, check_run_kind
 
-    if args.k_fold and (args.ensemble or 0) < 2:
+    if args.k_fold and args.ensemble is None:  # N itself is checked by fit_ensemble
         raise NeurotwinError(
             "--k-fold needs --ensemble N with N >= 2 (the number of folds and members)"
         )
